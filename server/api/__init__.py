@@ -1,0 +1,10 @@
+"""The JSON API under /api/v1 (documented in openapi.json beside this file)."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from . import auth_routes, centers, counters, errors, openapi, tickets  # noqa: E402, F401
+from .request import authenticate_request  # noqa: E402
+
+bp.before_request(authenticate_request)

@@ -1,0 +1,144 @@
+"""A center's queue figures and catalog, and the settings managers may change."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from .. import queue
+from ..auth import require_member, require_staff
+from ..errors import InvalidInput
+from ..extensions import db
+from ..models import CALL_POLICIES
+from ..queue.lookup import get_center, get_service
+from . import bp
+from .request import authenticated_actor, field, json_body, reject_unknown
+
+MANAGERS = ("manager", "admin")
+
+
+@bp.get("/centers/<center_code>/queue")
+def center_queue(center_code: str):
+    actor = authenticated_actor()
+    with db.read() as s:
+        center = get_center(s, center_code)
+        require_member(actor, center.id)
+        body = queue.queue_stats(s, center)
+    return jsonify(body)
+
+
+@bp.get("/centers/<center_code>/services")
+def center_services(center_code: str):
+    """The catalog as a kiosk shows it: categories, services, names, current estimates."""
+    actor = authenticated_actor()
+    with db.read() as s:
+        center = get_center(s, center_code)
+        require_member(actor, center.id)
+        loads = queue.service_loads(s, list(center.services))
+        stats = {row["service"]: row for row in queue.queue_stats(s, center)["services"]}
+        body = {
+            "center": {
+                "code": center.code,
+                "name": center.name,
+                "timezone": center.timezone,
+                "hours": {
+                    "open": center.opens_at.strftime("%H:%M"),
+                    "close": center.closes_at.strftime("%H:%M"),
+                },
+                "priority_classes": center.priority_classes,
+                "call_policy": center.call_policy,
+                "priority_ratio": center.priority_ratio,
+                "recalls_before_no_show": center.recalls_before_no_show,
+            },
+            "categories": [
+                {
+                    "code": category.code,
+                    "name": category.name,
+                    "services": [
+                        _service_json(service, stats[service.code])
+                        for service in category.services
+                        if service.id in loads
+                    ],
+                }
+                for category in center.categories
+            ],
+        }
+    return jsonify(body)
+
+
+def _service_json(service, stats: dict) -> dict:
+    return {
+        "code": service.code,
+        "prefix": service.prefix,
+        "name": service.name,
+        "active": service.active,
+        "target_wait_min": service.target_wait_min,
+        "default_service_min": service.default_service_min,
+        "daily_quota": service.daily_quota,
+        "waiting": stats["waiting"],
+        "estimated_wait_s": stats["estimated_wait_s"],
+    }
+
+
+@bp.patch("/centers/<center_code>/services/<service_code>")
+def update_service(center_code: str, service_code: str):
+    data = json_body()
+    reject_unknown(data, {"target_wait_min", "default_service_min", "daily_quota", "active"})
+    changes = {
+        "target_wait_min": field(data, "target_wait_min", int, required=False),
+        "default_service_min": field(data, "default_service_min", int, required=False),
+        "active": field(data, "active", bool, required=False),
+    }
+    for name in ("target_wait_min", "default_service_min"):
+        if changes[name] is not None and not 0 <= changes[name] <= 24 * 60:
+            raise InvalidInput(f"'{name}' must be between 0 and 1440 minutes", field=name)
+    actor = authenticated_actor()
+    with db.write() as s:
+        center = get_center(s, center_code)
+        require_staff(actor, center.id, roles=MANAGERS)
+        service = get_service(s, center, service_code)
+        for name, value in changes.items():
+            if value is not None:
+                setattr(service, name, value)
+        if "daily_quota" in data:
+            quota = field(data, "daily_quota", int, required=False)
+            if quota is not None and quota < 0:
+                raise InvalidInput("'daily_quota' must be 0 or more", field="daily_quota")
+            service.daily_quota = quota
+        stats = {row["service"]: row for row in queue.queue_stats(s, center)["services"]}
+        body = _service_json(service, stats[service.code])
+    return jsonify(body)
+
+
+@bp.patch("/centers/<center_code>/policy")
+def update_policy(center_code: str):
+    data = json_body()
+    reject_unknown(data, {"call_policy", "priority_ratio", "recalls_before_no_show"})
+    policy = field(data, "call_policy", str, required=False)
+    ratio = field(data, "priority_ratio", int, required=False)
+    recalls = field(data, "recalls_before_no_show", int, required=False)
+    if policy is not None and policy not in CALL_POLICIES:
+        raise InvalidInput(
+            f"'call_policy' must be one of {', '.join(CALL_POLICIES)}", field="call_policy"
+        )
+    if ratio is not None and not 1 <= ratio <= 100:
+        raise InvalidInput("'priority_ratio' must be between 1 and 100", field="priority_ratio")
+    if recalls is not None and not 0 <= recalls <= 10:
+        raise InvalidInput(
+            "'recalls_before_no_show' must be between 0 and 10", field="recalls_before_no_show"
+        )
+    actor = authenticated_actor()
+    with db.write() as s:
+        center = get_center(s, center_code)
+        require_staff(actor, center.id, roles=MANAGERS)
+        if policy is not None:
+            center.call_policy = policy
+        if ratio is not None:
+            center.priority_ratio = ratio
+        if recalls is not None:
+            center.recalls_before_no_show = recalls
+        body = {
+            "call_policy": center.call_policy,
+            "priority_ratio": center.priority_ratio,
+            "recalls_before_no_show": center.recalls_before_no_show,
+        }
+    return jsonify(body)

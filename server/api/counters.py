@@ -1,0 +1,59 @@
+"""Counter actions: call next, call out of order, open / pause / close."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from .. import queue
+from ..auth import require_staff
+from ..extensions import db
+from ..queue.lookup import get_counter
+from . import bp
+from .request import authenticated_actor, field, json_body, reject_unknown
+from .serializers import ticket_json
+
+
+@bp.post("/counters/<int:counter_id>/call-next")
+def call_next(counter_id: int):
+    reject_unknown(json_body(), set())
+    actor = authenticated_actor()
+    with db.write() as s:
+        require_staff(actor, get_counter(s, counter_id).center_id)
+        ticket = queue.call_next(s, counter_id, actor)
+        body = ticket_json(s, ticket) if ticket else None
+    if body is None:
+        return "", 204
+    return jsonify(body)
+
+
+@bp.post("/counters/<int:counter_id>/call")
+def call_ticket(counter_id: int):
+    data = json_body()
+    reject_unknown(data, {"ticket", "reason"})
+    ticket_id = field(data, "ticket", int)
+    reason = field(data, "reason", str)
+    actor = authenticated_actor()
+    with db.write() as s:
+        require_staff(actor, get_counter(s, counter_id).center_id)
+        ticket = queue.call_ticket(s, counter_id, ticket_id, reason, actor)
+        body = ticket_json(s, ticket)
+    return jsonify(body)
+
+
+@bp.post("/counters/<int:counter_id>/state")
+def set_state(counter_id: int):
+    data = json_body()
+    reject_unknown(data, {"state", "reason"})
+    state = field(data, "state", str)
+    reason = field(data, "reason", str, required=False)
+    actor = authenticated_actor()
+    with db.write() as s:
+        require_staff(actor, get_counter(s, counter_id).center_id)
+        counter = queue.set_counter_state(s, counter_id, state, actor, reason=reason)
+        body = {
+            "id": counter.id,
+            "label": counter.label,
+            "state": counter.state,
+            "pause_reason": counter.pause_reason,
+        }
+    return jsonify(body)

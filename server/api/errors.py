@@ -1,0 +1,42 @@
+"""One error path: every failure under /api/v1 is ``{"error": {"code", "message"}}``."""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from ..errors import NovbeError
+from . import bp
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None):
+    body = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    response = jsonify({"error": body})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="novbe"'
+    return response
+
+
+@bp.app_errorhandler(NovbeError)
+def handle_novbe_error(error: NovbeError):
+    # details as a dict: a detail named "status" (a ticket's) must not clash with the argument
+    return error_response(error.status, error.code, error.message, error.details)
+
+
+@bp.app_errorhandler(HTTPException)
+def handle_http_error(error: HTTPException):
+    if not request.path.startswith(bp.url_prefix):
+        return error
+    code = (error.name or "error").lower().replace(" ", "_")
+    return error_response(error.code or 500, code, error.description or error.name)
+
+
+@bp.app_errorhandler(Exception)
+def handle_unexpected(error: Exception):
+    if not request.path.startswith(bp.url_prefix):
+        raise error
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, "internal_error", "something went wrong on the server")

@@ -1,0 +1,90 @@
+"""Reading who is asking and what they sent, with errors that name the problem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, request, session
+
+from ..auth import actor_for_token, staff_actor
+from ..errors import InvalidInput, MalformedRequest, Unauthorized
+from ..extensions import db
+from ..models import StaffUser
+from ..queue import Actor
+
+
+def current_actor() -> Actor | None:
+    """The bearer token's holder, or the staff member logged in to the web screens."""
+    if "actor" in g:
+        return g.actor
+    actor = None
+    header = request.headers.get("Authorization", "")
+    with db.read() as s:
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise MalformedRequest(
+                    "Authorization header must be 'Bearer <token>'", field="Authorization"
+                )
+            actor = actor_for_token(s, token.strip())
+        elif session.get("staff_id"):
+            user = s.get(StaffUser, session["staff_id"])
+            if user is not None and user.active:
+                actor = staff_actor(user)
+    g.actor = actor
+    return actor
+
+
+def authenticated_actor() -> Actor:
+    """Like current_actor, but a request without credentials stops here with 401."""
+    actor = current_actor()
+    if actor is None:
+        raise Unauthorized("log in or send 'Authorization: Bearer <token>'")
+    return actor
+
+
+def json_body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if data is None:
+        if request.content_length in (None, 0) and not request.data:
+            return {}
+        raise MalformedRequest(
+            "request body must be a JSON object (Content-Type: application/json)"
+        )
+    if not isinstance(data, dict):
+        raise MalformedRequest("request body must be a JSON object")
+    return data
+
+
+def field(data: dict, name: str, kind: type | tuple[type, ...], *, required: bool = True):
+    if name not in data or data[name] is None:
+        if required:
+            raise InvalidInput(f"'{name}' is required", field=name)
+        return None
+    value = data[name]
+    if isinstance(value, bool) and kind is not bool:
+        raise InvalidInput(f"'{name}' has the wrong type", field=name)
+    if not isinstance(value, kind):
+        expected = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        type_names = {"str": "a string", "int": "an integer", "bool": "true or false"}
+        raise InvalidInput(f"'{name}' must be {type_names.get(expected, expected)}", field=name)
+    return value
+
+
+def reject_unknown(data: dict, allowed: set[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise InvalidInput(
+            f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}",
+            field=unknown[0],
+        )
+
+
+# Everything under /api/v1 needs credentials except these.
+PUBLIC_ENDPOINTS = {"api.public_status", "api.openapi_document", "api.create_token"}
+
+
+def authenticate_request() -> None:
+    """Runs before every API view: protected by default, and 401 before any other check."""
+    if request.endpoint not in PUBLIC_ENDPOINTS:
+        authenticated_actor()

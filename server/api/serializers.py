@@ -1,0 +1,62 @@
+"""JSON shapes of the API. Public shapes carry no personal data and no internal ids."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ..models import Ticket
+from ..queue import estimate
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def ticket_json(session: Session, ticket: Ticket, *, with_token: bool = False) -> dict:
+    """A ticket as staff and the issuing kiosk see it."""
+    est = estimate(session, ticket)
+    body = {
+        "id": ticket.id,
+        "number": ticket.display_number,
+        "service": ticket.service.code,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "language": ticket.language,
+        "position": est.position,
+        "estimated_wait_s": est.estimated_wait_s,
+        "counter": _counter_json(ticket),
+        "recall_count": ticket.recall_count,
+        "created_at": iso(ticket.issued_at),
+        "called_at": iso(ticket.called_at),
+        "started_at": iso(ticket.started_at),
+        "ended_at": iso(ticket.ended_at),
+    }
+    if with_token:
+        body["tracking_token"] = ticket.tracking_token
+    return body
+
+
+def public_ticket_json(session: Session, ticket: Ticket) -> dict:
+    """What the visitor's phone shows: no id, no priority class, no staff."""
+    est = estimate(session, ticket)
+    return {
+        "number": ticket.display_number,
+        "service": {"code": ticket.service.code, "name": ticket.service.name},
+        "status": ticket.status,
+        "language": ticket.language,
+        "position": est.position,
+        "estimated_wait_s": est.estimated_wait_s,
+        "counter": {"label": ticket.counter.label}
+        if ticket.status in ("called", "serving") and ticket.counter
+        else None,
+        "created_at": iso(ticket.issued_at),
+        "called_at": iso(ticket.last_called_at),
+    }
+
+
+def _counter_json(ticket: Ticket) -> dict | None:
+    if ticket.counter is None:
+        return None
+    return {"id": ticket.counter.id, "label": ticket.counter.label}

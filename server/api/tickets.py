@@ -1,0 +1,98 @@
+"""Issuing tickets, the visitor's public status, and staff actions on one ticket."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+from sqlalchemy.exc import IntegrityError
+
+from .. import queue
+from ..auth import require_member, require_staff
+from ..errors import NotFound
+from ..extensions import db
+from ..queue.lookup import get_center, get_ticket, get_ticket_by_token
+from . import bp
+from .request import authenticated_actor, field, json_body, reject_unknown
+from .serializers import public_ticket_json, ticket_json
+
+
+@bp.post("/centers/<center_code>/tickets")
+def issue_ticket(center_code: str):
+    data = json_body()
+    reject_unknown(data, {"service", "language", "priority"})
+    service = field(data, "service", str)
+    language = field(data, "language", str)
+    priority = field(data, "priority", str, required=False)
+    key = request.headers.get("Idempotency-Key")
+    actor = authenticated_actor()
+    for attempt in range(2):
+        try:
+            with db.write() as s:
+                center = get_center(s, center_code)
+                require_member(actor, center.id, device_kinds=("kiosk",))
+                result = queue.issue_ticket(
+                    s, center_code, service, language, priority, actor, idempotency_key=key
+                )
+                body = ticket_json(s, result.ticket, with_token=True)
+            break
+        except IntegrityError:
+            # Two retries with one Idempotency-Key raced (PostgreSQL); the loser
+            # rolled back and will now find the winner's ticket.
+            if attempt or key is None:
+                raise
+    status = 201 if result.created else 200
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Location"] = f"{bp.url_prefix}/tickets/{body['tracking_token']}"
+    return response
+
+
+@bp.get("/tickets/<tracking_token>")
+def public_status(tracking_token: str):
+    with db.read() as s:
+        body = public_ticket_json(s, get_ticket_by_token(s, tracking_token))
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+ACTIONS = {
+    "recall": queue.recall,
+    "start": queue.start,
+    "complete": queue.complete,
+    "no-show": queue.no_show,
+    "cancel": queue.cancel,
+    "park": queue.park,
+    "resume": queue.resume,
+    "transfer": queue.transfer,
+}
+# Optional body fields each action accepts.
+ACTION_FIELDS: dict[str, dict[str, type]] = {
+    "cancel": {"reason": str},
+    "park": {"reason": str},
+    "resume": {"counter": int},
+    "transfer": {"service": str, "counter": int, "front": bool},
+}
+FIELD_ARGS = {"service": "service_code", "counter": "counter_id"}
+
+
+@bp.post("/tickets/<int:ticket_id>/<action>")
+def ticket_action(ticket_id: int, action: str):
+    if action not in ACTIONS:
+        raise NotFound(
+            f"unknown action '{action}'; one of {', '.join(ACTIONS)}", code="unknown_action"
+        )
+    data = json_body()
+    allowed = ACTION_FIELDS.get(action, {})
+    reject_unknown(data, set(allowed))
+    kwargs = {
+        FIELD_ARGS.get(name, name): field(data, name, kind, required=False)
+        for name, kind in allowed.items()
+        if name in data
+    }
+    actor = authenticated_actor()
+    with db.write() as s:
+        ticket = get_ticket(s, ticket_id)
+        require_staff(actor, ticket.center_id)
+        ticket = ACTIONS[action](s, ticket_id, actor, **kwargs)
+        body = ticket_json(s, ticket)
+    return jsonify(body)

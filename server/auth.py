@@ -1,0 +1,162 @@
+"""Passwords, bearer tokens, and who may do what.
+
+* Passwords: scrypt via Werkzeug (salted, slow by design).
+* Tokens: 256 random bits; the database keeps only their SHA-256, so a leaked
+  database does not leak working tokens. Staff tokens start with ``st_``,
+  device tokens with ``dv_``.
+* Roles: staff act at counters of their own center; managers also change their
+  center's catalog; admins with no center act everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .errors import Forbidden, InvalidInput, Unauthorized
+from .models import ROLES, ApiToken, Center, Device, StaffUser, utcnow
+from .queue.actor import Actor
+
+STAFF_TOKEN_PREFIX = "st_"
+DEVICE_TOKEN_PREFIX = "dv_"
+MIN_PASSWORD_LENGTH = 8
+# Compared against when the user does not exist, so timing does not reveal usernames.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
+    return generate_password_hash(password)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(32)
+
+
+# --- staff ------------------------------------------------------------------
+
+
+def create_staff(
+    session: Session, username: str, password: str, role: str, center_code: str | None
+) -> StaffUser:
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
+    if not username or len(username) > 64:
+        raise InvalidInput("username must be 1 to 64 characters", field="username")
+    if session.scalar(select(StaffUser).where(StaffUser.username == username)):
+        raise InvalidInput(f"username '{username}' is taken", field="username")
+    center = None
+    if center_code is not None:
+        center = session.scalar(select(Center).where(Center.code == center_code))
+        if center is None:
+            raise InvalidInput(f"unknown center '{center_code}'", field="center")
+    elif role != "admin":
+        raise InvalidInput("staff and managers need a center", field="center")
+    user = StaffUser(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        center_id=center.id if center else None,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def check_login(session: Session, username: str, password: str) -> StaffUser:
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username))
+    if user is None or not user.active:
+        check_password_hash(_DUMMY_HASH, password)
+        raise Unauthorized("wrong username or password", code="bad_credentials")
+    if not check_password_hash(user.password_hash, password):
+        raise Unauthorized("wrong username or password", code="bad_credentials")
+    return user
+
+
+def issue_staff_token(
+    session: Session, user: StaffUser, hours: int, now: datetime | None = None
+) -> tuple[str, datetime]:
+    now = now or utcnow()
+    token = new_token(STAFF_TOKEN_PREFIX)
+    expires = now + timedelta(hours=hours)
+    session.add(
+        ApiToken(token_hash=hash_token(token), staff_id=user.id, created_at=now, expires_at=expires)
+    )
+    return token, expires
+
+
+def staff_actor(user: StaffUser) -> Actor:
+    return Actor("staff", user.id, user.center_id, user.role, user.username)
+
+
+# --- devices ----------------------------------------------------------------
+
+
+def rotate_device_token(session: Session, device: Device, now: datetime | None = None) -> str:
+    """Give the device a new token (shown once); the previous one stops working."""
+    token = new_token(DEVICE_TOKEN_PREFIX)
+    device.token_hash = hash_token(token)
+    device.token_rotated_at = now or utcnow()
+    return token
+
+
+def device_actor(device: Device) -> Actor:
+    return Actor("device", device.id, device.center_id, device.kind, device.name)
+
+
+# --- requests -----------------------------------------------------------------
+
+
+def actor_for_token(session: Session, token: str, now: datetime | None = None) -> Actor:
+    """Resolve a bearer token to who holds it, or raise 401."""
+    now = now or utcnow()
+    digest = hash_token(token)
+    if token.startswith(STAFF_TOKEN_PREFIX):
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+        if row is not None and row.expires_at > now and row.staff.active:
+            return staff_actor(row.staff)
+    elif token.startswith(DEVICE_TOKEN_PREFIX):
+        device = session.scalar(select(Device).where(Device.token_hash == digest))
+        if device is not None:
+            return device_actor(device)
+    raise Unauthorized("invalid or expired token", code="invalid_token")
+
+
+def require_staff(actor: Actor | None, center_id: int, *, roles=ROLES) -> Actor:
+    """Staff of ``center_id`` with one of ``roles`` (network admins always pass)."""
+    if actor is None:
+        raise Unauthorized("log in or send 'Authorization: Bearer <token>'")
+    if actor.kind != "staff":
+        raise Forbidden("this needs a staff account, not a device")
+    if actor.role == "admin" and actor.center_id is None:
+        return actor
+    if actor.center_id != center_id:
+        raise Forbidden("you are not staff of this center")
+    if actor.role not in roles:
+        raise Forbidden(f"this needs the role {' or '.join(roles)}")
+    return actor
+
+
+def require_member(actor: Actor | None, center_id: int, *, device_kinds=("kiosk", "display")):
+    """A device of ``center_id`` of one of ``device_kinds``, or staff of that center."""
+    if actor is None:
+        raise Unauthorized("send 'Authorization: Bearer <token>'")
+    if actor.kind == "device":
+        if actor.center_id != center_id:
+            raise Forbidden("this device belongs to another center")
+        if actor.role not in device_kinds:
+            raise Forbidden(f"a {actor.role} device cannot do this")
+        return actor
+    return require_staff(actor, center_id)

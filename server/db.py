@@ -1,0 +1,122 @@
+"""Database engine and sessions, shared by the web app, the CLI and the tests.
+
+The queue engine takes plain SQLAlchemy sessions. This module decides how those
+sessions behave on each backend so that concurrent writers are safe:
+
+* SQLite: WAL journal, a busy timeout, and every write transaction opened with
+  ``BEGIN IMMEDIATE`` (the write lock is taken up front, so two kiosks or two
+  counters never read the same state and then both write). Inside one process
+  writers also queue on a lock, so a green thread waits cooperatively instead of
+  blocking the whole process in SQLite's busy handler.
+* PostgreSQL: READ COMMITTED; the engine claims rows with ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create an engine configured for safe concurrent writes on ``url``."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # The pysqlite "serializable" recipe from the SQLAlchemy docs: take over
+    # BEGIN from the driver so we can choose IMMEDIATE for write transactions.
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        if connection.get_execution_options().get("novbe_write"):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+class Database:
+    """Holds the engine and hands out read and write sessions.
+
+    One instance per application (see ``server.extensions.db``); tests and the
+    CLI may build their own with :meth:`connect`.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self.engine: Engine | None = None
+        self._read: sessionmaker[Session] | None = None
+        self._write: sessionmaker[Session] | None = None
+        self._write_lock: threading.Lock | None = None
+        if url:
+            self.connect(url)
+
+    def init_app(self, app) -> None:
+        self.connect(app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False))
+        app.extensions["novbe_db"] = self
+
+    def connect(self, url: str, *, echo: bool = False) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+        self.engine = make_engine(url, echo=echo)
+        # Created here, not at import, so that under gevent it is a patched (green) lock.
+        self._write_lock = threading.Lock()
+        writer = self.engine.execution_options(novbe_write=True)
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(writer, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine is not None and self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for queries only; never commits."""
+        assert self._read is not None, "Database is not connected"
+        with self._read() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction: commits on success, rolls back on any error."""
+        assert self._write is not None, "Database is not connected"
+        if self.is_sqlite:
+            with self._write_lock, self._write.begin() as session:
+                yield session
+        else:
+            with self._write.begin() as session:
+                yield session
+
+    def dispose(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+
+def null_pool_engine(url: str) -> Engine:
+    """An engine without pooling, for one-shot admin work such as migrations."""
+    return create_engine(url, poolclass=NullPool)

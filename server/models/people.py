@@ -1,0 +1,72 @@
+"""Who may act: staff accounts with their API tokens, and kiosk/display devices."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, UTCDateTime, utcnow
+from .catalog import Center
+
+ROLES = ("staff", "manager", "admin")
+DEVICE_KINDS = ("kiosk", "display")
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="staff")
+    # NULL only for network-wide admins.
+    center_id: Mapped[int | None] = mapped_column(
+        ForeignKey("centers.id", ondelete="CASCADE"), nullable=True
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    center: Mapped[Center | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("role IN ('staff', 'manager', 'admin')", name="role"),
+        CheckConstraint("center_id IS NOT NULL OR role = 'admin'", name="center_required"),
+    )
+
+
+class ApiToken(Base):
+    """A staff member's bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    staff: Mapped[StaffUser] = relationship()
+
+
+class Device(Base):
+    """A kiosk or a display. Its bearer token is shown once; only its SHA-256 is stored."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    center_id: Mapped[int] = mapped_column(ForeignKey("centers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    token_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Per-device settings such as the printer address or the counters a display shows.
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    center: Mapped[Center] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("center_id", "name"),
+        CheckConstraint("kind IN ('kiosk', 'display')", name="kind"),
+    )

@@ -1,0 +1,213 @@
+"""Tickets, their per-day numbering, their audit log and kiosk idempotency keys."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    event,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, UTCDateTime, utcnow
+from .catalog import Counter, Service
+
+STATUSES = ("waiting", "called", "serving", "parked", "done", "no_show", "cancelled", "expired")
+ACTIVE_STATUSES = ("called", "serving")  # the ticket is at a counter
+FINAL_STATUSES = ("done", "no_show", "cancelled", "expired")
+
+# Queue lanes, called in this order where the policy allows: tickets sent to the
+# front (transferred, resumed), then priority visitors, then everyone else.
+LANE_FRONT = 0
+LANE_PRIORITY = 1
+LANE_NORMAL = 2
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    center_id: Mapped[int] = mapped_column(ForeignKey("centers.id", ondelete="CASCADE"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    business_day: Mapped[date] = mapped_column(Date)  # the center's local day of issue
+    prefix: Mapped[str] = mapped_column(String(4))
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    priority: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    language: Mapped[str] = mapped_column(String(2))
+    # Public handle for the QR code and the phone page; the id never leaves staff screens.
+    tracking_token: Mapped[str] = mapped_column(String(64), unique=True)
+
+    lane: Mapped[int] = mapped_column(SmallInteger, default=LANE_NORMAL)
+    # Waiting since + the service's target wait: the earliest due_at is the most overdue.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    waiting_since: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set when the ticket waits for one named counter (transfer to a counter, resume).
+    target_counter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("counters.id", ondelete="SET NULL"), nullable=True
+    )
+    # The counter that called it (the current one while called/serving/parked).
+    counter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("counters.id", ondelete="SET NULL"), nullable=True
+    )
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True
+    )
+    device_id: Mapped[int | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL"), nullable=True
+    )
+
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_called_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    recall_count: Mapped[int] = mapped_column(Integer, default=0)
+    transfer_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    service: Mapped[Service] = relationship()
+    counter: Mapped[Counter | None] = relationship(foreign_keys=[counter_id])
+    target_counter: Mapped[Counter | None] = relationship(foreign_keys=[target_counter_id])
+
+    __table_args__ = (
+        UniqueConstraint("center_id", "prefix", "business_day", "number"),
+        CheckConstraint(
+            "status IN ('waiting', 'called', 'serving', 'parked', 'done', 'no_show', "
+            "'cancelled', 'expired')",
+            name="status",
+        ),
+        CheckConstraint("language IN ('az', 'ru', 'en')", name="language"),
+        # Call-next reads the head of each service's queue from here.
+        Index(
+            "ix_tickets_queue",
+            "service_id",
+            "lane",
+            "due_at",
+            "id",
+            postgresql_where=text("status = 'waiting' AND target_counter_id IS NULL"),
+            sqlite_where=text("status = 'waiting' AND target_counter_id IS NULL"),
+        ),
+        Index(
+            "ix_tickets_targeted",
+            "target_counter_id",
+            "lane",
+            "due_at",
+            "id",
+            postgresql_where=text("status = 'waiting' AND target_counter_id IS NOT NULL"),
+            sqlite_where=text("status = 'waiting' AND target_counter_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_tickets_at_counter",
+            "counter_id",
+            postgresql_where=text("status IN ('called', 'serving')"),
+            sqlite_where=text("status IN ('called', 'serving')"),
+        ),
+        Index(
+            "ix_tickets_done",
+            "service_id",
+            "ended_at",
+            postgresql_where=text("status = 'done'"),
+            sqlite_where=text("status = 'done'"),
+        ),
+        Index("ix_tickets_day", "center_id", "business_day", "status"),
+        Index("ix_tickets_service_day", "service_id", "business_day"),
+    )
+
+    @property
+    def display_number(self) -> str:
+        return f"{self.prefix}{self.number:03d}"
+
+
+class TicketSequence(Base):
+    """The last number given per center, prefix and local day (bumped atomically)."""
+
+    __tablename__ = "ticket_sequences"
+
+    center_id: Mapped[int] = mapped_column(
+        ForeignKey("centers.id", ondelete="CASCADE"), primary_key=True
+    )
+    prefix: Mapped[str] = mapped_column(String(4), primary_key=True)
+    business_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer)
+
+
+class TicketEvent(Base):
+    """Append-only audit log of every change to a ticket."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16))
+    counter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("counters.id", ondelete="SET NULL"), nullable=True
+    )
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True
+    )
+    device_id: Mapped[int | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL"), nullable=True
+    )
+    reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class CounterEvent(Base):
+    """Append-only log of counter state changes, so idle time can be explained."""
+
+    __tablename__ = "counter_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    counter_id: Mapped[int] = mapped_column(
+        ForeignKey("counters.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True
+    )
+
+
+class IdempotencyKey(Base):
+    """A client's Idempotency-Key and the ticket it produced, so a retry gets that ticket."""
+
+    __tablename__ = "idempotency_keys"
+
+    # Whose key it is: "device:<id>" for a kiosk, "staff:<id>" for a staff member.
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+@event.listens_for(TicketEvent, "before_update")
+@event.listens_for(CounterEvent, "before_update")
+def _refuse_rewriting_history(_mapper, _connection, target) -> None:
+    raise RuntimeError(f"{type(target).__name__} rows are append-only")
+
+
+@event.listens_for(TicketEvent, "before_delete")
+@event.listens_for(CounterEvent, "before_delete")
+def _refuse_deleting_history(_mapper, _connection, target) -> None:
+    raise RuntimeError(f"{type(target).__name__} rows are append-only")
+
+
+# "status = 'waiting'" with the literal in the SQL, so that PostgreSQL's generic
+# plans for prepared statements can still use the partial indexes above.
+WAITING = text("tickets.status = 'waiting'")

@@ -1,0 +1,238 @@
+"""Calling visitors to a counter: call next by policy, or one ticket out of order.
+
+Call-next reads only the head of each queue it may take from: for every service
+the counter serves and every lane (front, priority, normal), the first waiting
+ticket by due time, through the partial index ``ix_tickets_queue``; plus the head
+of the tickets sent to this counter by name. That is a fixed number of index
+lookups, whatever the length of the queues. The policy then ranks those heads in
+Python and the best one is claimed:
+
+* SQLite: the whole transaction holds the write lock (BEGIN IMMEDIATE), so the
+  heads cannot change under us.
+* PostgreSQL: each head is read with ``FOR UPDATE SKIP LOCKED``, so the heads
+  come back already locked, and a ticket another counter is claiming at this
+  instant is passed over for the next one in that queue. Every call makes
+  progress in one round trip; there is no retry loop to exhaust under load.
+
+See docs/queue.md for the ordering rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from sqlalchemy import bindparam, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from ..errors import Conflict, InvalidInput
+from ..models import (
+    LANE_FRONT,
+    LANE_NORMAL,
+    LANE_PRIORITY,
+    WAITING,
+    Center,
+    Counter,
+    Ticket,
+    utcnow,
+)
+from .actor import Actor
+from .audit import record
+from .counters import open_for_calling
+from .lookup import get_counter, get_ticket
+from .transitions import complete, current_ticket
+
+# Reason codes accepted for calling a ticket out of order; they go into the audit log.
+OUT_OF_ORDER_REASONS = (
+    "appointment",
+    "returning_visitor",
+    "accessibility",
+    "same_family",
+    "supervisor_request",
+    "system_error",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class Head:
+    """The first waiting ticket of one queue, as seen by call-next."""
+
+    id: int
+    lane: int
+    due_at: datetime
+    service_id: int
+    targeted: bool
+
+
+def call_next(
+    session: Session, counter_id: int, actor: Actor, *, now: datetime | None = None
+) -> Ticket | None:
+    """Call the next visitor to ``counter_id``; ``None`` when nobody waits for it."""
+    now = now or utcnow()
+    counter = _prepare_counter(session, counter_id, actor, now)
+    heads = _queue_heads(session, counter)
+    if not heads:
+        return None
+    best = rank_heads(heads, counter, now)[0]
+    # SQLite: this transaction holds the write lock. PostgreSQL: the heads are locked.
+    ticket = session.get(Ticket, best.id)
+    _mark_called(session, ticket, counter, actor, now, action="call")
+    return ticket
+
+
+def call_ticket(
+    session: Session,
+    counter_id: int,
+    ticket_id: int,
+    reason: str,
+    actor: Actor,
+    *,
+    now: datetime | None = None,
+) -> Ticket:
+    """Call one waiting ticket out of order, with a reason code for the audit log."""
+    now = now or utcnow()
+    if reason not in OUT_OF_ORDER_REASONS:
+        raise InvalidInput(
+            f"reason must be one of {', '.join(OUT_OF_ORDER_REASONS)}, not {reason!r}",
+            field="reason",
+        )
+    counter = _prepare_counter(session, counter_id, actor, now)
+    ticket = get_ticket(session, ticket_id, lock=True)
+    if ticket.center_id != counter.center_id:
+        raise Conflict(
+            f"ticket {ticket.display_number} belongs to another center", code="wrong_center"
+        )
+    if ticket.status != "waiting":
+        raise Conflict(
+            f"cannot call ticket {ticket.display_number}: it is {ticket.status}, not waiting",
+            code="invalid_transition",
+            status=ticket.status,
+        )
+    _mark_called(session, ticket, counter, actor, now, action="call_out_of_order", reason=reason)
+    return ticket
+
+
+def _prepare_counter(session: Session, counter_id: int, actor: Actor, now: datetime) -> Counter:
+    """Lock the counter, open it if needed, and finish the visitor it was serving."""
+    counter = get_counter(session, counter_id, lock=True)
+    current = current_ticket(session, counter.id)
+    if current is not None:
+        if current.status == "called":
+            raise Conflict(
+                f"counter {counter.label} has called {current.display_number} and it has not "
+                "been started: start it, recall it or mark it no-show first",
+                code="counter_busy",
+                ticket=current.display_number,
+            )
+        complete(session, current.id, actor, now=now)
+    open_for_calling(session, counter, actor, now)
+    return counter
+
+
+def _queue_heads(session: Session, counter: Counter) -> list[Head]:
+    service_ids = counter.service_ids
+    params = {f"service_{i}": service_id for i, service_id in enumerate(service_ids)}
+    lock = session.get_bind().dialect.name == "postgresql"
+    rows = session.execute(
+        _heads_statement(len(service_ids), lock), {"counter": counter.id, **params}
+    )
+    return [Head(*row) for row in rows]
+
+
+@lru_cache(maxsize=64)
+def _heads_statement(service_count: int, lock: bool):
+    """One UNION ALL of "first ticket by due time" per (service, lane), plus the head of
+    the tickets sent to this counter. Built once per number of services: building
+    SQLAlchemy expressions costs more than running them. With ``lock`` each head is
+    the first one no other transaction holds, and it stays locked until commit."""
+
+    def head(query):
+        query = query.limit(1)
+        return query.with_for_update(skip_locked=True) if lock else query
+
+    cols = (Ticket.id, Ticket.lane, Ticket.due_at, Ticket.service_id)
+    heads = [
+        head(
+            select(*cols, literal(False))
+            .where(
+                WAITING,
+                Ticket.target_counter_id.is_(None),
+                Ticket.service_id == bindparam(f"service_{i}"),
+                Ticket.lane == lane,
+            )
+            .order_by(Ticket.due_at, Ticket.id)
+        ).subquery()
+        for i in range(service_count)
+        for lane in (LANE_FRONT, LANE_PRIORITY, LANE_NORMAL)
+    ]
+    heads.append(
+        head(
+            select(*cols, literal(True))
+            .where(WAITING, Ticket.target_counter_id == bindparam("counter"))
+            .order_by(Ticket.lane, Ticket.due_at, Ticket.id)
+        ).subquery()
+    )
+    return union_all(*(select(head) for head in heads))
+
+
+def rank_heads(heads: list[Head], counter: Counter, now: datetime) -> list[Head]:
+    """Order queue heads by the center's call policy (best first).
+
+    Within a lane: overdue tickets first, most overdue first, whichever service;
+    then the counter's preferred services (by rank), earliest due first.
+    """
+    rank_of = {service_id: rank for rank, service_id in enumerate(counter.service_ids)}
+
+    def key(head: Head):
+        if head.due_at <= now:
+            return (0, 0, head.due_at, head.id)
+        return (1, rank_of.get(head.service_id, len(rank_of)), head.due_at, head.id)
+
+    targeted = sorted((h for h in heads if h.targeted), key=lambda h: (h.lane, key(h)))
+    front = sorted((h for h in heads if not h.targeted and h.lane == LANE_FRONT), key=key)
+    priority = sorted((h for h in heads if not h.targeted and h.lane == LANE_PRIORITY), key=key)
+    normal = sorted((h for h in heads if not h.targeted and h.lane == LANE_NORMAL), key=key)
+    if _priority_goes_first(counter.center, counter, priority, normal):
+        return targeted + front + priority + normal
+    return targeted + front + normal + priority
+
+
+def _priority_goes_first(
+    center: Center, counter: Counter, priority: list[Head], normal: list[Head]
+) -> bool:
+    if not priority or not normal or center.call_policy == "strict":
+        return True
+    # "ratio": one priority visitor for every N others, unless the priority
+    # visitor is already due earlier than the next normal one (aging).
+    return (
+        counter.calls_since_priority >= center.priority_ratio
+        or priority[0].due_at <= normal[0].due_at
+    )
+
+
+def _mark_called(
+    session: Session,
+    ticket: Ticket,
+    counter: Counter,
+    actor: Actor,
+    now: datetime,
+    *,
+    action: str,
+    reason: str | None = None,
+) -> None:
+    from_status = ticket.status
+    ticket.status = "called"
+    ticket.counter_id = counter.id
+    ticket.target_counter_id = None
+    ticket.staff_id = actor.staff_id
+    ticket.called_at = ticket.called_at or now
+    ticket.last_called_at = now
+    ticket.recall_count = 0
+    if ticket.priority:
+        counter.calls_since_priority = 0
+    else:
+        counter.calls_since_priority += 1
+    session.flush()
+    record(session, ticket, action, from_status, actor, now, reason=reason)
