@@ -37,6 +37,10 @@ from .models import (
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 PREFIX_RE = re.compile(r"^[A-Z]{1,3}$")
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+# The same bounds as the API's PATCH endpoints; they also keep values inside the columns.
+MAX_MINUTES = 24 * 60
+MAX_DAILY_QUOTA = 100_000
+MAX_PRIORITY_CLASS_LENGTH = 32  # tickets.priority
 
 
 class CenterFileError(InvalidInput):
@@ -186,21 +190,25 @@ def _validate(data: dict[str, Any]) -> dict[str, Any]:
     spec["hours"] = (opens, closes)
     classes = data.get("priority_classes", [])
     if not isinstance(classes, list) or not all(
-        isinstance(c, str) and CODE_RE.match(c) for c in classes
+        isinstance(c, str) and CODE_RE.match(c) and len(c) <= MAX_PRIORITY_CLASS_LENGTH
+        for c in classes
     ):
         _fail("priority_classes", "must be a list of short lowercase codes")
     spec["priority_classes"] = classes
     spec["call_policy"] = data.get("call_policy", "strict")
     if spec["call_policy"] not in CALL_POLICIES:
         _fail("call_policy", f"must be one of {', '.join(CALL_POLICIES)}")
-    spec["priority_ratio"] = _int(data, "priority_ratio", "priority_ratio", 2, minimum=1)
+    spec["priority_ratio"] = _int(
+        data, "priority_ratio", "priority_ratio", 2, minimum=1, maximum=100
+    )
     spec["recalls_before_no_show"] = _int(
-        data, "recalls_before_no_show", "recalls_before_no_show", 1, minimum=0
+        data, "recalls_before_no_show", "recalls_before_no_show", 1, minimum=0, maximum=10
     )
 
     categories = _list(data, "categories", "categories", required=True)
     spec["categories"] = []
     service_codes: set[str] = set()
+    prefixes: dict[str, str] = {}  # prefix -> service code: a number names one service
     for i, cat in enumerate(categories):
         where = f"categories[{i}]"
         _mapping(cat, where)
@@ -221,9 +229,21 @@ def _validate(data: dict[str, Any]) -> dict[str, Any]:
             prefix = svc.get("prefix")
             if not isinstance(prefix, str) or not PREFIX_RE.match(prefix):
                 _fail(f"{swhere}.prefix", "must be 1 to 3 uppercase Latin letters, e.g. A")
+            if prefix in prefixes:
+                _fail(
+                    f"{swhere}.prefix", f"prefix '{prefix}' is already used by '{prefixes[prefix]}'"
+                )
+            prefixes[prefix] = code
             quota = svc.get("daily_quota")
-            if quota is not None and (not isinstance(quota, int) or quota < 0):
-                _fail(f"{swhere}.daily_quota", "must be a whole number of tickets, 0 or more")
+            if quota is not None and (
+                isinstance(quota, bool)
+                or not isinstance(quota, int)
+                or not 0 <= quota <= MAX_DAILY_QUOTA
+            ):
+                _fail(
+                    f"{swhere}.daily_quota",
+                    f"must be a whole number of tickets, 0 to {MAX_DAILY_QUOTA}",
+                )
             active = svc.get("active", True)
             if not isinstance(active, bool):
                 _fail(f"{swhere}.active", "must be true or false")
@@ -233,10 +253,20 @@ def _validate(data: dict[str, Any]) -> dict[str, Any]:
                     "prefix": prefix,
                     "name": _names(svc, "name", f"{swhere}.name"),
                     "target_wait_min": _int(
-                        svc, "target_wait_min", f"{swhere}.target_wait_min", 15, minimum=0
+                        svc,
+                        "target_wait_min",
+                        f"{swhere}.target_wait_min",
+                        15,
+                        minimum=0,
+                        maximum=MAX_MINUTES,
                     ),
                     "default_service_min": _int(
-                        svc, "default_service_min", f"{swhere}.default_service_min", 5, minimum=1
+                        svc,
+                        "default_service_min",
+                        f"{swhere}.default_service_min",
+                        5,
+                        minimum=1,
+                        maximum=MAX_MINUTES,
                     ),
                     "daily_quota": quota,
                     "active": active,
@@ -322,10 +352,10 @@ def _names(data: dict, key: str, where: str) -> dict[str, str]:
     return {lang: value[lang].strip() for lang in LANGUAGES}
 
 
-def _int(data: dict, key: str, where: str, default: int, *, minimum: int) -> int:
+def _int(data: dict, key: str, where: str, default: int, *, minimum: int, maximum: int) -> int:
     value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        _fail(where, f"must be a whole number, {minimum} or more")
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        _fail(where, f"must be a whole number from {minimum} to {maximum}")
     return value
 
 

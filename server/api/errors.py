@@ -31,7 +31,12 @@ def handle_http_error(error: HTTPException):
     if not request.path.startswith(bp.url_prefix):
         return error
     code = (error.name or "error").lower().replace(" ", "_")
-    return error_response(error.code or 500, code, error.description or error.name)
+    response = error_response(error.code or 500, code, error.description or error.name)
+    # Keep the exception's own headers, e.g. the Allow header a 405 must carry.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 @bp.app_errorhandler(Exception)

@@ -9,7 +9,14 @@ from .actor import SYSTEM, Actor
 from .calling import OUT_OF_ORDER_REASONS, call_next, call_ticket, rank_heads
 from .counters import PAUSE_REASONS, set_counter_state
 from .daily import expire_after_closing, expire_all_centers
-from .estimates import TicketEstimate, estimate, position, queue_stats, service_loads
+from .estimates import (
+    TicketEstimate,
+    estimate,
+    position,
+    positions,
+    queue_stats,
+    service_loads,
+)
 from .issuing import IssueResult, issue_ticket
 from .numbering import business_day, next_number
 from .transitions import (
@@ -45,6 +52,7 @@ __all__ = [
     "no_show",
     "park",
     "position",
+    "positions",
     "queue_stats",
     "rank_heads",
     "recall",

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select, tuple_, union_all
+from sqlalchemy import and_, case, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from ..models import ACTIVE_STATUSES, Center, Counter, CounterService, Service, Ticket, utcnow
@@ -97,8 +97,9 @@ def position(session: Session, ticket: Ticket) -> int | None:
         .select_from(Ticket)
         .where(
             Ticket.status == "waiting",
+            # bound with the column's type: SQLite compares it as stored (naive UTC)
             tuple_(Ticket.lane, Ticket.due_at, Ticket.id)
-            < tuple_(ticket.lane, ticket.due_at, ticket.id),
+            < tuple_(ticket.lane, literal(ticket.due_at, Ticket.due_at.type), ticket.id),
         )
     )
     if ticket.target_counter_id is None:
@@ -130,9 +131,14 @@ def queue_stats(session: Session, center: Center, now: datetime | None = None) -
     now = now or utcnow()
     services = list(center.services)
     waiting = {
-        service_id: (count, oldest)
-        for service_id, count, oldest in session.execute(
-            select(Ticket.service_id, func.count(), func.min(Ticket.issued_at))
+        service_id: (count, oldest, priority)
+        for service_id, count, oldest, priority in session.execute(
+            select(
+                Ticket.service_id,
+                func.count(),
+                func.min(Ticket.issued_at),
+                func.sum(case((Ticket.priority.is_not(None), 1), else_=0)),
+            )
             .where(Ticket.center_id == center.id, Ticket.status == "waiting")
             .group_by(Ticket.service_id)
         )
@@ -140,7 +146,7 @@ def queue_stats(session: Session, center: Center, now: datetime | None = None) -
     loads = service_loads(session, services, now)
     service_rows = []
     for service in services:
-        count, oldest = waiting.get(service.id, (0, None))
+        count, oldest, priority = waiting.get(service.id, (0, None, 0))
         if oldest is not None and oldest.tzinfo is None:  # aggregates skip the column type
             oldest = oldest.replace(tzinfo=now.tzinfo)
         service_rows.append(
@@ -151,6 +157,7 @@ def queue_stats(session: Session, center: Center, now: datetime | None = None) -
                 "active": service.active,
                 "target_wait_min": service.target_wait_min,
                 "waiting": count,
+                "priority_waiting": int(priority or 0),
                 "longest_wait_s": round((now - oldest).total_seconds()) if oldest else 0,
                 "estimated_wait_s": loads[service.id].wait_for(count + 1),
             }
@@ -181,3 +188,46 @@ def queue_stats(session: Session, center: Center, now: datetime | None = None) -
             }
         )
     return {"center": center.code, "services": service_rows, "counters": counter_rows}
+
+
+def positions(session: Session, tokens: list[str]) -> dict[str, tuple[int, int]]:
+    """Place in line of many waiting tickets at once, by tracking token:
+    ``{token: (position, service_id)}``. One query (a window over the queues those
+    tickets are in), for pushing positions to visitors' phones."""
+    if not tokens:
+        return {}
+    mine = select(Ticket.service_id, Ticket.target_counter_id).where(
+        Ticket.tracking_token.in_(tokens), Ticket.status == "waiting"
+    )
+    queues = {(service_id, target) for service_id, target in session.execute(mine)}
+    if not queues:
+        return {}
+    services = {service_id for service_id, target in queues if target is None}
+    counters = {target for _, target in queues if target is not None}
+    # The same queues as position(): a service's shared queue, or a counter's own one.
+    queue_key = case(
+        (Ticket.target_counter_id.is_(None), Ticket.service_id), else_=-Ticket.target_counter_id
+    )
+    ranked = (
+        select(
+            Ticket.tracking_token,
+            Ticket.service_id,
+            func.row_number()
+            .over(partition_by=queue_key, order_by=(Ticket.lane, Ticket.due_at, Ticket.id))
+            .label("place"),
+        )
+        .where(
+            Ticket.status == "waiting",
+            or_(
+                and_(Ticket.target_counter_id.is_(None), Ticket.service_id.in_(services)),
+                Ticket.target_counter_id.in_(counters),
+            ),
+        )
+        .subquery()
+    )
+    rows = session.execute(
+        select(ranked.c.tracking_token, ranked.c.place, ranked.c.service_id).where(
+            ranked.c.tracking_token.in_(tokens)
+        )
+    )
+    return {token: (int(place), service_id) for token, place, service_id in rows}

@@ -1,0 +1,330 @@
+"""Position in line, estimated wait and the per-service queue figures.
+
+docs/queue.md: estimated_wait = (position - 0.5) * average_service_time / open_counters,
+average_service_time = mean start-to-end time of the service's last 20 completed
+tickets of the past 14 days (the service's default_service_min until it has any),
+open_counters = open counters serving the service (at least 1 while any serves it;
+no estimate when none does). Expected values below are worked out by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from server import queue
+from server.models import Center, Counter, Ticket
+
+from . import factories
+from .engine_helpers import Env, at, issue, make_env
+
+
+@pytest.fixture
+def env(db) -> Env:
+    with db.write() as s:
+        return make_env(s)
+
+
+def served(s, env: Env, service: str, counter_id: int, start: float, minutes: float) -> Ticket:
+    """A ticket of ``service`` served at ``counter_id`` from minute ``start`` for ``minutes``;
+    it was issued 5 minutes and called 2 minutes before it started."""
+    ticket = issue(s, env, service, minute=start - 5)
+    queue.call_ticket(s, counter_id, ticket.id, "other", env.alice, now=at(start - 2))
+    queue.start(s, ticket.id, env.alice, now=at(start))
+    queue.complete(s, ticket.id, env.alice, now=at(start + minutes))
+    return ticket
+
+
+def set_state(s, env: Env, counter_id: int, state: str, minute: float = 0) -> None:
+    reason = "break" if state == "paused" else None
+    queue.set_counter_state(s, counter_id, state, env.alice, reason=reason, now=at(minute))
+
+
+def wait_of(s, ticket: Ticket, minute: float) -> int | None:
+    return queue.estimate(s, s.get(Ticket, ticket.id), now=at(minute)).estimated_wait_s
+
+
+# --- position --------------------------------------------------------------------------
+
+
+def test_position_counts_the_tickets_ahead_in_the_same_queue(db, env):
+    with db.write() as s:
+        a1, a2, a3 = (issue(s, env, minute=m) for m in range(3))
+        issue(s, env, "pension-recalc", minute=0)  # another service's queue
+        assert [queue.position(s, t) for t in (a1, a2, a3)] == [1, 2, 3]
+        elderly = issue(s, env, priority="elderly", minute=4)  # priority lane: ahead of all
+        assert [queue.position(s, t) for t in (elderly, a1, a2, a3)] == [1, 2, 3, 4]
+        queue.call_next(s, env.c1, env.alice, now=at(5))  # calls the elderly visitor
+        assert queue.position(s, elderly) is None
+        assert [queue.position(s, t) for t in (a1, a2, a3)] == [1, 2, 3]
+
+
+def test_position_orders_by_due_time_within_a_lane(db, env):
+    with db.write() as s:
+        late = issue(s, env, minute=0)
+        # an A ticket transferred in from B keeps its lane but gets a new due time
+        moved = issue(s, env, "pension-recalc", minute=1)
+        queue.call_ticket(s, env.c2, moved.id, "other", env.bob, now=at(2))
+        queue.transfer(s, moved.id, env.bob, service_code="pension-new", front=False, now=at(3))
+        assert moved.due_at == at(18)  # after late's (15)
+        early_front = issue(s, env, "pension-recalc", minute=1)
+        queue.call_ticket(s, env.c1, early_front.id, "other", env.alice, now=at(4))
+        queue.transfer(s, early_front.id, env.alice, service_code="pension-new", now=at(5))
+        assert [queue.position(s, t) for t in (early_front, late, moved)] == [1, 2, 3]
+
+
+def send_to(s, env: Env, ticket: Ticket, counter_id: int, minute: float) -> None:
+    queue.call_ticket(s, env.c2, ticket.id, "other", env.bob, now=at(minute))
+    queue.transfer(s, ticket.id, env.bob, counter_id=counter_id, now=at(minute + 0.5))
+
+
+def test_position_of_a_ticket_sent_to_a_counter_counts_that_counters_tickets(db, env):
+    with db.write() as s:
+        waiting_a = issue(s, env, minute=0)
+        to_c2, first, second = (issue(s, env, minute=1) for _ in range(3))
+        job = issue(s, env, "job-seeker", minute=1)
+        send_to(s, env, to_c2, env.c2, 2)  # sent to another counter, earlier
+        send_to(s, env, first, env.c3, 3)
+        send_to(s, env, job, env.c3, 4)  # another service, same counter: counts
+        send_to(s, env, second, env.c3, 5)
+        assert [queue.position(s, t) for t in (first, job, second)] == [1, 2, 3]
+        assert queue.position(s, to_c2) == 1
+        # tickets sent to a counter do not stand in the service's own queue
+        assert queue.position(s, waiting_a) == 1
+
+
+@pytest.mark.parametrize("status", ["called", "serving", "done", "cancelled"])
+def test_no_position_or_estimate_once_not_waiting(db, env, status):
+    with db.write() as s:
+        ticket = issue(s, env, minute=0)
+        if status == "cancelled":
+            queue.cancel(s, ticket.id, env.alice, now=at(1))
+        else:
+            queue.call_next(s, env.c1, env.alice, now=at(1))
+        if status in ("serving", "done"):
+            queue.start(s, ticket.id, env.alice, now=at(2))
+        if status == "done":
+            queue.complete(s, ticket.id, env.alice, now=at(3))
+        assert ticket.status == status
+        assert queue.estimate(s, ticket, now=at(4)) == queue.TicketEstimate(None, None)
+
+
+# --- estimated wait --------------------------------------------------------------------
+
+
+def test_estimate_uses_the_default_service_time_until_there_is_history(db, env):
+    with db.write() as s:
+        set_state(s, env, env.c1, "open")
+        tickets = [issue(s, env, "pension-recalc", minute=m) for m in range(3)]
+        # default_service_min = 5 min = 300 s; one open counter (1) serves pension-recalc
+        assert [wait_of(s, t, 3) for t in tickets] == [150, 450, 750]
+        assert queue.estimate(s, tickets[1], now=at(3)) == queue.TicketEstimate(2, 450)
+
+
+def test_estimate_follows_a_configured_default_service_time(db):
+    spec = factories.center_spec()
+    spec["categories"][0]["services"][0]["default_service_min"] = 12
+    with db.write() as s:
+        env = make_env(s, "baku-2", categories=spec["categories"])
+        set_state(s, env, env.c1, "open")
+        set_state(s, env, env.c2, "open")
+        ticket = [issue(s, env, minute=m) for m in range(2)][1]
+        # (2 - 0.5) * 720 s / 2 counters
+        assert wait_of(s, ticket, 3) == 540
+
+
+def test_estimate_uses_the_mean_of_recent_service_times(db, env):
+    with db.write() as s:
+        served(s, env, "pension-new", env.c1, start=-120, minutes=4)
+        served(s, env, "pension-new", env.c1, start=-100, minutes=8)
+        served(s, env, "pension-recalc", env.c1, start=-80, minutes=30)  # another service
+        # started and ended, but not completed: parked, then cancelled
+        left = issue(s, env, minute=-95)
+        queue.call_ticket(s, env.c2, left.id, "other", env.bob, now=at(-90))
+        queue.start(s, left.id, env.bob, now=at(-90))
+        queue.park(s, left.id, env.bob, now=at(-89))
+        queue.cancel(s, left.id, env.bob, now=at(-50))
+        assert (left.started_at, left.ended_at) == (at(-90), at(-50))
+        no_show = issue(s, env, minute=-70)  # ended, but not served: not a sample
+        queue.call_next(s, env.c1, env.alice, now=at(-60))
+        queue.recall(s, no_show.id, env.alice, now=at(-58))
+        queue.no_show(s, no_show.id, env.alice, now=at(-30))
+        set_state(s, env, env.c2, "closed")
+        assert s.get(Counter, env.c1).state == "open"
+        tickets = [issue(s, env, minute=m) for m in range(3)]
+        # mean of 4 and 8 minutes = 360 s (started -> ended, not called or issued);
+        # one open counter: (p - 0.5) * 360
+        assert [wait_of(s, t, 5) for t in tickets] == [180, 540, 900]
+
+
+def test_more_open_counters_give_a_shorter_estimate(db, env):
+    with db.write() as s:
+        served(s, env, "pension-new", env.c1, start=-60, minutes=6)  # 360 s; c1 now open
+        tickets = [issue(s, env, minute=m) for m in range(3)]
+        third = tickets[2]
+        one_open = wait_of(s, third, 5)
+        set_state(s, env, env.c2, "open", 5)
+        two_open = wait_of(s, third, 5)
+        set_state(s, env, env.c3, "open", 5)  # does not serve pension-new
+        still_two = wait_of(s, third, 5)
+        set_state(s, env, env.c1, "paused", 6)
+        paused_one = wait_of(s, third, 6)
+        set_state(s, env, env.c2, "closed", 7)
+        set_state(s, env, env.c1, "closed", 7)
+        none_open = wait_of(s, third, 7)
+    # (3 - 0.5) * 360 = 900 s for one counter, 450 s for two
+    assert (one_open, two_open, still_two, paused_one) == (900, 450, 450, 900)
+    assert two_open < one_open
+    # nobody open yet, but counters serve it: counted as one rather than no estimate
+    assert none_open == 900
+
+
+def test_only_the_last_20_completed_tickets_count(db, env):
+    with db.write() as s:
+        served(s, env, "pension-new", env.c1, start=-300, minutes=60)  # the 21st most recent
+        for i in range(20):
+            served(s, env, "pension-new", env.c1, start=-200 + 5 * i, minutes=3)
+        ticket = issue(s, env, minute=0)
+        # mean of the last 20 = 180 s; (1 - 0.5) * 180 / 1 open counter
+        assert wait_of(s, ticket, 1) == 90
+
+
+def test_only_the_past_14_days_count(db, env):
+    day = 24 * 60
+    with db.write() as s:
+        served(s, env, "pension-new", env.c1, start=-15 * day, minutes=30)  # too old
+        old_b = served(s, env, "pension-recalc", env.c1, start=-15 * day, minutes=30)
+        served(s, env, "pension-new", env.c1, start=-13 * day, minutes=6)  # 360 s
+        a = issue(s, env, minute=0)
+        b = issue(s, env, "pension-recalc", minute=0)
+        assert wait_of(s, a, 1) == 180  # 0.5 * 360
+        # pension-recalc's only sample is too old: back to its default of 300 s
+        assert s.get(Ticket, old_b.id).status == "done"
+        assert wait_of(s, b, 1) == 150
+
+
+def test_no_estimate_for_a_service_no_counter_serves(db):
+    with db.write() as s:
+        env = make_env(
+            s,
+            "baku-2",
+            counters=[
+                {"label": "1", "services": ["pension-new", "pension-recalc"]},
+                {"label": "2", "services": ["pension-recalc", "pension-new", "job-seeker"]},
+                {"label": "3", "services": ["job-seeker"]},
+            ],
+        )
+        ticket = issue(s, env, "unemployment", minute=0)
+        assert queue.estimate(s, ticket, now=at(1)) == queue.TicketEstimate(1, None)
+
+
+# --- queue figures ---------------------------------------------------------------------
+
+
+def stats_by_service(s, env: Env, minute: float) -> dict[str, dict]:
+    center = s.get(Center, env.center_id)
+    stats = queue.queue_stats(s, center, now=at(minute))
+    return {row["service"]: row for row in stats["services"]}
+
+
+def test_queue_stats_per_service(db, env):
+    with db.write() as s:
+        served(s, env, "pension-new", env.c1, start=-60, minutes=10)  # 600 s, c1 open
+        called = issue(s, env, minute=-30)  # at the counter: not waiting any more
+        queue.call_next(s, env.c1, env.alice, now=at(-1))
+        issue(s, env, minute=0)
+        issue(s, env, minute=5)
+        issue(s, env, priority="elderly", minute=12)
+        issue(s, env, "job-seeker", minute=15)
+        stats = stats_by_service(s, env, 20)
+    assert called.status == "called"
+    a, b, c, d = (
+        stats[code] for code in ("pension-new", "pension-recalc", "job-seeker", "unemployment")
+    )
+    assert (a["waiting"], a["longest_wait_s"]) == (3, 20 * 60)
+    # a newcomer would be 4th: (4 - 0.5) * 600 s / 1 open counter
+    assert a["estimated_wait_s"] == 2100
+    assert (b["waiting"], b["longest_wait_s"]) == (0, 0)
+    assert b["estimated_wait_s"] == 150  # (1 - 0.5) * 300 s default / 1 open (counter 1)
+    assert (c["waiting"], c["longest_wait_s"]) == (1, 5 * 60)
+    # nobody serving job-seeker is open, but counters 2 and 3 serve it: counted as one
+    assert c["estimated_wait_s"] == 450
+    assert (d["waiting"], d["longest_wait_s"]) == (0, 0)
+    assert (a["prefix"], a["target_wait_min"], a["active"]) == ("A", 15, True)
+
+
+def test_queue_stats_per_counter(db, env):
+    with db.write() as s:
+        ticket = issue(s, env, minute=0)
+        queue.call_next(s, env.c1, env.alice, now=at(1))
+        set_state(s, env, env.c2, "paused", 2)
+        center = s.get(Center, env.center_id)
+        stats = queue.queue_stats(s, center, now=at(3))
+    counters = {row["label"]: row for row in stats["counters"]}
+    assert stats["center"] == "baku-1"
+    assert counters["1"]["state"] == "open"
+    assert counters["1"]["current_ticket"] == {
+        "number": ticket.display_number,
+        "status": "called",
+        "service": "pension-new",
+    }
+    assert (counters["2"]["state"], counters["2"]["pause_reason"]) == ("paused", "break")
+    assert counters["2"]["current_ticket"] is None
+    assert counters["3"]["state"] == "closed"
+    assert sorted(counters["3"]["services"]) == ["job-seeker", "unemployment"]
+
+
+def test_queue_stats_count_only_this_centers_tickets(db, env):
+    with db.write() as s:
+        other = make_env(s, "baku-2")
+        issue(s, other, minute=0)
+        issue(s, other, minute=1)
+        issue(s, env, minute=5)
+        stats = stats_by_service(s, env, 10)
+    assert (stats["pension-new"]["waiting"], stats["pension-new"]["longest_wait_s"]) == (1, 300)
+
+
+def test_estimate_matches_queue_stats_for_the_next_newcomer(db, env):
+    with db.write() as s:
+        served(s, env, "job-seeker", env.c3, start=-40, minutes=7)
+        for m in range(4):
+            issue(s, env, "job-seeker", minute=m)
+        predicted = stats_by_service(s, env, 10)["job-seeker"]["estimated_wait_s"]
+        newcomer = issue(s, env, "job-seeker", minute=10)
+        assert wait_of(s, newcomer, 10) == predicted == round(4.5 * 420)
+
+
+def test_service_loads_report_the_average_service_time(db, env):
+    with db.write() as s:
+        served(s, env, "pension-new", env.c1, start=-60, minutes=6)
+    with db.read() as s:
+        done = s.scalar(select(Ticket).where(Ticket.status == "done"))
+        assert done.ended_at - done.started_at == timedelta(minutes=6)
+        loads = queue.service_loads(s, [done.service], now=at(0))
+        assert loads[done.service_id].average_service_s == 360
+
+
+def test_position_and_estimate_with_local_time_instants(db, env):
+    """The engine takes any aware datetime: Baku local time gives the same answers."""
+    baku = ZoneInfo("Asia/Baku")
+    with db.write() as s:
+        set_state(s, env, env.c1, "open")
+        tickets = [
+            queue.issue_ticket(
+                s, "baku-1", "pension-new", "az", None, env.kiosk, now=at(m).astimezone(baku)
+            ).ticket
+            for m in range(3)
+        ]
+        assert [queue.position(s, t) for t in tickets] == [1, 2, 3]
+        local_now = at(5).astimezone(baku)
+        assert [queue.estimate(s, t, now=local_now).estimated_wait_s for t in tickets] == [
+            150,
+            450,
+            750,
+        ]
+        stats = queue.queue_stats(s, s.get(Center, env.center_id), now=local_now)
+        row = next(r for r in stats["services"] if r["service"] == "pension-new")
+        assert (row["waiting"], row["longest_wait_s"]) == (3, 300)
