@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
+CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: install demo serve test lint format clean
+.PHONY: install browser demo serve test screenshots lint format clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +15,18 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test,postgres]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Browser packages (the Socket.IO client), pinned by package-lock.json and served by the app.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
+
+# Debian's chromium for the browser tests (Playwright drives it; it downloads no browser).
+browser:
+	@test -x $(CHROMIUM) || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 demo: install
 	$(VENV)/bin/novbe demo
@@ -22,10 +35,14 @@ serve: install
 	$(VENV)/bin/novbe init-db
 	$(VENV)/bin/novbe serve
 
-test: install
+test: install browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# docs/screenshots/*.png: every screen at both sizes, in az and en (see docs/make_screenshots.py).
+screenshots: install browser
+	$(PY) docs/make_screenshots.py
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -36,4 +53,4 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache *.egg-info
+	rm -rf $(VENV) node_modules instance .pytest_cache *.egg-info

@@ -30,10 +30,20 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "novbe.db")
 
     db.init_app(app)
+    from .realtime import init_realtime
+
+    init_realtime(app)
+
+    from counter import bp as counter_bp
+    from display import bp as display_bp
+    from kiosk import bp as kiosk_bp
 
     from .api import bp as api_bp
     from .web import bp as web_bp
 
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
+    app.register_blueprint(kiosk_bp)
+    app.register_blueprint(display_bp)
+    app.register_blueprint(counter_bp)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -148,10 +149,26 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         _exec_server(host, port)
 
 
+def _instance_secret_key() -> str:
+    """The key that signs login cookies, kept in the instance folder so that staff stay
+    logged in across restarts (set NOVBE_SECRET_KEY to manage it yourself)."""
+    from flask import Flask
+
+    path = os.path.join(Flask("server", instance_relative_config=True).instance_path, "secret_key")
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    with open(path) as key:
+        return key.read().strip()
+
+
 def _exec_server(host: str, port: int) -> None:
     """Replace this process with gunicorn, so gevent patches a fresh interpreter."""
     env = dict(os.environ)
     env.pop("WEB_CONCURRENCY", None)  # it would override --workers
+    env.setdefault("NOVBE_SECRET_KEY", _instance_secret_key())
     args = [
         sys.executable,
         "-m",

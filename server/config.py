@@ -14,7 +14,24 @@ class Config:
     JSON_SORT_KEYS = False
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_NAME = "novbe_session"
+    PERMANENT_SESSION_LIFETIME = 12 * 3600  # a working day, then log in again
     SQL_ECHO = False
+    # "threading" for the development server and tests; the production server
+    # (``novbe serve``: gunicorn with a gevent worker) sets "gevent" in server/wsgi.py.
+    SOCKETIO_ASYNC_MODE = "threading"
+    # A Redis URL lets several server processes share the live channel.
+    SOCKETIO_MESSAGE_QUEUE = os.environ.get("NOVBE_MESSAGE_QUEUE", "")
+    # The Redis channel name: servers that share one must use the same, others not.
+    SOCKETIO_CHANNEL = os.environ.get("NOVBE_MESSAGE_CHANNEL", "novbe")
+    # Screens are served by this app; list other origins only if they need the socket.
+    SOCKETIO_CORS_ORIGINS = [o for o in os.environ.get("NOVBE_CORS_ORIGINS", "").split(",") if o]
+    # A display that lost its network notices within about this many seconds.
+    SOCKETIO_PING_INTERVAL = 10
+    # Queue figures and visitors' positions: at most one push per this many seconds.
+    REALTIME_STATS_INTERVAL = 0.5
+    # The address visitors' phones reach (for the QR code); empty means this request's host.
+    PUBLIC_BASE_URL = os.environ.get("NOVBE_PUBLIC_BASE_URL", "")
 
 
 class DevelopmentConfig(Config):
@@ -24,3 +41,5 @@ class DevelopmentConfig(Config):
 class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret"
+    SOCKETIO_MESSAGE_QUEUE = ""
+    REALTIME_STATS_INTERVAL = 0  # publish queue figures inline: deterministic tests

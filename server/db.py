@@ -14,7 +14,7 @@ sessions behave on each backend so that concurrent writers are safe:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# session.info key where the queue engine lists what a transaction changed.
+PENDING_CHANGES = "novbe_ticket_changes"
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -70,6 +72,7 @@ class Database:
         self._read: sessionmaker[Session] | None = None
         self._write: sessionmaker[Session] | None = None
         self._write_lock: threading.Lock | None = None
+        self._commit_listeners: list[Callable[[list], None]] = []
         if url:
             self.connect(url)
 
@@ -81,6 +84,7 @@ class Database:
         if self.engine is not None:
             self.engine.dispose()
         self.engine = make_engine(url, echo=echo)
+        self._commit_listeners = []  # a new connection belongs to a new app
         # Created here, not at import, so that under gevent it is a patched (green) lock.
         self._write_lock = threading.Lock()
         writer = self.engine.execution_options(novbe_write=True)
@@ -101,6 +105,12 @@ class Database:
             finally:
                 session.rollback()
 
+    def on_commit(self, listener: Callable[[list], None]) -> None:
+        """Call ``listener(changes)`` after each write transaction that changed tickets or
+        counters commits (``changes``: the queue engine's ``audit.Change`` tuples).
+        Nothing is announced for a transaction that rolled back."""
+        self._commit_listeners.append(listener)
+
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: commits on success, rolls back on any error."""
@@ -108,9 +118,14 @@ class Database:
         if self.is_sqlite:
             with self._write_lock, self._write.begin() as session:
                 yield session
+                changes = session.info.pop(PENDING_CHANGES, None)
         else:
             with self._write.begin() as session:
                 yield session
+                changes = session.info.pop(PENDING_CHANGES, None)
+        if changes:
+            for listener in self._commit_listeners:
+                listener(changes)
 
     def dispose(self) -> None:
         if self.engine is not None:

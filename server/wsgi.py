@@ -7,5 +7,5 @@ else imports it.
 from . import create_app
 from .maintenance import start_maintenance_loop
 
-app = create_app()
+app = create_app({"SOCKETIO_ASYNC_MODE": "gevent"})
 start_maintenance_loop(app)

@@ -103,3 +103,62 @@ def center(db):
     with db.write() as s:
         c = factories.make_center(s)
     return c
+
+
+# End-to-end: a real server process, real Socket.IO clients, a real browser.
+
+CHROMIUM = os.environ.get("NOVBE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """``novbe serve`` on a free port (see tests/live.py); one per test session."""
+    from .live import start_live_server
+
+    server = start_live_server(tmp_path_factory.mktemp("live"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live_center(live_server):
+    """A fresh center in the live server, so each test has queues of its own."""
+    return live_server.new_center()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium driven by Playwright (``make test`` installs it; Playwright
+    downloads no browser of its own)."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """``new_page(width=..., height=..., **context_options)``: a page in a fresh context
+    (its own storage), closed after the test."""
+    contexts = []
+
+    def make(width: int = 1280, height: int = 800, **options):
+        context = browser.new_context(viewport={"width": width, "height": height}, **options)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()

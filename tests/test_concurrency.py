@@ -25,6 +25,15 @@ from . import factories
 SERVICES = ["pension-new", "pension-recalc", "job-seeker"]
 
 
+@pytest.fixture
+def db(app, database_url):
+    """The queue engine's database alone, without the live channel's publisher
+    (tests/test_realtime.py covers that): these tests are about claims and numbers."""
+    bare = Database(database_url)
+    yield bare
+    bare.dispose()
+
+
 def busy_center_spec(counters: int) -> dict:
     spec = factories.center_spec()
     for category in spec["categories"]:

@@ -8,7 +8,9 @@ from .. import queue
 from ..auth import require_member, require_staff
 from ..errors import InvalidInput
 from ..extensions import db
+from ..importer import MAX_DAILY_QUOTA
 from ..models import CALL_POLICIES
+from ..queue.audit import Change, announce
 from ..queue.lookup import get_center, get_service
 from . import bp
 from .request import authenticated_actor, field, json_body, reject_unknown
@@ -101,9 +103,14 @@ def update_service(center_code: str, service_code: str):
                 setattr(service, name, value)
         if "daily_quota" in data:
             quota = field(data, "daily_quota", int, required=False)
-            if quota is not None and quota < 0:
-                raise InvalidInput("'daily_quota' must be 0 or more", field="daily_quota")
+            if quota is not None and not 0 <= quota <= MAX_DAILY_QUOTA:
+                raise InvalidInput(
+                    f"'daily_quota' must be between 0 and {MAX_DAILY_QUOTA}", field="daily_quota"
+                )
             service.daily_quota = quota
+        # Kiosks and displays redraw their catalog from the next queue.stats.
+        announce(s, Change("center", "catalog", center.id))
+        s.flush()
         stats = {row["service"]: row for row in queue.queue_stats(s, center)["services"]}
         body = _service_json(service, stats[service.code])
     return jsonify(body)

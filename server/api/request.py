@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from typing import Any
 
 from flask import g, request, session
 
 from ..auth import actor_for_token, staff_actor
-from ..errors import InvalidInput, MalformedRequest, Unauthorized
+from ..errors import Forbidden, InvalidInput, MalformedRequest, Unauthorized
 from ..extensions import db
 from ..models import StaffUser
 from ..queue import Actor
@@ -28,11 +30,41 @@ def current_actor() -> Actor | None:
                 )
             actor = actor_for_token(s, token.strip())
         elif session.get("staff_id"):
-            user = s.get(StaffUser, session["staff_id"])
-            if user is not None and user.active:
-                actor = staff_actor(user)
+            actor = session_actor(s)
+            if actor is not None:
+                _check_csrf()
     g.actor = actor
     return actor
+
+
+def password_stamp(user: StaffUser) -> str:
+    """Kept in the session (which the browser can read, not forge): changing the password
+    changes it, which ends every session opened with the old one."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def session_actor(s) -> Actor | None:
+    """The staff member logged in to the web screens with this browser's session cookie."""
+    user = s.get(StaffUser, session.get("staff_id"))
+    if user is None or not user.active or session.get("password") != password_stamp(user):
+        return None  # logged out, deactivated, or the password changed since
+    return staff_actor(user)
+
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def _check_csrf() -> None:
+    """A cookie goes along with any request the browser makes, even one another site
+    started; the CSRF token (sent by our pages in a header) proves the page is ours."""
+    if request.method in SAFE_METHODS:
+        return
+    sent = request.headers.get("X-CSRF-Token", "")
+    if not sent or not secrets.compare_digest(sent, session.get("csrf", "")):
+        raise Forbidden(
+            "a request made with the login cookie needs the X-CSRF-Token header",
+            code="csrf_failed",
+        )
 
 
 def authenticated_actor() -> Actor:
@@ -81,7 +113,15 @@ def reject_unknown(data: dict, allowed: set[str]) -> None:
 
 
 # Everything under /api/v1 needs credentials except these.
-PUBLIC_ENDPOINTS = {"api.public_status", "api.openapi_document", "api.create_token"}
+PUBLIC_ENDPOINTS = {
+    "api.public_status",
+    "api.create_session",
+    "api.current_session",
+    "api.end_session",
+    "api.ticket_qr",
+    "api.openapi_document",
+    "api.create_token",
+}
 
 
 def authenticate_request() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
 from .. import queue
@@ -13,6 +13,7 @@ from ..queue.lookup import get_center, get_ticket, get_ticket_by_token
 from . import bp
 from .request import authenticated_actor, field, json_body, reject_unknown
 from .serializers import public_ticket_json, ticket_json
+from .tracking import phone_page_url, qr_svg
 
 
 @bp.post("/centers/<center_code>/tickets")
@@ -52,6 +53,17 @@ def public_status(tracking_token: str):
         body = public_ticket_json(s, get_ticket_by_token(s, tracking_token))
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/tickets/<tracking_token>/qr.svg")
+def ticket_qr(tracking_token: str):
+    """The QR code that opens the visitor's phone page, as SVG (for the kiosk screen)."""
+    with db.read() as s:
+        ticket = get_ticket_by_token(s, tracking_token)
+        url = phone_page_url(ticket.tracking_token, current_app.config["PUBLIC_BASE_URL"])
+    response = Response(qr_svg(url), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "private, max-age=86400"
     return response
 
 

@@ -33,10 +33,10 @@ class DemoInfo:
         for user, role, counter in self.logins:
             where = f"counter {counter}" if counter else "whole center"
             lines.append(f"  {user:<10} {role:<8} {where}")
-        lines.append("")
-        lines.append("Device tokens (Authorization: Bearer <token>):")
+        lines += ["", "Screens (open a device's link once; it keeps its token):"]
         for kind, name, token in self.devices:
-            lines.append(f"  {kind:<8} {name:<10} {token}")
+            lines.append(f"  {kind:<8} {base_url}/{kind}/{name}#token={token}")
+        lines.append(f"  counter  {base_url}/counter  (log in as counter1 .. counter6)")
         lines += [
             "",
             f"API:          {base_url}/api/v1/openapi.json",

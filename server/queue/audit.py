@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
+from ..db import PENDING_CHANGES
 from ..models import Ticket, TicketEvent
 from .actor import Actor
 
-# Changes made in a session, for the realtime channel to publish once it commits.
-PENDING_CHANGES = "novbe_ticket_changes"
+
+class Change(NamedTuple):
+    kind: str  # "ticket", "counter" or "center" (its catalog or policy changed)
+    action: str  # the audit action ("call", "recall", ...) or the counter's new state
+    id: int
+    counters: tuple[int, ...] = ()  # counters whose current ticket this may have changed
 
 
 def record(
@@ -38,5 +44,11 @@ def record(
         details=details,
     )
     session.add(event)
-    session.info.setdefault(PENDING_CHANGES, []).append((action, ticket.id))
+    touched = {event.counter_id, ticket.counter_id, ticket.target_counter_id} - {None}
+    announce(session, Change("ticket", action, ticket.id, tuple(sorted(touched))))
     return event
+
+
+def announce(session: Session, change: Change) -> None:
+    """Note a change for the realtime channel, which publishes it once the session commits."""
+    session.info.setdefault(PENDING_CHANGES, []).append(change)

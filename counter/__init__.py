@@ -1,0 +1,17 @@
+"""The staff workstation (/counter): log in, pick a counter, call and serve visitors."""
+
+from pathlib import Path
+
+from flask import Blueprint
+
+TRANSLATIONS = Path(__file__).with_name("translations.json")
+
+bp = Blueprint(
+    "counter",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/counter",
+)
+
+from . import views  # noqa: E402,F401  (registers the routes)

@@ -1,0 +1,1 @@
+"""Drivers for a center's devices: ticket printers, LED displays, call buttons (issue 4)."""

@@ -1,0 +1,190 @@
+// The visitor's phone page (/t/<tracking token>), opened from the ticket's QR code:
+// number, place in line and estimated wait, live; when a counter calls the ticket,
+// a full-screen "go to counter N" with a beep and a buzz where the phone allows.
+"use strict";
+
+const Phone = (() => {
+  const { t, el } = Novbe;
+  const $ = (id) => document.getElementById(id);
+  const ENDED = ["done", "no_show", "cancelled", "expired"];
+
+  const state = {
+    ticket: null, // the public ticket JSON, merged with every update
+    center: null,
+    alerted: null, // the call we last beeped for: one alert per call or recall
+    dismissed: null, // the call the visitor acknowledged with "On my way"
+  };
+
+  // A call is identified by when it happened (a recall moves that time), so a recall
+  // alerts again while a reconnect's snapshot of the same call does not.
+  function callKey(ticket) {
+    return ticket.called_at;
+  }
+
+  // ---- drawing ----------------------------------------------------------------------
+
+  function render() {
+    const ticket = state.ticket;
+    if (!ticket) return;
+    $("center-name").textContent = state.center ? Novbe.named(state.center.name) : "";
+    $("number").textContent = ticket.number;
+    $("service").textContent = Novbe.named(ticket.service && ticket.service.name);
+    const status = $("status");
+    status.dataset.status = ticket.status;
+    status.textContent = t(`status.${ticket.status}`);
+
+    const waiting = ticket.status === "waiting";
+    $("place").hidden = !waiting;
+    $("position").textContent = ticket.position ?? "–";
+    $("wait").textContent = Novbe.waitText(ticket.estimated_wait_s);
+    $("next").hidden = !(waiting && ticket.position === 1);
+
+    const label = ticket.counter && ticket.counter.label;
+    $("counter").hidden = !label || !["called", "serving"].includes(ticket.status);
+    $("counter").textContent = label ? t("phone.at_counter", { counter: label }) : "";
+
+    const ended = ENDED.includes(ticket.status);
+    $("hint").textContent = ended ? t("phone.ended") : t("phone.keep_open");
+    $("sound").hidden = ended;
+    renderSoundButton();
+    renderCall();
+    document.title = `${ticket.number} · ${t("app.name")}`;
+  }
+
+  function renderCall() {
+    const ticket = state.ticket;
+    const called = ticket.status === "called" && ticket.counter;
+    const call = $("call");
+    call.hidden = !called || state.dismissed === callKey(ticket);
+    document.body.classList.toggle("is-called", !call.hidden);
+    if (!called) return;
+    // "Go to counter {counter}", with the counter label set apart in huge type.
+    const [before, after = ""] = t("phone.go_to_counter").split("{counter}");
+    $("call-where").replaceChildren(
+      before,
+      el("span", { class: "call-counter" }, ticket.counter.label),
+      after,
+    );
+    $("call-number").textContent = ticket.number;
+    $("call-again").hidden = !ticket.recall_count;
+    document.title = t("phone.go_to_counter", { counter: ticket.counter.label });
+  }
+
+  // ---- sound and vibration ------------------------------------------------------------
+  // Phones only play sound after the visitor touched the page once: the first touch
+  // (or the sound button) unlocks the audio, and every call after that beeps.
+
+  let audio = null;
+
+  function unlockAudio() {
+    const Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return null;
+    if (!audio) audio = new Context();
+    if (audio.state === "suspended") audio.resume().then(renderSoundButton, () => {});
+    return audio;
+  }
+
+  function renderSoundButton() {
+    const on = audio && audio.state === "running";
+    $("sound").textContent = on ? t("phone.sound_ready") : t("phone.sound_on");
+    $("sound").setAttribute("aria-pressed", String(Boolean(on)));
+  }
+
+  // Three short high tones: audible in a noisy hall, not alarming.
+  function beep() {
+    const context = unlockAudio();
+    if (!context || context.state !== "running") return false;
+    const start = context.currentTime + 0.05;
+    for (let i = 0; i < 3; i += 1) {
+      const oscillator = context.createOscillator();
+      const gain = context.createGain();
+      oscillator.type = "sine";
+      oscillator.frequency.value = 880;
+      const at = start + i * 0.35;
+      gain.gain.setValueAtTime(0.0001, at);
+      gain.gain.exponentialRampToValueAtTime(0.6, at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.25);
+      oscillator.connect(gain).connect(context.destination);
+      oscillator.start(at);
+      oscillator.stop(at + 0.3);
+    }
+    return true;
+  }
+
+  function alertVisitor() {
+    const key = callKey(state.ticket);
+    if (state.alerted === key) return;
+    state.alerted = key;
+    const call = $("call");
+    call.dataset.sound = beep() ? "played" : "blocked";
+    // Browsers allow vibration only after a touch on the page; otherwise it is a no-op.
+    const buzzed = navigator.vibrate ? navigator.vibrate([400, 200, 400, 200, 800]) : null;
+    call.dataset.vibrate = String(buzzed);
+  }
+
+  // ---- the live channel -------------------------------------------------------------------
+
+  function onSnapshot(snapshot) {
+    state.center = snapshot.center;
+    state.ticket = snapshot.ticket;
+    render();
+    if (state.ticket.status === "called") alertVisitor();
+  }
+
+  // The ticket room sends either the whole public ticket or {status, position,
+  // estimated_wait_s} when only the place in line moved: merge both.
+  function onUpdated(data) {
+    if (!state.ticket) return;
+    Object.assign(state.ticket, data);
+    render();
+  }
+
+  function onCalled(call) {
+    if (!state.ticket) return;
+    Object.assign(state.ticket, {
+      status: "called",
+      counter: { label: call.counter },
+      called_at: call.called_at,
+      recall_count: call.recall_count,
+      position: null,
+      estimated_wait_s: null,
+    });
+    render();
+    alertVisitor();
+  }
+
+  // ---- start ----------------------------------------------------------------------------
+
+  function setLanguage(lang) {
+    Novbe.setLanguage(lang);
+    document.querySelectorAll(".phone-languages button").forEach((button) => {
+      button.setAttribute("aria-pressed", String(button.dataset.lang === lang));
+    });
+    document.querySelector(".phone-languages").setAttribute("aria-label", t("phone.language"));
+    render();
+  }
+
+  function start() {
+    setLanguage(Novbe.page.language);
+    document.querySelectorAll(".phone-languages button").forEach((button) => {
+      button.addEventListener("click", () => setLanguage(button.dataset.lang));
+    });
+    document.addEventListener("pointerdown", unlockAudio, { capture: true, passive: true });
+    $("sound").addEventListener("click", () => {
+      unlockAudio();
+      renderSoundButton();
+    });
+    $("call-ok").addEventListener("click", () => {
+      state.dismissed = callKey(state.ticket);
+      renderCall();
+    });
+    Novbe.live(
+      { ticket: Novbe.page.ticket },
+      { snapshot: onSnapshot, "ticket.updated": onUpdated, "ticket.called": onCalled },
+      { onStatus: Novbe.statusBanner($("connection")) },
+    );
+  }
+
+  start();
+  return { state };
+})();

@@ -1,0 +1,158 @@
+"""A real server process for end-to-end tests: ``novbe serve`` (gunicorn with one
+gevent worker, as in production) on a free port, over its own SQLite file.
+
+Tests set data up directly in the database (a center per test, so tests do not
+see each other's queues) and then act only through HTTP, Socket.IO and the
+browser, as users do.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from server.auth import create_staff, issue_staff_token
+from server.db import Database
+from server.migrate import upgrade
+
+from . import factories
+
+_codes = itertools.count(1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveCenter:
+    """One center in the live server, with credentials for each kind of client."""
+
+    code: str
+    kiosk_token: str
+    display_token: str
+    staff_token: str
+    manager_token: str
+    counters: dict[str, int]  # label -> id
+    staff_username: str
+    password: str = factories.PASSWORD
+
+
+@dataclass
+class LiveServer:
+    url: str
+    database_url: str
+    process: subprocess.Popen
+    log_path: Path
+    db: Database = field(repr=False, default=None)  # type: ignore[assignment]
+
+    def new_center(self, **overrides) -> LiveCenter:
+        """Open all day by default: the server expires waiting tickets after closing time,
+        and tests run at any hour."""
+        overrides.setdefault("hours", {"open": "00:00", "close": "23:59"})
+        n = next(_codes)
+        code = f"live-{n}"
+        with self.db.write() as s:
+            center = factories.make_center(s, code, **overrides)
+            staff = create_staff(s, f"staff-{n}", factories.PASSWORD, "staff", code)
+            manager = create_staff(s, f"manager-{n}", factories.PASSWORD, "manager", code)
+            return LiveCenter(
+                code=code,
+                kiosk_token=factories.device_token(s, center, "kiosk-1"),
+                display_token=factories.device_token(s, center, "hall"),
+                staff_token=issue_staff_token(s, staff, hours=2)[0],
+                manager_token=issue_staff_token(s, manager, hours=2)[0],
+                counters={c.label: c.id for c in center.counters},
+                staff_username=staff.username,
+            )
+
+    def api(self, method: str, path: str, token: str | None = None, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.request(
+            method, f"{self.url}/api/v1{path}", headers=headers, timeout=10, **kwargs
+        )
+
+    def issue(self, center: LiveCenter, service: str, language: str = "az", priority=None):
+        response = self.api(
+            "POST",
+            f"/centers/{center.code}/tickets",
+            center.kiosk_token,
+            json={"service": service, "language": language, "priority": priority},
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def call_next(self, center: LiveCenter, label: str):
+        counter_id = center.counters[label]
+        response = self.api("POST", f"/counters/{counter_id}/call-next", center.staff_token)
+        assert response.status_code in (200, 204), response.text
+        return response.json() if response.status_code == 200 else None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.db.dispose()
+
+
+def start_live_server(
+    tmp_dir: Path, database_url: str | None = None, message_queue: str | None = None
+) -> LiveServer:
+    database_url = database_url or f"sqlite:///{tmp_dir / 'live.db'}"
+    db = Database(database_url)
+    upgrade(db.engine)
+    port = free_port()
+    log_path = tmp_dir / f"server-{port}.log"
+    env = dict(os.environ, NOVBE_DATABASE_URL=database_url, NOVBE_SECRET_KEY="live-test")
+    env.pop("NOVBE_MESSAGE_QUEUE", None)
+    if message_queue:
+        env["NOVBE_MESSAGE_QUEUE"] = message_queue
+        env["NOVBE_MESSAGE_CHANNEL"] = f"novbe-test-{os.getpid()}"  # not another run's
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "server.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+    server = LiveServer(f"http://127.0.0.1:{port}", database_url, process, log_path, db)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
+        try:
+            if requests.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return server
+        except requests.RequestException:
+            time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"server did not answer within 30 s:\n{server.log()}")

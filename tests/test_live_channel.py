@@ -1,0 +1,165 @@
+"""The live channel in process, with Flask-SocketIO's test client, on every backend:
+who may connect, which rooms they end up in, and what their snapshot holds."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from server import queue
+from server.auth import staff_actor
+from server.extensions import socketio
+from server.models import StaffUser
+
+from . import factories
+
+NS = "/live"
+
+
+def staff(s, username: str):
+    return staff_actor(s.scalars(select(StaffUser).filter_by(username=username)).one())
+
+
+def connect(app, client=None, **auth):
+    return socketio.test_client(app, namespace=NS, auth=auth or None, flask_test_client=client)
+
+
+def events(sio, name: str) -> list:
+    return [e["args"][0] for e in sio.get_received(NS) if e["name"] == name]
+
+
+@pytest.fixture
+def tokens(db, center):
+    with db.write() as s:
+        factories.make_staff(s, "alice")
+        factories.make_staff(s, "boss", role="manager")
+        return {
+            "kiosk": factories.device_token(s, center, "kiosk-1"),
+            "display": factories.device_token(s, center, "hall"),
+            "staff": factories.staff_token(s, "alice"),
+            "manager": factories.staff_token(s, "boss"),
+            "counter1": factories.counter(s, center, "1").id,
+            "counter2": factories.counter(s, center, "2").id,
+        }
+
+
+@pytest.mark.parametrize(
+    "auth", [{}, {"token": "dv_nope"}, {"token": "st_nope"}, {"ticket": "nope"}, {"token": 1}]
+)
+def test_refused_without_a_valid_credential(app, tokens, auth):
+    assert not connect(app, **auth).is_connected(NS)
+
+
+def test_plain_staff_must_name_a_counter_and_a_manager_need_not(app, tokens):
+    assert not connect(app, token=tokens["staff"]).is_connected(NS)
+    assert not connect(app, token=tokens["staff"], counter=999_999).is_connected(NS)
+    assert not connect(app, token=tokens["staff"], counter="1").is_connected(NS)
+    manager = connect(app, token=tokens["manager"])
+    assert manager.is_connected(NS)
+    assert events(manager, "snapshot")[0]["kind"] == "center"
+
+
+def test_snapshots_per_kind_of_client(app, db, center, tokens):
+    with db.write() as s:
+        issued = queue.issue_ticket(
+            s, "baku-1", "pension-new", "ru", None, factories.kiosk_actor(s, center)
+        ).ticket
+        tracking = issued.tracking_token
+
+    kiosk = events(connect(app, token=tokens["kiosk"]), "snapshot")[0]
+    assert kiosk["kind"] == "kiosk"
+    assert kiosk["center"]["priority_classes"] == ["disability", "elderly", "veteran", "pregnant"]
+    waiting = {row["service"]: row["waiting"] for row in kiosk["stats"]["services"]}
+    assert waiting["pension-new"] == 1
+
+    staff = events(connect(app, token=tokens["staff"], counter=tokens["counter1"]), "snapshot")[0]
+    assert staff["counter"]["label"] == "1"
+    assert staff["counter"]["ticket"] is None
+    assert {s["code"] for s in staff["services"]} >= {"pension-new", "unemployment"}
+
+    phone = events(connect(app, ticket=tracking), "snapshot")[0]
+    assert phone["ticket"]["number"] == "A001"
+    assert phone["ticket"]["position"] == 1
+    assert "id" not in phone["ticket"] and "priority" not in phone["ticket"]
+
+
+def test_a_display_never_sees_another_centers_calls(app, db, center, tokens):
+    with db.write() as s:
+        other = factories.make_center(s, "ganja-1")
+        other_display = factories.device_token(s, other, "hall")
+        factories.make_staff(s, "olga", center_code="ganja-1")
+    mine, theirs = connect(app, token=tokens["display"]), connect(app, token=other_display)
+    mine.get_received(NS), theirs.get_received(NS)  # drop the snapshots
+
+    with db.write() as s:
+        queue.issue_ticket(s, "ganja-1", "job-seeker", "az", None, factories.kiosk_actor(s, other))
+    with db.write() as s:
+        queue.call_next(s, factories.counter(s, other, "3").id, staff(s, "olga"))
+
+    assert [e["number"] for e in events(theirs, "ticket.called")] == ["C001"]
+    assert mine.get_received(NS) == []
+
+
+def test_a_phone_hears_only_its_own_ticket(app, db, center, tokens):
+    with db.write() as s:
+        kiosk = factories.kiosk_actor(s, center)
+        first = queue.issue_ticket(s, "baku-1", "pension-new", "az", None, kiosk).ticket
+        second = queue.issue_ticket(s, "baku-1", "pension-new", "en", None, kiosk).ticket
+        first_token, second_token = first.tracking_token, second.tracking_token
+    phone = connect(app, ticket=second_token)
+    phone.get_received(NS)
+    with db.write() as s:
+        queue.call_next(s, tokens["counter1"], staff(s, "alice"))  # calls the first ticket
+
+    got = phone.get_received(NS)
+    assert [e["name"] for e in got] == ["ticket.updated"]  # my place in line moved
+    assert got[0]["args"][0]["position"] == 1
+    assert first_token not in str(got)
+
+
+def test_a_displays_snapshot_holds_only_calls_it_would_show(app, db, center, tokens):
+    from server.models import Device
+
+    with db.write() as s:
+        s.scalars(select(Device).filter_by(name="hall")).one().settings = {"counters": ["2"]}
+        kiosk = factories.kiosk_actor(s, center)
+        for _ in range(3):
+            queue.issue_ticket(s, "baku-1", "pension-recalc", "az", None, kiosk)
+    for label in ("1", "2", "2"):
+        with db.write() as s:
+            counter = factories.counter(s, center, label)
+            queue.call_next(s, counter.id, staff(s, "alice"))
+            if label == "2":
+                queue.start(s, queue.current_ticket(s, counter.id).id, staff(s, "alice"))
+
+    snapshot = events(connect(app, token=tokens["display"]), "snapshot")[0]
+    assert snapshot["settings"] == {"counters": ["2"]}
+    assert [(c["number"], c["counter"]) for c in snapshot["recent_calls"]] == [
+        ("B003", "2"),
+        ("B002", "2"),
+    ]
+
+
+def test_a_counter_hears_about_its_parked_visitors_and_tickets_sent_to_it(app, db, center, tokens):
+    with db.write() as s:
+        kiosk = factories.kiosk_actor(s, center)
+        for _ in range(2):
+            queue.issue_ticket(s, "baku-1", "pension-new", "az", None, kiosk)
+    sio = connect(app, token=tokens["staff"], counter=tokens["counter1"])
+    sio.get_received(NS)
+    with db.write() as s:
+        alice = staff(s, "alice")
+        first = queue.call_next(s, tokens["counter1"], alice)
+        queue.start(s, first.id, alice)
+        queue.park(s, first.id, alice, reason="passport copy")
+    with db.write() as s:
+        second = queue.call_next(s, tokens["counter1"], staff(s, "alice"))
+        queue.transfer(s, second.id, staff(s, "alice"), counter_id=tokens["counter2"])
+    counter_updates = events(sio, "counter.updated")
+    last = counter_updates[-1]
+    assert last["ticket"] is None
+    assert [t["number"] for t in last["parked"]] == ["A001"]
+    assert last["parked"][0]["status"] == "parked"
+
+    two = events(connect(app, token=tokens["staff"], counter=tokens["counter2"]), "snapshot")
+    assert two[0]["counter"]["waiting_for_counter"] == 1

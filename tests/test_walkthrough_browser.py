@@ -1,0 +1,71 @@
+"""One visitor's whole visit, with all four screens open at once, as in a center:
+the kiosk issues the ticket, staff call it at the counter page, and the display and
+the visitor's phone follow, each within a second of the call, then to done."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+CALL_DELIVERY_MS = 1000  # the issue's bound for the display and the phone
+
+
+def test_a_ticket_from_kiosk_to_done_with_every_screen_following(
+    live_server, live_center, new_page
+):
+    center = live_center
+    display = new_page(1920, 1080)
+    display.goto(f"{live_server.url}/display/hall#token={center.display_token}")
+    expect(display.locator("#services .service").first).to_be_visible()
+
+    counter = new_page(1280, 800)
+    counter.goto(f"{live_server.url}/counter")
+    counter.fill("#username", center.staff_username)
+    counter.fill("#password", center.password)
+    counter.click("#login-submit")
+    counter.click(f'.counter-choice[data-counter="{center.counters["2"]}"]')
+    call_next = counter.locator('#actions button[data-action="callNext"]')
+    expect(counter.locator("#counter-title")).to_have_text("Counter 2")
+
+    # The visitor: Russian, pensions, recalculation: three taps.
+    kiosk = new_page(1080, 1920)
+    kiosk.goto(f"{live_server.url}/kiosk/kiosk-1#token={center.kiosk_token}")
+    kiosk.click("button[data-lang=ru]")
+    kiosk.click("button[data-category=pensions]")
+    kiosk.click("button[data-service=pension-recalc]")
+    expect(kiosk.locator("#ticket-number")).to_have_text("B001")
+    expect(display.locator('#services [data-service="pension-recalc"] .count')).to_have_text("1")
+
+    # The QR code's address is the phone page; open it as the visitor's phone would.
+    qr = kiosk.locator("#ticket-qr")
+    expect(qr).to_have_attribute("src", re.compile(r"/api/v1/tickets/[\w-]+/qr\.svg$"))
+    token = re.search(r"/tickets/([\w-]+)/qr\.svg", qr.get_attribute("src")).group(1)
+    phone = new_page(360, 640, is_mobile=True, has_touch=True)
+    phone.goto(f"{live_server.url}/t/{token}")
+    expect(phone.locator("#number")).to_have_text("B001")
+    expect(phone.locator("#position")).to_have_text("1")
+    expect(phone.locator("html")).to_have_attribute("lang", "ru")
+
+    # The call: the counter sees it, and within a second so do the hall and the phone.
+    expect(call_next).to_be_enabled()
+    call_next.click()
+    expect(counter.locator("#ticket-box")).to_contain_text("B001")
+    newest = display.locator("#calls .call.newest")
+    expect(newest).to_contain_text("B001", timeout=CALL_DELIVERY_MS)
+    expect(newest.locator(".counter")).to_have_text("2", timeout=CALL_DELIVERY_MS)
+    expect(phone.locator("#call")).to_be_visible(timeout=CALL_DELIVERY_MS)
+    expect(phone.locator("#call-number")).to_have_text("B001")
+    expect(phone.locator("#call-where .call-counter")).to_have_text("2")
+
+    # Served, then done: the phone follows to the end.
+    phone.click("#call-ok")
+    counter.click('#actions button[data-action="start"]')
+    counter.click('#actions button[data-action="complete"]')
+    expect(counter.locator("#ticket-box")).not_to_contain_text("B001")
+    ticket = live_server.api("GET", f"/tickets/{token}").json()
+    assert ticket["status"] == "done"
+    expect(phone.locator("#status")).to_have_text("Обслуживание завершено")
