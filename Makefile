@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: install browser demo serve test screenshots lint format clean
+.PHONY: install browser voice fonts demo serve test screenshots lint format clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,14 +28,28 @@ browser:
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-demo: install
+# Debian's espeak-ng: the server speaks announcements for displays whose browser
+# cannot (hardware/voice.py; voices az, ru, en-us come with it).
+voice:
+	@command -v espeak-ng >/dev/null || { \
+		echo "installing Debian's espeak-ng for the server-side voice"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng; }
+
+# Debian's DejaVu Sans: tickets draw text that no printer code page holds (Azerbaijani ə)
+# with it (hardware/escpos_render.py; NOVBE_TICKET_FONT names another .ttf).
+fonts:
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || { \
+		echo "installing Debian's fonts-dejavu-core for printed tickets"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core; }
+
+demo: install voice fonts
 	$(VENV)/bin/novbe demo
 
 serve: install
 	$(VENV)/bin/novbe init-db
 	$(VENV)/bin/novbe serve
 
-test: install browser
+test: install browser voice fonts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)

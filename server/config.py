@@ -32,6 +32,11 @@ class Config:
     REALTIME_STATS_INTERVAL = 0.5
     # The address visitors' phones reach (for the QR code); empty means this request's host.
     PUBLIC_BASE_URL = os.environ.get("NOVBE_PUBLIC_BASE_URL", "")
+    # Server-side voice (hardware/voice.py): where rendered announcements are kept
+    # (empty means voice/ in the instance folder) and how many megabytes of them.
+    VOICE_DIR = os.environ.get("NOVBE_VOICE_DIR", "")
+    VOICE_CACHE_MB = int(os.environ.get("NOVBE_VOICE_CACHE_MB", "64"))
+    VOICE_COMMAND = os.environ.get("NOVBE_ESPEAK", "espeak-ng")  # a path, if not on PATH
 
 
 class DevelopmentConfig(Config):

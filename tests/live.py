@@ -115,14 +115,20 @@ class LiveServer:
 
 
 def start_live_server(
-    tmp_dir: Path, database_url: str | None = None, message_queue: str | None = None
+    tmp_dir: Path,
+    database_url: str | None = None,
+    message_queue: str | None = None,
+    port: int | None = None,
 ) -> LiveServer:
+    """``port``: that port instead of a free one, to restart a stopped server where
+    its clients will look for it again."""
     database_url = database_url or f"sqlite:///{tmp_dir / 'live.db'}"
     db = Database(database_url)
     upgrade(db.engine)
-    port = free_port()
+    port = port or free_port()
     log_path = tmp_dir / f"server-{port}.log"
     env = dict(os.environ, NOVBE_DATABASE_URL=database_url, NOVBE_SECRET_KEY="live-test")
+    env["NOVBE_VOICE_DIR"] = str(tmp_dir / "voice")  # spoken announcements' cache
     env.pop("NOVBE_MESSAGE_QUEUE", None)
     if message_queue:
         env["NOVBE_MESSAGE_QUEUE"] = message_queue

@@ -414,7 +414,7 @@ def test_public_view_ignores_credentials(client, api):
 
 # --- ticket actions ----------------------------------------------------------------------
 
-STAFF_VIEW = TICKET_FIELDS - {"tracking_token"}
+STAFF_VIEW = TICKET_FIELDS - {"tracking_token", "print"}  # both only in the issue response
 
 
 def test_full_lifecycle_through_the_action_endpoints(client, db, api):

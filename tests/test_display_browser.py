@@ -311,3 +311,54 @@ def test_a_display_opened_without_its_token_says_how_to_set_it_up(new_page, live
     expect(setup).to_contain_text("Bu ekran hələ qurulmayıb")
     expect(setup).to_contain_text("/display/hall#token=")
     expect(page.locator("#connection")).to_be_hidden()
+
+
+def test_without_speech_synthesis_the_display_plays_the_servers_voice(
+    new_page, live_server, live_center
+):
+    # Records every sound the page plays: where from, how long, and that it ended.
+    audio_recorder = """
+    window.__audio = [];
+    const play = HTMLMediaElement.prototype.play;
+    HTMLMediaElement.prototype.play = function () {
+      const entry = { src: this.src, duration: 0, ended: false };
+      window.__audio.push(entry);
+      this.addEventListener("durationchange", () => { entry.duration = this.duration; });
+      this.addEventListener("ended", () => { entry.ended = true; }, { once: true });
+      return play.call(this);
+    };
+    """
+    live_server.issue(live_center, "pension-new", language="ru")
+    page = new_page(1920, 1080)
+    page.add_init_script(NO_SPEECH)
+    page.add_init_script(audio_recorder)
+    voice_requests = []
+    page.on(
+        "request",
+        lambda request: (
+            voice_requests.append(request) if "announcement.wav" in request.url else None
+        ),
+    )
+    page.goto(f"{live_server.url}/display/hall#token={live_center.display_token}")
+    expect(page.locator("#services .service").first).to_be_visible()
+
+    live_server.call_next(live_center, "1")
+    expect(newest(page)).to_have_attribute("data-number", "A001")
+    page.wait_for_function("window.__audio.length >= 1 && window.__audio[0].ended")
+    played = page.evaluate("window.__audio")
+    assert len(played) == 1
+    assert played[0]["src"].startswith("blob:")  # fetched with the token, then played
+    assert played[0]["duration"] > 1  # a spoken sentence
+    # The announcement has ended, so the queue is free for the next call.
+    page.wait_for_function("NovbeDisplay.announcements.current === null")
+
+    assert len(voice_requests) == 1
+    request = voice_requests[0]
+    assert request.url == (
+        f"{live_server.url}/api/v1/centers/{live_center.code}/announcement.wav"
+        "?number=A001&counter=1&language=ru"
+    )
+    assert request.all_headers()["authorization"] == f"Bearer {live_center.display_token}"
+    response = request.response()
+    assert response.status == 200
+    assert response.header_value("content-type") == "audio/wav"

@@ -166,7 +166,8 @@ def test_a_visitor_takes_a_ticket_in_their_language(
     expect(page.locator("#ticket-label")).to_have_text(words["kiosk.your_number"])
     expect(page.locator("#ticket-service")).to_have_text(service_name)
     expect(page.locator("#ticket-position")).to_have_text("1")
-    expect(page.locator("#print-state")).to_have_text(words["kiosk.print.none"])
+    # No print agent in these tests: the screen is the ticket (tested below).
+    expect(page.locator("#print-state .print-what")).to_have_text(words["kiosk.print.e_ticket"])
 
     public = live_server.api("GET", f"/tickets/{token}").json()
     assert (public["number"], public["language"], public["service"]["code"]) == (
@@ -431,3 +432,55 @@ def test_a_kiosk_with_a_bad_token_says_so(new_page, live_server):
     expect(page.locator("#connection")).to_be_visible()
     expect(page.locator("#kiosk-notice")).to_contain_text(WORDS["ru"]["kiosk.not_set_up"])
     expect(page.locator("button[data-lang=az]")).to_be_disabled()
+
+
+def test_without_paper_the_screen_is_the_ticket_and_says_why(new_page, live_server, center):
+    """No print agent: the e-ticket at once, with its QR code and the reason. With an
+    agent (here a Socket.IO client speaking its protocol), "printing" until the agent
+    answers; a failure turns the screen into the e-ticket with the printer's reason."""
+    import socketio
+
+    words = WORDS["ru"]
+    page = open_kiosk(new_page, live_server, center)
+    tap_to_services(page, "ru", "pensions")
+    page.click("button[data-service=pension-new]")
+    shown_ticket(page)
+    state = page.locator("#print-state")
+    expect(state).to_have_attribute("data-state", "e_ticket")
+    expect(state.locator(".print-what")).to_have_text(words["kiosk.print.e_ticket"])
+    expect(state.locator(".print-why")).to_have_text(words["kiosk.print.reason.no_printer"])
+    expect(page.locator("#ticket-qr")).to_be_visible()
+
+    agent = socketio.SimpleClient()
+    agent.connect(
+        live_server.url,
+        namespace="/live",
+        auth={"token": center.kiosk_token, "agent": "printer"},
+        transports=["websocket"],
+    )
+    try:
+        assert agent.receive(timeout=5)[0] == "snapshot"
+        page.click("#done")
+        tap_to_services(page, "ru", "pensions")
+        page.click("button[data-service=pension-new]")
+        number, _ = shown_ticket(page)
+        expect(state).to_have_attribute("data-state", "printing")
+        expect(state).to_have_text(words["kiosk.print.printing"])
+        event, job = agent.receive(timeout=5)
+        while event != "ticket.print":  # the agent hears the print states too
+            event, job = agent.receive(timeout=5)
+        assert job["number"] == number
+        agent.emit(
+            "ticket.printed",
+            {
+                "ticket": job["ticket"],
+                "print_id": job["print_id"],
+                "ok": False,
+                "reason": "paper_out",
+            },
+        )
+        expect(state).to_have_attribute("data-state", "failed")
+        expect(state.locator(".print-what")).to_have_text(words["kiosk.print.failed"])
+        expect(state.locator(".print-why")).to_have_text(words["kiosk.print.reason.paper_out"])
+    finally:
+        agent.disconnect()

@@ -398,10 +398,74 @@ const NovbeDisplay = (() => {
     });
   }
 
-  // Where this browser cannot speak. Issue 4 (server-side voice) replaces this with
-  // something that plays the server's audio for `announcement` ({text, lang, number,
-  // counter}) and resolves when it has finished. Until then: the chime alone.
-  async function voiceFallback(announcement) {}
+  // Where this browser cannot speak (no speechSynthesis, or no voice for the
+  // language): the server's recording of the same phrase, made with espeak-ng from
+  // the same words (GET /api/v1/centers/{center}/announcement.wav, issue 4). Only
+  // the number, counter and language go to the server, never the text. Resolves once
+  // it has been played, or at once when there is nothing to play (server without a
+  // voice, network down): the chime alone has then done what it could.
+  const VOICE_FETCH_MS = 8000; // a phrase is rendered in well under a second
+  let voiceAudio = null; // one element for the page's life, reused for every phrase
+
+  async function voiceFallback({ lang, number, counter }) {
+    const language = String(lang).slice(0, 2);
+    const token = Novbe.deviceToken(`novbe.display.${page.device}`);
+    if (!state.center || !token || !LANGS.includes(language)) return;
+    const query = new URLSearchParams({ number, counter, language });
+    const path = `/api/v1/centers/${encodeURIComponent(state.center.code)}/announcement.wav`;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), VOICE_FETCH_MS);
+    let blob;
+    try {
+      // fetch, not <audio src>: an audio element cannot send the device token.
+      // The answer may be kept by the browser for the day, so a recall is instant.
+      const response = await fetch(`${path}?${query}`, {
+        headers: { Authorization: `Bearer ${token}` },
+        signal: controller.signal,
+      });
+      if (!response.ok) {
+        console.warn("server voice refused", response.status, await response.text());
+        return;
+      }
+      blob = await response.blob();
+    } catch (err) {
+      console.warn("server voice unreachable", err);
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+    await playAudio(blob);
+  }
+
+  // Resolves when the sound has ended or cannot play. The blob's URL is freed either
+  // way, so weeks of calls keep no audio in memory; a phrase still playing when the
+  // next one starts (announce() stopped waiting for it) is cut short.
+  let stopVoice = null;
+
+  function playAudio(blob) {
+    if (stopVoice) stopVoice();
+    if (!voiceAudio) voiceAudio = new Audio();
+    const audio = voiceAudio;
+    const url = URL.createObjectURL(blob);
+    return new Promise((resolve) => {
+      const done = () => {
+        if (stopVoice !== done) return;
+        stopVoice = null;
+        audio.onended = audio.onerror = null;
+        audio.pause();
+        URL.revokeObjectURL(url);
+        resolve();
+      };
+      stopVoice = done;
+      audio.onended = done;
+      audio.onerror = done;
+      audio.src = url;
+      audio.play().catch((err) => {
+        if (err.name === "NotAllowedError") soundBlocked(true); // see the #sound button
+        done();
+      });
+    });
+  }
 
   // The hook for one call: chime, then speech, else the fallback voice.
   async function announce(call) {

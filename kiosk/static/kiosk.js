@@ -48,6 +48,7 @@ const Kiosk = (() => {
   // A new visitor: forget everything about the last one, including its request key.
   function reset() {
     state.visit += 1;
+    clearTimeout(printTimer);
     Object.assign(state, { category: null, priority: null, pending: null });
     setBusy(false);
     Novbe.setLanguage(startLanguage());
@@ -353,26 +354,89 @@ const Kiosk = (() => {
     qr.alt = t("kiosk.qr_alt");
     qr.src = `/api/v1/tickets/${encodeURIComponent(ticket.tracking_token)}/qr.svg`;
     $("app").dataset.ticket = ticket.number;
-    setPrintState("none");
     show("ticket");
+    startPrintState(ticket);
   }
 
   // ---- printing -------------------------------------------------------------------------
-  // What the printer side reports about this ticket (the kiosk agent, issue 4):
-  // "none" (no printer: a general hint), "printing", "printed" or "failed" (the
-  // screen is the ticket then).
+  // Whether the visitor gets paper (server/printing.py; docs/realtime.md). The answer to
+  // issuing says how it starts (ticket.print); the live channel says how it goes on
+  // (ticket.print_state, to this kiosk only). "failed" and "e_ticket" make the screen the
+  // ticket: it says why, keeps the QR code big, and stays up longer for a photo.
+  const PRINT_WAIT_S = 15; // "printing" for longer than this: show the e-ticket anyway
+  const SERVER_STATES = {
+    pending: "printing",
+    printed: "printed",
+    failed: "failed",
+    e_ticket: "e_ticket",
+  };
   const PRINT_WORDS = {
     none: () => t("kiosk.print.none"),
     printing: () => t("kiosk.print.printing"),
     printed: () => t("kiosk.print.printed"),
     failed: () => t("kiosk.print.failed"),
+    e_ticket: () => t("kiosk.print.e_ticket"),
   };
+  // Why there is no paper, in the visitor's words; the server's reason codes that mean
+  // the same thing share one sentence.
+  const REASON_WORDS = {
+    no_printer: () => t("kiosk.print.reason.no_printer"),
+    printer_misconfigured: () => t("kiosk.print.reason.no_printer"),
+    paper_out: () => t("kiosk.print.reason.paper_out"),
+    cover_open: () => t("kiosk.print.reason.cover_open"),
+    offline: () => t("kiosk.print.reason.offline"),
+    agent_offline: () => t("kiosk.print.reason.offline"),
+    timeout: () => t("kiosk.print.reason.offline"),
+    disconnected: () => t("kiosk.print.reason.offline"),
+    no_answer: () => t("kiosk.print.reason.offline"),
+  };
+  const PAPERLESS = ["failed", "e_ticket"];
+  // Print states heard for recent numbers: an answer can beat the ticket to the screen.
+  const heard = new Map(); // number -> {state, reason, at}
+  let printTimer = null;
 
-  function setPrintState(printState) {
-    const words = PRINT_WORDS[printState] || PRINT_WORDS.none;
+  function setPrintState(printState, reason = null) {
+    const known = PRINT_WORDS[printState] ? printState : "none";
     const element = $("print-state");
-    element.dataset.state = PRINT_WORDS[printState] ? printState : "none";
-    element.textContent = words();
+    element.dataset.state = known;
+    element.dataset.reason = reason || "";
+    let why = null;
+    if (PAPERLESS.includes(known) && reason) {
+      why = REASON_WORDS[reason] || (() => t("kiosk.print.reason.error"));
+    }
+    element.replaceChildren(
+      el("span", { class: "print-what" }, PRINT_WORDS[known]()),
+      ...(why ? [" ", el("span", { class: "print-why" }, why())] : []),
+    );
+    $("app").dataset.print = known;
+    clearTimeout(printTimer);
+    if (known === "printing") {
+      printTimer = setTimeout(() => setPrintState("e_ticket", "no_answer"), PRINT_WAIT_S * 1000);
+    }
+    if (state.screen === "ticket") armIdle(); // a paperless ticket stays up longer
+  }
+
+  // {number, state, reason} from the server, for the ticket on screen or one on its way.
+  function applyPrint(print) {
+    if (!print || !print.state) return false;
+    const shown = state.screen === "ticket" && $("app").dataset.ticket === print.number;
+    if (shown) setPrintState(SERVER_STATES[print.state] || "none", print.reason);
+    return shown;
+  }
+
+  function onPrintState(print) {
+    heard.set(print.number, { ...print, at: Date.now() });
+    for (const [number, entry] of heard) {
+      if (Date.now() - entry.at > 600_000) heard.delete(number);
+    }
+    applyPrint(print);
+  }
+
+  // The issue answer's state, unless the live channel already told something newer.
+  function startPrintState(ticket) {
+    const early = heard.get(ticket.number);
+    const fresh = early && Date.now() - early.at < 60_000 && early.state !== "pending";
+    if (!applyPrint(fresh ? early : ticket.print)) setPrintState("none");
   }
 
   // ---- idle -------------------------------------------------------------------------------
@@ -388,7 +452,10 @@ const Kiosk = (() => {
 
   function ticketSeconds() {
     const override = Number(params.get("idle"));
-    return override > 0 ? override : Math.min(TICKET_S, idleSeconds());
+    if (override > 0) return override;
+    // Without paper the visitor needs time to photograph the screen or scan the code.
+    const paperless = PAPERLESS.includes($("app").dataset.print);
+    return paperless ? idleSeconds() : Math.min(TICKET_S, idleSeconds());
   }
 
   function armIdle() {
@@ -459,7 +526,7 @@ const Kiosk = (() => {
     }
     Novbe.live(
       { token: state.token },
-      { snapshot: onSnapshot, "queue.stats": onStats },
+      { snapshot: onSnapshot, "queue.stats": onStats, "ticket.print_state": onPrintState },
       { onStatus },
     );
   }

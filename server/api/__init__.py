@@ -4,7 +4,16 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from . import auth_routes, centers, counters, errors, openapi, tickets  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    auth_routes,
+    centers,
+    counters,
+    errors,
+    openapi,
+    prints,
+    tickets,
+    voice,
+)
 from .request import authenticate_request  # noqa: E402
 
 bp.before_request(authenticate_request)

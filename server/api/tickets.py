@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from .. import queue
+from .. import printing, queue
 from ..auth import require_member, require_staff
 from ..errors import NotFound
 from ..extensions import db
@@ -33,7 +33,10 @@ def issue_ticket(center_code: str):
                 result = queue.issue_ticket(
                     s, center_code, service, language, priority, actor, idempotency_key=key
                 )
+                if result.created:
+                    printing.assign_print_state(s, result.ticket)
                 body = ticket_json(s, result.ticket, with_token=True)
+                body["print"] = printing.print_state_json(result.ticket)
             break
         except IntegrityError:
             # Two retries with one Idempotency-Key raced (PostgreSQL); the loser

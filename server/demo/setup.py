@@ -27,7 +27,7 @@ class DemoInfo:
     logins: list[tuple[str, str, str]] = field(default_factory=list)  # user, role, counter
     devices: list[tuple[str, str, str]] = field(default_factory=list)  # kind, name, token
 
-    def describe(self, base_url: str) -> str:
+    def describe(self, base_url: str, prints: str = "") -> str:
         lines = [f"Növbə demo: center '{self.center}' at {base_url}", ""]
         lines.append(f"Staff logins (password for all: {DEMO_PASSWORD}):")
         for user, role, counter in self.logins:
@@ -37,6 +37,13 @@ class DemoInfo:
         for kind, name, token in self.devices:
             lines.append(f"  {kind:<8} {base_url}/{kind}/{name}#token={token}")
         lines.append(f"  counter  {base_url}/counter  (log in as counter1 .. counter6)")
+        if prints:
+            lines += [
+                "",
+                "Printer: kiosk-1's tickets go to a loopback printer that writes each one",
+                f"         to {prints}/ (text and PNG);",
+                f"         touch {prints}/PAPER_OUT to run it out of paper.",
+            ]
         lines += [
             "",
             f"API:          {base_url}/api/v1/openapi.json",

@@ -63,6 +63,10 @@ class Device(Base):
     token_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Per-device settings such as the printer address or the counters a display shows.
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    # A kiosk's printer as last reported (by its agent, or by the server printing to
+    # it): {online, paper, cover_open, error}; NULL until first heard of.
+    printer_status: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    printer_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     center: Mapped[Center] = relationship()
 

@@ -22,6 +22,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .base import Base, UTCDateTime, utcnow
 from .catalog import Counter, Service
 
+# Whether the visitor holds a paper ticket (tickets issued at a kiosk; NULL otherwise):
+# "pending" (sent to the kiosk's printer, no answer yet), "printed", "failed" (the
+# printer said why: print_reason) or "e_ticket" (no printer to send it to: the kiosk
+# screen is the ticket). See server/printing.py.
+PRINT_STATES = ("pending", "printed", "failed", "e_ticket")
 STATUSES = ("waiting", "called", "serving", "parked", "done", "no_show", "cancelled", "expired")
 ACTIVE_STATUSES = ("called", "serving")  # the ticket is at a counter
 FINAL_STATUSES = ("done", "no_show", "cancelled", "expired")
@@ -75,6 +80,12 @@ class Ticket(Base):
     recall_count: Mapped[int] = mapped_column(Integer, default=0)
     transfer_count: Mapped[int] = mapped_column(Integer, default=0)
 
+    print_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    print_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    printed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Reprints asked for; each is its own print job (see server/printing.py print_id).
+    reprint_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
     service: Mapped[Service] = relationship()
     counter: Mapped[Counter | None] = relationship(foreign_keys=[counter_id])
     target_counter: Mapped[Counter | None] = relationship(foreign_keys=[target_counter_id])
@@ -87,6 +98,9 @@ class Ticket(Base):
             name="status",
         ),
         CheckConstraint("language IN ('az', 'ru', 'en')", name="language"),
+        CheckConstraint(
+            "print_state IN ('pending', 'printed', 'failed', 'e_ticket')", name="print_state"
+        ),
         # Call-next reads the head of each service's queue from here.
         Index(
             "ix_tickets_queue",
@@ -121,6 +135,14 @@ class Ticket(Base):
         ),
         Index("ix_tickets_day", "center_id", "business_day", "status"),
         Index("ix_tickets_service_day", "service_id", "business_day"),
+        # A kiosk agent that reconnects asks for its tickets still waiting to be printed.
+        Index(
+            "ix_tickets_print_pending",
+            "device_id",
+            "issued_at",
+            postgresql_where=text("print_state = 'pending'"),
+            sqlite_where=text("print_state = 'pending'"),
+        ),
     )
 
     @property

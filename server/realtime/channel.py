@@ -6,7 +6,15 @@
   without a counter;
 * a visitor's tracking token (``{"ticket": ...}``): that ticket's room only;
 * no token but the web session cookie of a logged-in staff member (the counter
-  page), with ``counter`` as for a staff token.
+  page), with ``counter`` as for a staff token;
+* a kiosk's device token with ``agent: "printer"``: the kiosk print agent
+  (``novbe kiosk-agent``), which joins only that device's rooms, gets the print jobs
+  (``ticket.print``) and answers with ``ticket.printed`` and ``printer.status``.
+
+Kiosk and display connections also join their own device's room, where the kiosk
+hears about its tickets' printing (``ticket.print_state``). The connection's
+identity is kept in its Socket.IO session at connect, so an event a client sends is
+judged by who connected, never by what the event claims.
 
 Every connect, first or after a drop, gets a full ``snapshot``: python-socketio
 keeps no state across reconnects, so the client redraws from it.
@@ -14,22 +22,29 @@ keeps no state across reconnects, so the client redraws from it.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
-from flask import session
+from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, emit, join_room
 from sqlalchemy import select
 
+from .. import printing
 from ..api.request import session_actor
 from ..auth import actor_for_token
 from ..errors import NovbeError
 from ..extensions import db, socketio
-from ..models import Center, Counter, Ticket
+from ..models import Center, Counter, Device, Ticket
 from ..queue import Actor
+from ..queue.audit import Change, announce
 from . import payloads
 
 NAMESPACE = "/live"
 STAFF_ROLES = ("staff", "manager", "admin")
+# auth {"token": <kiosk device token>, "agent": "printer"}: the kiosk print agent.
+PRINT_AGENT = "printer"
+# Where the connection's identity lives in its Socket.IO session.
+IDENTITY = "novbe_live"
 
 
 def center_room(center_id: int) -> str:
@@ -44,12 +59,23 @@ def ticket_room(tracking_token: str) -> str:
     return f"ticket:{tracking_token}"
 
 
+def device_room(device_id: int) -> str:
+    """A kiosk's or display's own room: its tickets' print states."""
+    return f"device:{device_id}"
+
+
+def printer_room(device_id: int) -> str:
+    """The print agents of a kiosk: its print jobs (they carry phone links)."""
+    return f"device:{device_id}:printer"
+
+
 @socketio.on("connect", namespace=NAMESPACE)
 def on_connect(auth: Any = None) -> None:
     if auth is None:
         auth = {}
     if not isinstance(auth, dict):
         raise ConnectionRefusedError("auth must be an object: {token} or {ticket}")
+    actor = None
     with db.read() as s:
         if isinstance(auth.get("ticket"), str):
             rooms, snapshot = _visitor(s, auth["ticket"])
@@ -58,14 +84,23 @@ def on_connect(auth: Any = None) -> None:
                 actor = actor_for_token(s, auth["token"])
             except NovbeError as exc:
                 raise ConnectionRefusedError(exc.message) from exc
-            rooms, snapshot = _member(s, actor, auth.get("counter"))
+            if "agent" in auth:
+                _check_agent(actor, auth)
+                rooms, snapshot = [], None
+            else:
+                rooms, snapshot = _member(s, actor, auth.get("counter"))
         elif session.get("staff_id") and (actor := session_actor(s)) is not None:
             # A web screen logged in with the session cookie (the counter page).
             rooms, snapshot = _member(s, actor, auth.get("counter"))
         else:
             raise ConnectionRefusedError("log in, or send auth {token} or {ticket}")
+    if snapshot is None:
+        _connect_agent(actor, auth)  # outside the read: it writes
+        return
     for room in rooms:
         join_room(room)
+    if actor is not None and actor.kind == "device":
+        session[IDENTITY] = {"device": actor.id, "center": actor.center_id, "agent": False}
     emit("snapshot", snapshot)
 
 
@@ -79,7 +114,8 @@ def _visitor(s, tracking_token: str) -> tuple[list[str], dict]:
 def _member(s, actor: Actor, counter_id: Any) -> tuple[list[str], dict]:
     if actor.kind == "device":
         center = s.get(Center, actor.center_id)
-        return [center_room(center.id)], payloads.device_snapshot(s, center, actor)
+        rooms = [center_room(center.id), device_room(actor.id)]
+        return rooms, payloads.device_snapshot(s, center, actor)
     if counter_id is None:
         if actor.role not in ("manager", "admin"):
             raise ConnectionRefusedError("staff connect for a counter: send auth {token, counter}")
@@ -98,10 +134,96 @@ def _member(s, actor: Actor, counter_id: Any) -> tuple[list[str], dict]:
     return rooms, payloads.staff_snapshot(s, counter.center, counter, actor)
 
 
+# ---- the kiosk print agent -------------------------------------------------------------
+
+
+def _check_agent(actor: Actor, auth: dict) -> None:
+    if auth.get("agent") != PRINT_AGENT:
+        raise ConnectionRefusedError(f'agent must be "{PRINT_AGENT}"')
+    if actor.kind != "device" or actor.role != "kiosk":
+        raise ConnectionRefusedError("only a kiosk's device token runs a print agent")
+
+
+def _connect_agent(actor: Actor, auth: dict) -> None:
+    """Register the agent, then hand it the kiosk's tickets still waiting for paper.
+
+    Registered first, so a ticket issued meanwhile is sent to it as a job and may also
+    be in the snapshot's ``pending``: the agent prints each ``print_id`` once."""
+    base_url = auth.get("base_url") if isinstance(auth.get("base_url"), str) else ""
+    join_room(device_room(actor.id))
+    join_room(printer_room(actor.id))
+    session[IDENTITY] = {"device": actor.id, "center": actor.center_id, "agent": True}
+    printing.agents.add(actor.id, request.sid, base_url)
+    publisher = current_app.extensions["novbe_publisher"]
+    try:
+        with db.write() as s:
+            device = s.get(Device, actor.id)
+            status = auth.get("printer")
+            if isinstance(status, dict):
+                # A malformed first report is dropped; the agent's next one will do.
+                with contextlib.suppress(NovbeError):
+                    printing.update_printer_status(s, device, status)
+            tickets = printing.pending_tickets(s, device)
+            # The agent's arrival changes the printer's mode, even with the same status.
+            announce(s, Change("printer", "agent", device.id))
+            base = publisher.base_url(device.id)
+            snapshot = payloads.agent_snapshot(s, device, tickets, base)
+    except Exception:
+        printing.agents.remove(request.sid)
+        raise
+    emit("snapshot", snapshot)
+
+
+def _agent_device() -> int | None:
+    """The kiosk this connection is the print agent of, or None."""
+    identity = session.get(IDENTITY) or {}
+    return identity.get("device") if identity.get("agent") else None
+
+
+def _refused(message: str, code: str = "forbidden") -> dict:
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+@socketio.on("ticket.printed", namespace=NAMESPACE)
+def on_ticket_printed(report: Any = None) -> dict:
+    """The agent printed a job, or could not: ``{ticket, print_id, ok, reason}``. The
+    answer (a Socket.IO ack) says what the server made of it."""
+    device_id = _agent_device()
+    if device_id is None:
+        return _refused("only a kiosk's print agent reports prints")
+    if not isinstance(report, dict):
+        return _refused("send {ticket, print_id, ok, reason}", "invalid_input")
+    try:
+        with db.write() as s:
+            ticket = printing.record_print_result(s, device_id, report)
+            answer = {"ok": True, **printing.print_state_json(ticket)}
+    except NovbeError as exc:
+        return _refused(exc.message, exc.code)
+    return answer
+
+
+@socketio.on("printer.status", namespace=NAMESPACE)
+def on_printer_status(report: Any = None) -> dict:
+    """The agent's printer health ``{online, paper, cover_open, error}``, sent on every
+    change and now and then; stored and passed on only when it changed."""
+    device_id = _agent_device()
+    if device_id is None:
+        return _refused("only a kiosk's print agent reports its printer")
+    try:
+        with db.write() as s:
+            changed = printing.update_printer_status(s, s.get(Device, device_id), report)
+    except NovbeError as exc:
+        return _refused(exc.message, exc.code)
+    return {"ok": True, "changed": changed}
+
+
 @socketio.on("disconnect", namespace=NAMESPACE)
 def on_disconnect(reason: Any = None) -> None:
-    # Rooms are left by python-socketio; nothing of ours to clean up.
-    return None
+    # Rooms are left by python-socketio. A print agent leaving changes its kiosk's
+    # printer: the kiosk's next tickets are e-tickets, and managers see it.
+    device_id = printing.agents.remove(request.sid)
+    if device_id is not None:
+        current_app.extensions["novbe_publisher"].printers_changed({device_id})
 
 
 def connected_ticket_tokens() -> list[str]:

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .. import printing
 from ..api.serializers import iso, public_ticket_json, ticket_json
 from ..models import WAITING, Center, Counter, Device, Service, Ticket, utcnow
 from ..queue import Actor, business_day, current_ticket, queue_stats
@@ -152,7 +153,21 @@ def device_snapshot(session: Session, center: Center, actor: Actor) -> dict:
         "catalog": catalog_json(center),
         "stats": stats_json(session, center, now),
         "recent_calls": recent_calls(session, center, now, device.settings),
+        "printer": printing.printer_json(device),  # None for a display
         "at": iso(now),
+    }
+
+
+def agent_snapshot(session: Session, device: Device, pending: list[Ticket], base_url: str) -> dict:
+    """What a kiosk's print agent gets at each connect: its printer as the server knows
+    it and the jobs still waiting for paper (see server/printing.py)."""
+    return {
+        "kind": "agent",
+        "device": device.name,
+        "center": {"code": device.center.code, "name": device.center.name},
+        "printer": printing.printer_json(device),
+        "pending": [printing.print_job(session, ticket, base_url) for ticket in pending],
+        "at": iso(utcnow()),
     }
 
 
@@ -170,8 +185,19 @@ def staff_snapshot(session: Session, center: Center, counter: Counter | None, ac
         "counter": counter_json(session, counter) if counter else None,
         "stats": stats_json(session, center, now),
         "recent_calls": recent_calls(session, center, now),
+        "printers": printers_json(session, center),
         "at": iso(now),
     }
+
+
+def printers_json(session: Session, center: Center) -> list[dict]:
+    """The center's kiosks' printers, as ``printer.status`` sends them (for managers)."""
+    kiosks = session.scalars(
+        select(Device)
+        .where(Device.center_id == center.id, Device.kind == "kiosk")
+        .order_by(Device.name)
+    )
+    return [printing.printer_json(device) for device in kiosks]
 
 
 def visitor_snapshot(session: Session, ticket: Ticket) -> dict:

@@ -14,17 +14,26 @@ from __future__ import annotations
 import logging
 import threading
 
-from flask import Flask
+from flask import Flask, has_request_context, request
 from flask_socketio import SocketIO
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from .. import printing
 from ..db import Database
-from ..models import Center, Counter, Service, Ticket
+from ..models import Center, Counter, Device, Service, Ticket
 from ..queue import positions, service_loads
 from ..queue.audit import Change
 from . import payloads
-from .channel import NAMESPACE, center_room, connected_ticket_tokens, counter_room, ticket_room
+from .channel import (
+    NAMESPACE,
+    center_room,
+    connected_ticket_tokens,
+    counter_room,
+    device_room,
+    printer_room,
+    ticket_room,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +47,8 @@ class Publisher:
         self._dirty_centers: set[int] = set()
         self._wake: threading.Event | None = None
         self._sent_positions: dict[str, tuple[int, int | None]] = {}
+        self.public_base_url: str = app.config["PUBLIC_BASE_URL"]
+        self._printer_locks: dict[int, threading.Lock] = {}
 
     def publish(self, changes: list[Change]) -> None:
         """Emit the events for one committed transaction. Never raises: the change is
@@ -53,8 +64,9 @@ class Publisher:
         self.socketio.emit(event, data, to=room, namespace=NAMESPACE)
 
     def _emit_changes(self, changes: list[Change]) -> set[int]:
-        ticket_ids = {change.id for change in changes if change.kind == "ticket"}
+        ticket_ids = {change.id for change in changes if change.kind in ("ticket", "print")}
         counter_ids = {counter_id for change in changes for counter_id in change.counters}
+        printers = {change.id for change in changes if change.kind == "printer"}
         centers: set[int] = set()
         with self.db.read() as s:
             tickets = {
@@ -68,10 +80,15 @@ class Publisher:
             for change in changes:
                 if change.kind == "center":
                     centers.add(change.id)
-                ticket = tickets.get(change.id) if change.kind == "ticket" else None
-                if ticket is not None:
+                ticket = tickets.get(change.id) if change.kind in ("ticket", "print") else None
+                if ticket is None:
+                    continue
+                if change.kind == "print":
+                    self._emit_print(s, ticket, change.action)
+                else:
                     centers.add(ticket.center_id)
                     self._emit_ticket(s, ticket, change.action)
+            self._emit_printers(s, printers)
             for counter_id in sorted(counter_ids):
                 counter = s.get(Counter, counter_id)
                 if counter is not None:
@@ -92,6 +109,74 @@ class Publisher:
             self._emit("ticket.updated", payloads.updated_json(ticket, action), center)
             self._emit("ticket.updated", payloads.public_ticket_json(s, ticket), own)
             self._sent_positions.pop(ticket.tracking_token, None)
+
+    # Printing: jobs to the kiosk's agent (or this server's own printing), the print
+    # state to the kiosk's screen, printer health to the center. See server/printing.py.
+
+    def _emit_print(self, s, ticket: Ticket, action: str) -> None:
+        if ticket.device_id is None:
+            return
+        self._emit(
+            "ticket.print_state", printing.print_state_json(ticket), device_room(ticket.device_id)
+        )
+        if action in ("pending", "reprint"):
+            self._send_job(s, ticket)
+
+    def _send_job(self, s, ticket: Ticket) -> None:
+        device = s.get(Device, ticket.device_id)
+        how = printing.route(device)
+        job = printing.print_job(s, ticket, self.base_url(device.id))
+        if how == "agent":
+            self._emit("ticket.print", job, printer_room(device.id))
+        elif how == "server":
+            url = printing.server_printer_url(device)
+            self.socketio.start_background_task(self._print_from_server, device.id, url, job)
+        else:
+            # The agent left since the ticket was issued: it gets the job in its
+            # snapshot when it is back (if still recent), as pending tickets go.
+            log.info("no printer for %s at device %s now; left pending", job["number"], device.id)
+
+    def base_url(self, device_id: int) -> str:
+        """The server's address for the ticket's QR code: NOVBE_PUBLIC_BASE_URL, else the
+        address the kiosk's agent connected to, else the one this request came to."""
+        if self.public_base_url:
+            return self.public_base_url
+        if agent_url := printing.agents.base_url(device_id):
+            return agent_url
+        if has_request_context():
+            return request.host_url
+        return "http://localhost/"
+
+    def _print_from_server(self, device_id: int, url: str, job: dict) -> None:
+        """Print on the device's network printer (a background task: never in a request),
+        one job at a time per printer, and record the outcome as an agent would."""
+        lock = self._printer_locks.setdefault(device_id, threading.Lock())
+        try:
+            with lock:
+                ok, reason, status = printing.print_from_server(url, job)
+            log.info("server printed %s on device %s: %s", job["number"], device_id, reason or "ok")
+            report = {"ticket": job["ticket"], "print_id": job["print_id"], "ok": ok}
+            with self.db.write() as s:
+                printing.record_print_result(s, device_id, {**report, "reason": reason})
+                if status is not None:
+                    printing.update_printer_status(s, s.get(Device, device_id), status)
+        except Exception:
+            log.exception("printing %s from the server failed", job.get("number"))
+
+    def printers_changed(self, device_ids: set[int]) -> None:
+        """``printer.status`` for these kiosks to their centers (an agent came or went)."""
+        try:
+            with self.db.read() as s:
+                self._emit_printers(s, device_ids)
+        except Exception:
+            log.exception("could not publish printer status")
+
+    def _emit_printers(self, s, device_ids: set[int]) -> None:
+        for device_id in sorted(device_ids):
+            device = s.get(Device, device_id)
+            body = printing.printer_json(device) if device is not None else None
+            if body is not None:
+                self._emit("printer.status", body, center_room(device.center_id))
 
     # Queue figures and positions, coalesced.
 
