@@ -14,4 +14,6 @@ bp = Blueprint(
     static_url_path="/static/display",
 )
 
-from . import views  # noqa: E402,F401  (registers the routes)
+# Register the routes: views (displays, the public page), manage_views (/manage),
+# admin_views (/manage/admin).
+from . import admin_views, manage_views, views  # noqa: E402,F401

@@ -33,6 +33,8 @@ SIZES = {
     "display": [("landscape", 1920, 1080), ("portrait", 1080, 1920)],
     "counter": [("desktop", 1920, 1080), ("laptop", 1366, 768)],
     "phone": [("phone", 390, 844), ("small", 360, 640)],
+    "manage": [("desktop", 1920, 1080), ("laptop", 1366, 768)],
+    "public": [("landscape", 1920, 1080), ("phone", 390, 844)],
 }
 
 
@@ -44,6 +46,7 @@ def demo_center(server) -> LiveCenter:
         center = s.query(Center).filter_by(code=data["code"]).one()
         staff = create_staff(s, "aysel", PASSWORD, "staff", center.code)
         manager = create_staff(s, "boss", PASSWORD, "manager", center.code)
+        s.flush()
         devices = {d.name: d for d in s.query(Device).filter_by(center_id=center.id)}
         return LiveCenter(
             code=center.code,
@@ -150,6 +153,26 @@ def take_all(browser, server, center: LiveCenter, waiting: dict, lang: str) -> N
         page.click(f'.counter-choice[data-counter="{center.counters["2"]}"]')
         expect(page.locator("#ticket-box")).to_contain_text("B")
         shoot(page, f"counter-{size}-{lang}")
+        context.close()
+
+    for size, width, height in SIZES["manage"]:
+        context, page = page_for(browser, width, height)
+        page.goto(f"{url}/manage")
+        page.click(f"#langs button[data-lang={lang}]")
+        page.fill("#username", "boss")
+        page.fill("#password", center.password)
+        page.click("#login-submit")
+        expect(page.locator("#center-view")).to_be_visible()
+        expect(page.locator("#k-waiting")).not_to_have_text("")
+        page.wait_for_timeout(1500)  # the charts are images loaded after the figures
+        shoot(page, f"manage-{size}-{lang}")
+        context.close()
+
+    for size, width, height in SIZES["public"]:
+        context, page = page_for(browser, width, height)
+        page.goto(f"{url}/public/{center.code}?lang={lang}")
+        expect(page.locator("#services")).not_to_be_empty()
+        shoot(page, f"public-{size}-{lang}")
         context.close()
 
     for size, width, height in SIZES["phone"]:

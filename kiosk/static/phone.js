@@ -13,6 +13,9 @@ const Phone = (() => {
     center: null,
     alerted: null, // the call we last beeped for: one alert per call or recall
     dismissed: null, // the call the visitor acknowledged with "On my way"
+    // After the visit: whether the server was asked, whether it lets this ticket be
+    // rated, the score given (null until then), and the send in flight or failed.
+    rating: { asked: false, canRate: false, score: null, sending: false, failed: false },
   };
 
   // A call is identified by when it happened (a recall moves that time), so a recall
@@ -48,6 +51,8 @@ const Phone = (() => {
     $("sound").hidden = ended;
     renderSoundButton();
     renderCall();
+    if (ticket.status === "done") loadRating();
+    renderRating();
     document.title = `${ticket.number} · ${t("app.name")}`;
   }
 
@@ -68,6 +73,63 @@ const Phone = (() => {
     $("call-number").textContent = ticket.number;
     $("call-again").hidden = !ticket.recall_count;
     document.title = t("phone.go_to_counter", { counter: ticket.counter.label });
+  }
+
+  // ---- the rating, once the visit is over ----------------------------------------------
+  // 1 to 5 stars, one rating per ticket and final (server/ratings.py): after it the
+  // page only thanks. The server says whether this ticket may still be rated, so a
+  // reload after rating does not ask again.
+
+  const ratingPath = () => `/api/v1/tickets/${encodeURIComponent(Novbe.page.ticket)}/rating`;
+
+  function loadRating() {
+    const rating = state.rating;
+    if (rating.asked) return;
+    rating.asked = true;
+    Novbe.api("GET", ratingPath()).then(
+      (body) => {
+        rating.canRate = body.can_rate;
+        rating.score = body.rating ? body.rating.score : null;
+        renderRating();
+      },
+      () => {
+        rating.asked = false; // no answer: asked again at the next update or reconnect
+      },
+    );
+  }
+
+  function renderRating() {
+    const rating = state.rating;
+    const rated = rating.score !== null;
+    const done = state.ticket && state.ticket.status === "done";
+    $("rating").hidden = !(done && (rating.canRate || rated));
+    $("rating-ask").hidden = rated;
+    $("rating-thanks").hidden = !rated;
+    $("rating-thanks").textContent = rated ? t("phone.rate_thanks", { n: rating.score }) : "";
+    $("rating-error").hidden = !rating.failed;
+    document.querySelectorAll(".rating-score").forEach((button) => {
+      button.disabled = rating.sending;
+      button.setAttribute("aria-label", t("phone.rate_star", { n: button.dataset.score }));
+    });
+  }
+
+  async function sendRating(score) {
+    const rating = state.rating;
+    if (rating.sending || rating.score !== null) return;
+    rating.sending = true;
+    rating.failed = false;
+    renderRating();
+    try {
+      rating.score = (await Novbe.api("POST", ratingPath(), { body: { score } })).score;
+    } catch (err) {
+      // Rated already (from another tab): the server names the score; thank for that one.
+      const details = err.body && err.body.error && err.body.error.details;
+      if (err.status === 409 && details && details.score) rating.score = details.score;
+      else rating.failed = true;
+    } finally {
+      rating.sending = false;
+      renderRating();
+    }
   }
 
   // ---- sound and vibration ------------------------------------------------------------
@@ -173,6 +235,9 @@ const Phone = (() => {
     $("sound").addEventListener("click", () => {
       unlockAudio();
       renderSoundButton();
+    });
+    document.querySelectorAll(".rating-score").forEach((button) => {
+      button.addEventListener("click", () => sendRating(Number(button.dataset.score)));
     });
     $("call-ok").addEventListener("click", () => {
       state.dismissed = callKey(state.ticket);

@@ -5,12 +5,16 @@ from flask import Blueprint
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 from . import (  # noqa: E402, F401
+    admin,
     auth_routes,
     centers,
+    charts,
     counters,
     errors,
     openapi,
     prints,
+    ratings,
+    reports,
     tickets,
     voice,
 )

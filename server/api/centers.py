@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from .. import queue
+from .. import admin, queue
 from ..auth import require_member, require_staff
 from ..errors import InvalidInput
 from ..extensions import db
@@ -98,6 +98,7 @@ def update_service(center_code: str, service_code: str):
         center = get_center(s, center_code)
         require_staff(actor, center.id, roles=MANAGERS)
         service = get_service(s, center, service_code)
+        before = admin.service_state(service)
         for name, value in changes.items():
             if value is not None:
                 setattr(service, name, value)
@@ -111,6 +112,14 @@ def update_service(center_code: str, service_code: str):
         # Kiosks and displays redraw their catalog from the next queue.stats.
         announce(s, Change("center", "catalog", center.id))
         s.flush()
+        s.refresh(service, ["category"])
+        after = admin.service_state(service)
+        action = "update"
+        if before["active"] != after["active"]:
+            action = "activate" if after["active"] else "deactivate"
+        admin.record_update(
+            s, actor, center.id, "service", service.code, before, after, action=action
+        )
         stats = {row["service"]: row for row in queue.queue_stats(s, center)["services"]}
         body = _service_json(service, stats[service.code])
     return jsonify(body)
@@ -137,12 +146,14 @@ def update_policy(center_code: str):
     with db.write() as s:
         center = get_center(s, center_code)
         require_staff(actor, center.id, roles=MANAGERS)
+        before = admin.center_state(center)
         if policy is not None:
             center.call_policy = policy
         if ratio is not None:
             center.priority_ratio = ratio
         if recalls is not None:
             center.recalls_before_no_show = recalls
+        admin.record_center_change(s, actor, center, before)
         body = {
             "call_policy": center.call_policy,
             "priority_ratio": center.priority_ratio,

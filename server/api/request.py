@@ -121,6 +121,10 @@ PUBLIC_ENDPOINTS = {
     "api.ticket_qr",
     "api.openapi_document",
     "api.create_token",
+    # Visitor approval and the public transparency page (server/api/ratings.py).
+    "api.rate_ticket",
+    "api.ticket_rating",
+    "api.public_center",
 }
 
 

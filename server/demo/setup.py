@@ -37,6 +37,8 @@ class DemoInfo:
         for kind, name, token in self.devices:
             lines.append(f"  {kind:<8} {base_url}/{kind}/{name}#token={token}")
         lines.append(f"  counter  {base_url}/counter  (log in as counter1 .. counter6)")
+        lines.append(f"  manager  {base_url}/manage  (log in as manager; admin at /manage/admin)")
+        lines.append(f"  public   {base_url}/public/{self.center}  (no login)")
         if prints:
             lines += [
                 "",

@@ -1,5 +1,6 @@
 """SQLAlchemy models. Import from here: ``from server.models import Ticket``."""
 
+from .audit import AUDIT_ENTITY_TYPES, AuditEntry
 from .base import LANGUAGES, Base, UTCDateTime, utcnow
 from .catalog import (
     CALL_POLICIES,
@@ -11,6 +12,7 @@ from .catalog import (
     ServiceCategory,
 )
 from .people import DEVICE_KINDS, ROLES, ApiToken, Device, StaffUser
+from .ratings import APPROVING_SCORE, SCORES, Rating
 from .tickets import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -29,6 +31,8 @@ from .tickets import (
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "APPROVING_SCORE",
+    "AUDIT_ENTITY_TYPES",
     "CALL_POLICIES",
     "COUNTER_STATES",
     "DEVICE_KINDS",
@@ -39,8 +43,10 @@ __all__ = [
     "LANGUAGES",
     "PRINT_STATES",
     "ROLES",
+    "SCORES",
     "STATUSES",
     "ApiToken",
+    "AuditEntry",
     "Base",
     "Center",
     "Counter",
@@ -48,6 +54,7 @@ __all__ = [
     "CounterService",
     "Device",
     "IdempotencyKey",
+    "Rating",
     "Service",
     "ServiceCategory",
     "StaffUser",

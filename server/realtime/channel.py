@@ -5,6 +5,9 @@
   (the counter must be in the staff member's center); managers may connect
   without a counter;
 * a visitor's tracking token (``{"ticket": ...}``): that ticket's room only;
+* ``{"public": <center code>}``, no credential: the public transparency page
+  (/public/<center>), which joins the center's public room and gets only
+  ``public.stats`` (server/public.py: no ticket numbers, no staff, no counters);
 * no token but the web session cookie of a logged-in staff member (the counter
   page), with ``counter`` as for a staff token;
 * a kiosk's device token with ``agent: "printer"``: the kiosk print agent
@@ -35,6 +38,7 @@ from ..auth import actor_for_token
 from ..errors import NovbeError
 from ..extensions import db, socketio
 from ..models import Center, Counter, Device, Ticket
+from ..public import public_center_json
 from ..queue import Actor
 from ..queue.audit import Change, announce
 from . import payloads
@@ -59,6 +63,11 @@ def ticket_room(tracking_token: str) -> str:
     return f"ticket:{tracking_token}"
 
 
+def public_room(center_id: int) -> str:
+    """Anyone's: the public page's figures (``public.stats``) and nothing else."""
+    return f"public:{center_id}"
+
+
 def device_room(device_id: int) -> str:
     """A kiosk's or display's own room: its tickets' print states."""
     return f"device:{device_id}"
@@ -79,6 +88,8 @@ def on_connect(auth: Any = None) -> None:
     with db.read() as s:
         if isinstance(auth.get("ticket"), str):
             rooms, snapshot = _visitor(s, auth["ticket"])
+        elif isinstance(auth.get("public"), str):
+            rooms, snapshot = _public(s, auth["public"])
         elif isinstance(auth.get("token"), str):
             try:
                 actor = actor_for_token(s, auth["token"])
@@ -88,10 +99,10 @@ def on_connect(auth: Any = None) -> None:
                 _check_agent(actor, auth)
                 rooms, snapshot = [], None
             else:
-                rooms, snapshot = _member(s, actor, auth.get("counter"))
+                rooms, snapshot = _member(s, actor, auth.get("counter"), auth.get("center"))
         elif session.get("staff_id") and (actor := session_actor(s)) is not None:
             # A web screen logged in with the session cookie (the counter page).
-            rooms, snapshot = _member(s, actor, auth.get("counter"))
+            rooms, snapshot = _member(s, actor, auth.get("counter"), auth.get("center"))
         else:
             raise ConnectionRefusedError("log in, or send auth {token} or {ticket}")
     if snapshot is None:
@@ -111,7 +122,21 @@ def _visitor(s, tracking_token: str) -> tuple[list[str], dict]:
     return [ticket_room(ticket.tracking_token)], payloads.visitor_snapshot(s, ticket)
 
 
-def _member(s, actor: Actor, counter_id: Any) -> tuple[list[str], dict]:
+def _public(s, center_code: str) -> tuple[list[str], dict]:
+    center = s.scalar(select(Center).where(Center.code == center_code))
+    if center is None:
+        raise ConnectionRefusedError("unknown center")
+    return [public_room(center.id)], {"kind": "public", **public_center_json(s, center)}
+
+
+def _named_center(s, code: Any) -> Center:
+    center = s.scalar(select(Center).where(Center.code == code)) if isinstance(code, str) else None
+    if center is None:
+        raise ConnectionRefusedError("an admin connects for a counter or a center: send {center}")
+    return center
+
+
+def _member(s, actor: Actor, counter_id: Any, center_code: Any = None) -> tuple[list[str], dict]:
     if actor.kind == "device":
         center = s.get(Center, actor.center_id)
         rooms = [center_room(center.id), device_room(actor.id)]
@@ -120,8 +145,10 @@ def _member(s, actor: Actor, counter_id: Any) -> tuple[list[str], dict]:
         if actor.role not in ("manager", "admin"):
             raise ConnectionRefusedError("staff connect for a counter: send auth {token, counter}")
         if actor.center_id is None:
-            raise ConnectionRefusedError("an admin connects for a counter or a center")
-        center = s.get(Center, actor.center_id)
+            # A network admin names the center to follow (the /manage dashboard).
+            center = _named_center(s, center_code)
+        else:
+            center = s.get(Center, actor.center_id)
         return [center_room(center.id)], payloads.staff_snapshot(s, center, None, actor)
     if not isinstance(counter_id, int) or isinstance(counter_id, bool):
         raise ConnectionRefusedError("counter must be a counter id")

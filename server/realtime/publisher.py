@@ -22,9 +22,11 @@ from sqlalchemy.orm import selectinload
 from .. import printing
 from ..db import Database
 from ..models import Center, Counter, Device, Service, Ticket
+from ..public import public_center_json
 from ..queue import positions, service_loads
 from ..queue.audit import Change
 from . import payloads
+from .alerts import AlertState
 from .channel import (
     NAMESPACE,
     center_room,
@@ -32,6 +34,7 @@ from .channel import (
     counter_room,
     device_room,
     printer_room,
+    public_room,
     ticket_room,
 )
 
@@ -49,6 +52,7 @@ class Publisher:
         self._sent_positions: dict[str, tuple[int, int | None]] = {}
         self.public_base_url: str = app.config["PUBLIC_BASE_URL"]
         self._printer_locks: dict[int, threading.Lock] = {}
+        self._alerts = AlertState()  # what managers were last told (``alert``)
 
     def publish(self, changes: list[Change]) -> None:
         """Emit the events for one committed transaction. Never raises: the change is
@@ -177,6 +181,8 @@ class Publisher:
             body = printing.printer_json(device) if device is not None else None
             if body is not None:
                 self._emit("printer.status", body, center_room(device.center_id))
+                if alert := self._alerts.printer(device.id, body):
+                    self._emit("alert", alert, center_room(device.center_id))
 
     # Queue figures and positions, coalesced.
 
@@ -211,9 +217,14 @@ class Publisher:
             for center_id in sorted(center_ids):
                 center = s.get(Center, center_id)
                 if center is not None:
-                    self._emit(
-                        "queue.stats", payloads.stats_json(s, center), center_room(center_id)
-                    )
+                    stats = payloads.stats_json(s, center)
+                    self._emit("queue.stats", stats, center_room(center_id))
+                    for alert in self._alerts.waits(center_id, stats):
+                        self._emit("alert", alert, center_room(center_id))
+                    # The public page's share of it, plus today's service level and
+                    # approval rate (two aggregate queries).
+                    public = public_center_json(s, center, stats=stats)
+                    self._emit("public.stats", public, public_room(center_id))
             self._emit_positions(s)
 
     def _emit_positions(self, s) -> None:

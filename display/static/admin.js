@@ -1,0 +1,438 @@
+// The admin page (/manage/admin?center=<code>): a center's services, counters, staff,
+// devices, hours and priority classes, and the audit log of changes to them. Managers
+// log in with the web session (an HttpOnly cookie plus a CSRF token for changes), as on
+// the dashboard. Every change goes through the JSON API, which checks the role, validates
+// (a refused change names its field and writes nothing) and writes the audit entry; the
+// page then reloads the center's data, so it always shows what the server holds.
+"use strict";
+
+(() => {
+  const { t, el, api, ApiError } = Novbe;
+  const $ = (id) => document.getElementById(id);
+  const KEYS = { language: "novbe.manage.language", tab: "novbe.admin.tab" };
+  const LANGS = ["az", "ru", "en"];
+  const ENTITY_TYPES = ["service", "category", "counter", "staff", "device", "center"];
+
+  const state = {
+    user: null,
+    csrf: null,
+    center: null, // the center's code
+    data: null, // GET /centers/{c}/admin
+    tab: sessionStorage.getItem(KEYS.tab) || "services",
+    audit: { type: "", user: "", from: "", to: "", page: 1 },
+  };
+
+  // ---- the API, with the login cookie -------------------------------------------------
+
+  async function call(method, path, body) {
+    const headers = method === "GET" ? {} : { "X-CSRF-Token": state.csrf || "" };
+    return api(method, `/api/v1${path}`, { body, headers });
+  }
+
+  const centerPath = (rest = "") => `/centers/${encodeURIComponent(state.center)}${rest}`;
+
+  // The server's reason, with the field it names, in words a manager can act on.
+  function describe(err) {
+    if (err instanceof ApiError) {
+      if (err.status === 401) return t("manage.expired");
+      if (err.status === 403) return t("admin.forbidden");
+      const error = (err.body && err.body.error) || {};
+      const field = error.details && error.details.field;
+      return field ? t("admin.bad_field", { field, message: error.message }) : error.message || t("manage.refused", { status: err.status });
+    }
+    return t("manage.no_answer");
+  }
+
+  function say(text, bad = false) {
+    const box = $("message");
+    box.textContent = text;
+    box.classList.toggle("bad", bad);
+    box.hidden = !text;
+  }
+
+  // A token or password the server shows once: on screen until the manager closes it.
+  function showSecret(label, value) {
+    const box = $("secret");
+    box.replaceChildren(
+      el("p", {}, label),
+      el("p", {}, el("code", { id: "secret-value" }, value)),
+      el("p", { class: "muted" }, t("admin.shown_once")),
+      el("button", { type: "button", class: "primary", onclick: () => (box.hidden = true) }, t("admin.close")),
+    );
+    box.hidden = false;
+  }
+
+  // Run a change; on success reload the data and say so, on refusal say why.
+  async function change(method, path, body, onDone) {
+    say("");
+    try {
+      const result = await call(method, path, body);
+      if (onDone) onDone(result);
+      await loadData();
+      say(t("admin.saved"));
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return signedOut();
+      say(describe(err), true);
+    }
+  }
+
+  // ---- session ---------------------------------------------------------------------------
+
+  function showView(name) {
+    for (const view of ["login", "refused", "pick", "admin"]) $(`${view}-view`).hidden = view !== name;
+  }
+
+  async function start() {
+    try {
+      const body = await call("GET", "/auth/session");
+      state.user = body.user;
+      state.csrf = body.csrf_token;
+    } catch (err) {
+      state.user = null;
+      showView("login");
+      if (!(err instanceof ApiError)) showInline($("login-error"), t("manage.no_answer"));
+      return;
+    }
+    $("who").hidden = false;
+    $("who-name").textContent = state.user.username;
+    if (state.user.role === "staff") return showView("refused");
+    state.center = new URLSearchParams(location.search).get("center") || state.user.center;
+    if (!state.center) return showView("pick");
+    $("center-code").textContent = state.center;
+    showView("admin");
+    try {
+      await loadData();
+    } catch (err) {
+      say(describe(err), true);
+    }
+  }
+
+  function showInline(box, text) {
+    box.textContent = text;
+    box.hidden = !text;
+  }
+
+  function signedOut() {
+    state.user = null;
+    $("who").hidden = true;
+    showView("login");
+    showInline($("login-error"), t("manage.expired"));
+  }
+
+  async function onLogin(event) {
+    event.preventDefault();
+    try {
+      await api("POST", "/api/v1/auth/session", {
+        body: { username: $("username").value.trim(), password: $("password").value },
+      });
+      $("password").value = "";
+      showInline($("login-error"), "");
+      await start();
+    } catch (err) {
+      showInline($("login-error"), err instanceof ApiError && err.status === 401 ? t("manage.bad_login") : describe(err));
+    }
+  }
+
+  async function loadData() {
+    state.data = await call("GET", centerPath("/admin"));
+    render();
+  }
+
+  // ---- drawing ------------------------------------------------------------------------------
+
+  function render() {
+    for (const button of document.querySelectorAll("#tabs button")) {
+      button.setAttribute("aria-pressed", String(button.dataset.tab === state.tab));
+    }
+    if (!state.data) return;
+    const draw = { services, counters, staff, devices, center, audit }[state.tab];
+    $("panel").replaceChildren(draw());
+  }
+
+  const th = (...keys) => el("thead", {}, el("tr", {}, keys.map((key) => el("th", {}, key ? t(key) : ""))));
+  const input = (attrs) => el("input", { autocapitalize: "none", spellcheck: "false", ...attrs });
+  const checkbox = (checked, label) => el("input", { type: "checkbox", checked, "aria-label": label });
+  const field = (key, control) => el("label", {}, el("span", {}, t(key)), control);
+  const select = (options, value, attrs = {}) =>
+    el("select", attrs, options.map(([v, label]) => el("option", { value: v, selected: v === value }, label)));
+  const namesFrom = (form) => Object.fromEntries(LANGS.map((lang) => [lang, form.elements[`name_${lang}`].value.trim()]));
+  const nameInputs = (names = {}) =>
+    LANGS.map((lang) => field(`admin.name_${lang}`, input({ name: `name_${lang}`, value: names[lang] || "", required: true })));
+  const card = (titleKey, ...children) => el("div", { class: "card" }, el("h2", {}, t(titleKey)), ...children);
+  const saveButton = (onclick) => el("button", { type: "button", class: "primary", onclick }, t("admin.save"));
+
+  function services() {
+    const { data } = state;
+    const rows = data.services.map((svc) => {
+      const prefix = input({ value: svc.prefix, "aria-label": t("admin.prefix"), size: 3 });
+      const target = input({ type: "number", min: 0, max: 1440, value: svc.target_wait_min, "aria-label": t("admin.target_wait") });
+      const names = LANGS.map((lang) => input({ value: svc.name[lang], "aria-label": t(`admin.name_${lang}`), lang }));
+      const active = checkbox(svc.active, t("admin.active"));
+      const save = () =>
+        change("PATCH", centerPath(`/admin/services/${encodeURIComponent(svc.code)}`), {
+          prefix: prefix.value.trim(),
+          target_wait_min: Number(target.value),
+          name: Object.fromEntries(LANGS.map((lang, i) => [lang, names[i].value])),
+          active: active.checked,
+        });
+      return el("tr", { dataset: { service: svc.code } }, el("td", {}, svc.code), el("td", {}, prefix), names.map((n) => el("td", {}, n)), el("td", {}, target), el("td", {}, active), el("td", {}, saveButton(save)));
+    });
+    const add = el(
+      "form",
+      { class: "add", id: "add-service" },
+      field("admin.code", input({ name: "code", required: true })),
+      field("admin.category", select(data.categories.map((c) => [c.code, Novbe.named(c.name)]), null, { name: "category" })),
+      field("admin.prefix", input({ name: "prefix", required: true, size: 3 })),
+      ...nameInputs(),
+      field("admin.target_wait", input({ name: "target", type: "number", min: 0, max: 1440, value: 15 })),
+      el("button", { type: "submit", class: "primary" }, t("admin.add")),
+    );
+    add.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const f = add.elements;
+      change("POST", centerPath("/services"), {
+        code: f.code.value.trim(),
+        category: f.category.value,
+        prefix: f.prefix.value.trim(),
+        name: namesFrom(add),
+        target_wait_min: Number(f.target.value),
+      });
+    });
+    return el(
+      "div",
+      {},
+      card("admin.tab.services", el("table", { class: "figures" }, th("admin.code", "admin.prefix", "admin.name_az", "admin.name_ru", "admin.name_en", "admin.target_wait", "admin.active", null), el("tbody", {}, rows))),
+      card("admin.add_service", add),
+    );
+  }
+
+  function counters() {
+    const rows = state.data.counters.map((counter) => {
+      const served = input({ value: counter.services.join(", "), "aria-label": t("admin.counter_services") });
+      const save = () =>
+        change("PUT", `/counters/${counter.id}/services`, {
+          services: served.value.split(",").map((s) => s.trim()).filter(Boolean),
+        });
+      return el("tr", { dataset: { counter: counter.label } }, el("td", {}, counter.label), el("td", {}, served), el("td", {}, saveButton(save)));
+    });
+    const add = el(
+      "form",
+      { class: "add" },
+      field("admin.label", input({ name: "label", required: true, size: 4 })),
+      field("admin.counter_services", input({ name: "services" })),
+      el("button", { type: "submit", class: "primary" }, t("admin.add")),
+    );
+    add.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const services = add.elements.services.value.split(",").map((s) => s.trim()).filter(Boolean);
+      change("POST", centerPath("/counters"), { label: add.elements.label.value.trim(), services });
+    });
+    return el(
+      "div",
+      {},
+      card("admin.tab.counters", el("p", { class: "muted" }, t("admin.counter_services_hint")), el("table", { class: "figures" }, th("manage.counter", "admin.counter_services", null), el("tbody", {}, rows))),
+      card("admin.add_counter", add),
+    );
+  }
+
+  function roles() {
+    // Only admins make admins (the server says so too).
+    const list = state.user.role === "admin" ? ["staff", "manager", "admin"] : ["staff", "manager"];
+    return list.map((role) => [role, t(`admin.role.${role}`)]);
+  }
+
+  function staff() {
+    const rows = state.data.staff.map((user) => {
+      const role = select(roles(), user.role, { "aria-label": t("admin.role") });
+      const active = checkbox(user.active, t("admin.active"));
+      const path = centerPath(`/staff/${encodeURIComponent(user.username)}`);
+      const save = () => change("PATCH", path, { role: role.value, active: active.checked });
+      const reset = () =>
+        change("POST", `${path}/password`, {}, (body) => showSecret(t("admin.new_password", { user: user.username }), body.password));
+      return el(
+        "tr",
+        { dataset: { user: user.username } },
+        el("td", {}, user.username),
+        el("td", {}, role),
+        el("td", {}, active),
+        el("td", {}, saveButton(save), " ", el("button", { type: "button", onclick: reset }, t("admin.reset_password"))),
+      );
+    });
+    const add = el(
+      "form",
+      { class: "add", id: "add-staff" },
+      field("manage.username", input({ name: "username", required: true })),
+      field("manage.password", input({ name: "password", type: "password", minlength: 8, required: true, autocomplete: "new-password" })),
+      field("admin.role", select(roles(), "staff", { name: "role" })),
+      el("button", { type: "submit", class: "primary" }, t("admin.add")),
+    );
+    add.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const f = add.elements;
+      change("POST", centerPath("/staff"), { username: f.username.value.trim(), password: f.password.value, role: f.role.value });
+    });
+    return el(
+      "div",
+      {},
+      card("admin.tab.staff", el("table", { class: "figures" }, th("manage.username", "admin.role", "admin.active", null), el("tbody", {}, rows))),
+      card("admin.add_staff", add),
+    );
+  }
+
+  function devices() {
+    const rows = state.data.devices.map((device) => {
+      const path = centerPath(`/devices/${encodeURIComponent(device.name)}`);
+      const printer = input({ value: device.printer || "", placeholder: "tcp://10.0.0.5:9100", "aria-label": t("admin.printer"), disabled: device.kind !== "kiosk" });
+      const save = () => change("PATCH", path, { printer: printer.value.trim() || null });
+      const rotate = () => {
+        if (!confirm(t("admin.rotate_confirm", { device: device.name }))) return;
+        change("POST", `${path}/token`, undefined, (body) => showSecret(t("admin.new_token", { device: device.name }), body.token));
+      };
+      return el(
+        "tr",
+        { dataset: { device: device.name } },
+        el("td", {}, device.name),
+        el("td", {}, t(`admin.kind.${device.kind}`)),
+        el("td", {}, printer),
+        el("td", {}, device.kind === "kiosk" ? saveButton(save) : "", " ", el("button", { type: "button", onclick: rotate }, t("admin.rotate_token"))),
+      );
+    });
+    const add = el(
+      "form",
+      { class: "add" },
+      field("admin.device_name", input({ name: "name", required: true })),
+      field("admin.kind", select([["kiosk", t("admin.kind.kiosk")], ["display", t("admin.kind.display")]], "kiosk", { name: "kind" })),
+      field("admin.printer", input({ name: "printer", placeholder: "tcp://10.0.0.5:9100" })),
+      el("button", { type: "submit", class: "primary" }, t("admin.add")),
+    );
+    add.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const f = add.elements;
+      const name = f.name.value.trim();
+      change("POST", centerPath("/devices"), { name, kind: f.kind.value, printer: f.printer.value.trim() || null }, (body) =>
+        showSecret(t("admin.new_token", { device: name }), body.token),
+      );
+    });
+    return el(
+      "div",
+      {},
+      card("admin.tab.devices", el("table", { class: "figures" }, th("admin.device_name", "admin.kind", "admin.printer", null), el("tbody", {}, rows))),
+      card("admin.add_device", add),
+    );
+  }
+
+  function center() {
+    const c = state.data.center;
+    const form = el(
+      "form",
+      { class: "add", id: "center-form" },
+      field("admin.opens", input({ name: "open", type: "time", value: c.hours.open, required: true })),
+      field("admin.closes", input({ name: "close", type: "time", value: c.hours.close, required: true })),
+      field("admin.priority_classes", input({ name: "classes", value: c.priority_classes.join(", "), size: 40 })),
+      el("button", { type: "submit", class: "primary" }, t("admin.save")),
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const f = form.elements;
+      change("PATCH", centerPath("/settings"), {
+        hours: { open: f.open.value, close: f.close.value },
+        priority_classes: f.classes.value.split(",").map((s) => s.trim()).filter(Boolean),
+      });
+    });
+    return card("admin.tab.center", el("p", {}, Novbe.named(c.name)), form);
+  }
+
+  function audit() {
+    const f = state.audit;
+    const box = el("tbody", { id: "audit-rows" });
+    const pager = el("p", { class: "muted", id: "audit-pager" });
+    const form = el(
+      "form",
+      { class: "add", id: "audit-form" },
+      field("admin.audit_type", select([["", t("admin.all")], ...ENTITY_TYPES.map((type) => [type, t(`admin.type.${type}`)])], f.type, { name: "type" })),
+      field("manage.username", input({ name: "user", value: f.user })),
+      field("admin.from", input({ name: "from", type: "date", value: f.from })),
+      field("admin.to", input({ name: "to", type: "date", value: f.to })),
+      el("button", { type: "submit", class: "primary" }, t("admin.filter")),
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      Object.assign(state.audit, { type: form.elements.type.value, user: form.elements.user.value.trim(), from: form.elements.from.value, to: form.elements.to.value, page: 1 });
+      loadAudit(box, pager);
+    });
+    loadAudit(box, pager);
+    return card("admin.tab.audit", form, el("table", { class: "figures" }, th("admin.when", "manage.username", "admin.audit_type", "admin.what", "admin.action", "admin.before", "admin.after"), box), pager);
+  }
+
+  async function loadAudit(box, pager) {
+    const query = new URLSearchParams(Object.entries(state.audit).filter(([, v]) => v !== ""));
+    let body;
+    try {
+      body = await call("GET", centerPath(`/audit?${query}`));
+    } catch (err) {
+      return say(describe(err), true);
+    }
+    const json = (value) => el("td", { class: "audit-json" }, value ? JSON.stringify(value, null, 1) : "");
+    box.replaceChildren(
+      ...body.entries.map((e) =>
+        el(
+          "tr",
+          {},
+          el("td", {}, new Date(e.at).toLocaleString(Novbe.language)),
+          el("td", {}, e.user),
+          el("td", {}, t(`admin.type.${e.entity_type}`)),
+          el("td", {}, e.entity_id),
+          el("td", {}, t(`admin.action.${e.action}`)),
+          json(e.before),
+          json(e.after),
+        ),
+      ),
+    );
+    if (!body.entries.length) box.append(el("tr", {}, el("td", { colspan: 7 }, t("admin.no_entries"))));
+    const pages = Math.max(1, Math.ceil(body.total / body.page_size));
+    const go = (page) => () => {
+      state.audit.page = page;
+      loadAudit(box, pager);
+    };
+    pager.replaceChildren(
+      el("button", { type: "button", disabled: body.page <= 1, onclick: go(body.page - 1) }, "‹"),
+      ` ${t("admin.page", { page: body.page, pages })} `,
+      el("button", { type: "button", disabled: body.page >= pages, onclick: go(body.page + 1) }, "›"),
+    );
+  }
+
+  // ---- language and wiring ---------------------------------------------------------------
+
+  function setLanguage(lang) {
+    Novbe.setLanguage(lang);
+    localStorage.setItem(KEYS.language, lang);
+    for (const button of document.querySelectorAll("#langs button")) {
+      button.setAttribute("aria-pressed", String(button.dataset.lang === lang));
+    }
+    render();
+  }
+
+  for (const button of document.querySelectorAll("#langs button")) {
+    button.addEventListener("click", () => setLanguage(button.dataset.lang));
+  }
+  for (const button of document.querySelectorAll("#tabs button")) {
+    button.addEventListener("click", () => {
+      state.tab = button.dataset.tab;
+      sessionStorage.setItem(KEYS.tab, state.tab);
+      say("");
+      render();
+    });
+  }
+  $("login-form").addEventListener("submit", onLogin);
+  $("pick-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    location.search = `?center=${encodeURIComponent($("pick-center").value.trim())}`;
+  });
+  $("logout").addEventListener("click", async () => {
+    await api("DELETE", "/api/v1/auth/session").catch(() => {});
+    signedOut();
+  });
+  const saved = localStorage.getItem(KEYS.language);
+  setLanguage(saved && Novbe.page.i18n[saved] ? saved : Novbe.language);
+  start();
+})();

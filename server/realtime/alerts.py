@@ -1,0 +1,89 @@
+"""Managers' ``alert`` events: edge-triggered, so a manager hears once that a queue has
+gone over its target (and once that it is back), not with every queue.stats.
+
+* ``wait``: a service's longest current wait passed its target wait (or fell back);
+* ``printer``: a kiosk's printer is out of paper, offline or open (or fixed). A kiosk
+  whose agent has reported a printer once and now has nobody printing counts as
+  offline; a kiosk that never had a printer (e-tickets only) raises nothing.
+
+The state of what was last announced lives in this process (``AlertState``). After a
+restart a condition still true is announced again on the next change: once more is
+better than never. The dashboard also derives the current alerts from its data, so
+one missed edge is never a missed alert.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def printer_problem(printer: dict) -> str | None:
+    """Why a kiosk's printer cannot print now, from ``printing.printer_json``."""
+    if printer.get("problem"):
+        return printer["problem"]
+    if printer.get("mode") is None and printer.get("online") is not None:
+        return "offline"  # it had a printer (an agent reported one) and nobody prints now
+    return None
+
+
+class AlertState:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._over: dict[int, set[str]] = {}  # center id -> services over their target
+        self._printers: dict[int, str | None] = {}  # device id -> announced problem
+
+    def waits(self, center_id: int, stats: dict) -> list[dict]:
+        """The ``alert`` events for one center's fresh ``queue.stats``."""
+        over = {
+            row["service"]: row
+            for row in stats["services"]
+            if row["longest_wait_s"] > row["target_wait_min"] * 60
+        }
+        with self._lock:
+            before = self._over.get(center_id, set())
+            self._over[center_id] = set(over)
+        events = [
+            _wait_alert(over[code], True, stats.get("at")) for code in sorted(set(over) - before)
+        ]
+        rows = {row["service"]: row for row in stats["services"]}
+        events += [
+            _wait_alert(rows[code], False, stats.get("at"))
+            for code in sorted(before - set(over))
+            if code in rows
+        ]
+        return events
+
+    def printer(self, device_id: int, printer: dict) -> dict | None:
+        """The ``alert`` event for a kiosk's new printer status, if its problem changed."""
+        problem = printer_problem(printer)
+        with self._lock:
+            before = self._printers.get(device_id)
+            self._printers[device_id] = problem
+        if problem == before:
+            return None
+        return {
+            "kind": "printer",
+            "active": problem is not None,
+            "device": printer["device"],
+            "problem": problem or before,
+            "at": printer.get("at") or _now_iso(),
+        }
+
+
+def _wait_alert(row: dict, active: bool, at: str | None) -> dict:
+    return {
+        "kind": "wait",
+        "active": active,
+        "service": row["service"],
+        "name": row["name"],
+        "prefix": row["prefix"],
+        "longest_wait_s": row["longest_wait_s"],
+        "target_wait_min": row["target_wait_min"],
+        "waiting": row["waiting"],
+        "at": at or _now_iso(),
+    }

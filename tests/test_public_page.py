@@ -1,0 +1,232 @@
+"""The public transparency page (/public/<center>) and its data: today's service level
+and approval rate checked by hand on a seeded day, the figures per service, nothing
+personal (no tracking tokens, no ticket numbers, no staff), and the live room."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from server import queue, ratings
+from server.extensions import socketio
+from server.models import Center, utcnow
+from server.public import public_center_json, service_level
+
+from . import factories
+from .api_helpers import PREFIX, assert_error
+from .engine_helpers import Env, at, issue, make_env
+from .test_openapi import check, schema_validator, spec  # noqa: F401  (the spec fixture)
+
+NS = "/live"
+
+
+@pytest.fixture
+def env(db) -> Env:
+    with db.write() as s:
+        return make_env(s)
+
+
+def call(s, env: Env, counter: int, ticket, minute: float, *, done_at: float | None = None):
+    queue.call_ticket(s, counter, ticket.id, "other", env.alice, now=at(minute))
+    if done_at is not None:
+        queue.start(s, ticket.id, env.alice, now=at(minute))
+        queue.complete(s, ticket.id, env.alice, now=at(done_at))
+
+
+@pytest.fixture
+def day(db, env):
+    """A seeded day at baku-1 (targets: A pension-new 15 min, B pension-recalc 5,
+    C job-seeker 10), minutes after T0 (10:00 in Baku):
+
+    | ticket | issued | called | wait | target | within |
+    |--------|--------|--------|------|--------|--------|
+    | A1     | 0      | 15     | 15   | 15     | yes (exactly the target) |
+    | B1     | 0      | 16     | 16   | 5      | no     |
+    | A2     | 1      | 17     | 16   | 15     | no     |
+    | C1     | 0      | 9.5    | 9.5  | 10     | yes    |
+    | C2     | 2      | -      | still waiting: not counted |
+    | A3     | 3      | -      | still waiting: not counted |
+
+    Yesterday's A ticket (called at once) and ganja-1's (called at once) do not count.
+    Ratings today: A1 5, B1 2, C1 4; yesterday's ticket 1 (not today)."""
+    with db.write() as s:
+        yesterday = issue(s, env, "pension-new", minute=-24 * 60)
+        call(s, env, env.c2, yesterday, -24 * 60 + 1, done_at=-24 * 60 + 2)
+        a1 = issue(s, env, "pension-new", minute=0)
+        b1 = issue(s, env, "pension-recalc", minute=0)
+        c1 = issue(s, env, "job-seeker", minute=0)
+        a2 = issue(s, env, "pension-new", minute=1)
+        issue(s, env, "job-seeker", minute=2)
+        issue(s, env, "pension-new", minute=3)
+        call(s, env, env.c3, c1, 9.5, done_at=12)
+        call(s, env, env.c1, a1, 15, done_at=16)
+        call(s, env, env.c1, b1, 16, done_at=17)
+        call(s, env, env.c1, a2, 17)
+        ratings.rate_ticket(s, yesterday.tracking_token, 1, now=at(-24 * 60 + 3))
+        for ticket, score in ((a1, 5), (b1, 2), (c1, 4)):
+            ratings.rate_ticket(s, ticket.tracking_token, score, now=at(20))
+        other = make_env(s, "ganja-1")
+        late = issue(s, other, "pension-recalc", minute=0)
+        queue.call_ticket(s, other.c1, late.id, "other", other.alice, now=at(30))
+        tokens = [t.tracking_token for t in (yesterday, a1, b1, c1, a2, late)]
+    return {"tokens": tokens, "numbers": ["A001", "A002", "A003", "B001", "C001", "C002"]}
+
+
+def test_service_level_today_is_the_share_called_within_target(db, env, day):
+    with db.read() as s:
+        center = s.get(Center, env.center_id)
+        today = queue.business_day(center, at(30))
+        assert service_level(s, env.center_id, today) == (0.5, 4)
+        new = next(x.id for x in center.services if x.code == "pension-new")
+        assert service_level(s, env.center_id, today, service_id=new) == (0.5, 2)
+        # Yesterday: one ticket, called a minute after issue.
+        assert service_level(s, env.center_id, today - timedelta(days=1)) == (1.0, 1)
+        assert service_level(s, env.center_id, today + timedelta(days=1)) == (None, 0)
+
+
+def test_public_figures_for_today(db, env, day, spec):  # noqa: F811
+    with db.read() as s:
+        body = public_center_json(s, s.get(Center, env.center_id), now=at(30))
+    assert body["center"]["code"] == "baku-1"
+    assert body["today"] == {
+        "day": "2024-03-11",
+        "service_level": 0.5,
+        "called": 4,
+        "approval_rate": pytest.approx(2 / 3),  # 5 and 4 of 5, 2, 4 (yesterday's 1 is out)
+        "ratings": 3,
+    }
+    waiting = {row["service"]: row["waiting"] for row in body["services"]}
+    assert waiting == {"pension-new": 1, "pension-recalc": 0, "job-seeker": 1, "unemployment": 0}
+    assert all(row["estimated_wait_s"] is not None for row in body["services"])
+    # The documented shape, which allows nothing more (additionalProperties: false).
+    validator = schema_validator(spec, {"$ref": "#/components/schemas/PublicCenter"})
+    assert not list(validator.iter_errors(json.loads(json.dumps(body))))
+
+
+def test_an_inactive_service_is_not_shown(client, db, env):
+    with db.write() as s:
+        center = s.get(Center, env.center_id)
+        next(x for x in center.services if x.code == "unemployment").active = False
+    body = client.get(f"{PREFIX}/public/centers/baku-1").get_json()
+    assert [row["service"] for row in body["services"]] == [
+        "pension-new",
+        "pension-recalc",
+        "job-seeker",
+    ]
+
+
+def assert_nothing_personal(text: str, day: dict, env: Env) -> None:
+    for token in day["tokens"]:
+        assert token not in text
+    for number in day["numbers"]:
+        assert number not in text
+    for name in ("alice-baku-1", "bob-baku-1", "alice-ganja-1"):
+        assert name not in text
+
+
+def test_public_api_needs_no_login_is_cacheable_and_carries_nothing_personal(
+    client,
+    db,
+    env,
+    day,
+    spec,  # noqa: F811
+):
+    r = client.get(f"{PREFIX}/public/centers/baku-1")
+    assert r.status_code == 200
+    body = check(spec, r, "GET", "/public/centers/{center_code}")
+    assert r.headers["Cache-Control"] == "public, max-age=5"
+    assert set(body) == {"center", "services", "today", "at"}
+    assert_nothing_personal(r.get_data(as_text=True), day, env)
+    r = client.get(f"{PREFIX}/public/centers/nowhere")
+    assert_error(r, 404, "center_not_found")
+    check(spec, r, "GET", "/public/centers/{center_code}")
+
+
+def test_public_api_counts_todays_calls_and_ratings(client, db, env):
+    """Served through the API's clock (now): one ticket issued, called at once (within
+    its target), done and rated 5."""
+    now = utcnow()
+    with db.write() as s:
+        ticket = queue.issue_ticket(s, "baku-1", "pension-new", "az", None, env.kiosk, now=now)
+        ticket = ticket.ticket
+        queue.call_ticket(s, env.c1, ticket.id, "other", env.alice, now=now)
+        queue.start(s, ticket.id, env.alice, now=now)
+        queue.complete(s, ticket.id, env.alice, now=now)
+        queue.issue_ticket(s, "baku-1", "job-seeker", "az", None, env.kiosk, now=now)
+    body = client.get(f"{PREFIX}/public/centers/baku-1").get_json()
+    assert (body["today"]["service_level"], body["today"]["called"]) == (1.0, 1)
+    assert (body["today"]["approval_rate"], body["today"]["ratings"]) == (None, 0)
+    assert {r["service"]: r["waiting"] for r in body["services"]}["job-seeker"] == 1
+    r = client.post(f"{PREFIX}/tickets/{ticket.tracking_token}/rating", json={"score": 5})
+    assert r.status_code == 201
+    body = client.get(f"{PREFIX}/public/centers/baku-1").get_json()
+    assert (body["today"]["approval_rate"], body["today"]["ratings"]) == (1.0, 1)
+
+
+# --- the page ------------------------------------------------------------------------
+
+
+def test_the_page_opens_without_login_in_the_asked_language(client, db, env, day):
+    r = client.get("/public/baku-1?lang=ru")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert '<html lang="ru">' in html
+    assert "Center baku-1 (ru)" in html
+    assert "/static/display/public.js" in html
+    assert_nothing_personal(html, day, env)
+    r = client.get("/public/baku-1", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert '<html lang="en">' in r.get_data(as_text=True)
+
+
+def test_an_unknown_center_page_is_a_friendly_404(client, db, env):
+    r = client.get("/public/nowhere")
+    assert r.status_code == 404
+    html = r.get_data(as_text=True)
+    assert 'data-i18n="public.unknown_center"' in html
+    assert 'id="services"' not in html
+
+
+# --- the live room ---------------------------------------------------------------------
+
+
+def connect(app, **auth):
+    return socketio.test_client(app, namespace=NS, auth=auth or None)
+
+
+def received(sio, name: str) -> list:
+    return [e["args"][0] for e in sio.get_received(NS) if e["name"] == name]
+
+
+def test_public_live_room_gets_a_snapshot_and_only_public_stats(app, db, env):
+    with db.write() as s:
+        center = s.get(Center, env.center_id)
+        display = factories.device_token(s, center, "hall")
+    public = connect(app, public="baku-1")
+    assert public.is_connected(NS)
+    snapshot = received(public, "snapshot")[0]
+    assert snapshot["kind"] == "public"
+    assert snapshot["today"]["called"] == 0
+    hall = connect(app, token=display)
+    hall.get_received(NS)
+
+    with db.write() as s:
+        ticket = queue.issue_ticket(s, "baku-1", "pension-new", "az", None, env.kiosk).ticket
+        queue.call_ticket(s, env.c1, ticket.id, "other", env.alice)
+    events = public.get_received(NS)
+    # Ticket and counter events go to the center's room, never to the public one.
+    assert {e["name"] for e in events} == {"public.stats"}
+    latest = events[-1]["args"][0]
+    assert latest["today"]["called"] == 1
+    assert {r["service"]: r["waiting"] for r in latest["services"]}["pension-new"] == 0
+    text = json.dumps(events)
+    assert ticket.tracking_token not in text and ticket.display_number not in text
+    assert "alice" not in text
+    # The display in the center's room heard the call (the same commit).
+    assert "ticket.called" in {e["name"] for e in hall.get_received(NS)}
+
+
+def test_public_live_room_refuses_an_unknown_center(app, db, env):
+    assert not connect(app, public="nowhere").is_connected(NS)
+    assert not connect(app, public=5).is_connected(NS)
