@@ -4,19 +4,34 @@ the audit entries are in server/admin.py."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import jsonify, request
+from sqlalchemy.orm import Session
 
 from .. import admin
 from ..errors import InvalidInput
 from ..extensions import db
-from ..models import Counter, Device, StaffUser
+from ..models import Center, Counter, Device, StaffUser
+from ..queue import Actor
 from ..queue.lookup import get_center, get_counter, get_service
 from . import bp
 from .request import authenticated_actor, json_body
 from .serializers import iso
+
+
+@contextmanager
+def _managing(center_code: str, *, write: bool = False) -> Iterator[tuple[Session, Actor, Center]]:
+    """A session on one center for its manager or an admin (checked before anything else);
+    ``write``: a write transaction, committed when the block ends without an error."""
+    actor = authenticated_actor()
+    with db.write() if write else db.read() as s:
+        center = get_center(s, center_code)
+        admin.require_admin(actor, center)
+        yield s, actor, center
 
 
 def _staff_json(user: StaffUser) -> dict:
@@ -49,10 +64,7 @@ def _center_json(center) -> dict:
 @bp.get("/centers/<center_code>/admin")
 def admin_overview(center_code: str):
     """Everything the admin page edits, in one answer (inactive services included)."""
-    actor = authenticated_actor()
-    with db.read() as s:
-        center = get_center(s, center_code)
-        admin.require_admin(actor, center)
+    with _managing(center_code) as (s, actor, center):
         body = {
             "center": _center_json(center),
             "categories": [admin.category_state(c) for c in center.categories],
@@ -78,10 +90,7 @@ def admin_overview(center_code: str):
 @bp.post("/centers/<center_code>/categories")
 def create_category(center_code: str):
     data = json_body()
-    actor = authenticated_actor()
-    with db.write() as s:
-        center = get_center(s, center_code)
-        admin.require_admin(actor, center)
+    with _managing(center_code, write=True) as (s, actor, center):
         body = admin.category_state(admin.create_category(s, actor, center, data))
     return jsonify(body), 201
 
@@ -89,10 +98,7 @@ def create_category(center_code: str):
 @bp.patch("/centers/<center_code>/categories/<category_code>")
 def update_category(center_code: str, category_code: str):
     data = json_body()
-    actor = authenticated_actor()
-    with db.write() as s:
-        center = get_center(s, center_code)
-        admin.require_admin(actor, center)
+    with _managing(center_code, write=True) as (s, actor, center):
         category = admin.get_category_at(s, center, category_code)
         body = admin.category_state(admin.update_category(s, actor, center, category, data))
     return jsonify(body)
@@ -101,10 +107,7 @@ def update_category(center_code: str, category_code: str):
 @bp.post("/centers/<center_code>/services")
 def create_service(center_code: str):
     data = json_body()
-    actor = authenticated_actor()
-    with db.write() as s:
-        center = get_center(s, center_code)
-        admin.require_admin(actor, center)
+    with _managing(center_code, write=True) as (s, actor, center):
         body = admin.service_state(admin.create_service(s, actor, center, data))
     return jsonify(body), 201
 
@@ -114,10 +117,7 @@ def edit_service(center_code: str, service_code: str):
     """Every editable field of a service (PATCH /centers/<c>/services/<s> changes the
     figures only); checked like the center file."""
     data = json_body()
-    actor = authenticated_actor()
-    with db.write() as s:
-        center = get_center(s, center_code)
-        admin.require_admin(actor, center)
+    with _managing(center_code, write=True) as (s, actor, center):
         service = get_service(s, center, service_code)
         body = admin.service_state(admin.update_service(s, actor, center, service, data))
     return jsonify(body)
@@ -129,10 +129,7 @@ def edit_service(center_code: str, service_code: str):
 @bp.post("/centers/<center_code>/counters")
 def create_counter(center_code: str):
     data = json_body()
-    actor = authenticated_actor()
-    with db.write() as s:
-        center = get_center(s, center_code)
-        admin.require_admin(actor, center)
+    with _managing(center_code, write=True) as (s, actor, center):
         body = _counter_json(s, admin.create_counter(s, actor, center, data))
     return jsonify(body), 201
 
@@ -155,10 +152,7 @@ def set_counter_services(counter_id: int):
 @bp.post("/centers/<center_code>/staff")
 def create_staff(center_code: str):
     data = json_body()
-    actor = authenticated_actor()
-    with db.write() as s:
-        center = get_center(s, center_code)
-        admin.require_admin(actor, center)
+    with _managing(center_code, write=True) as (s, actor, center):
         body = _staff_json(admin.create_staff(s, actor, center, data))
     return jsonify(body), 201
 
@@ -166,10 +160,7 @@ def create_staff(center_code: str):
 @bp.patch("/centers/<center_code>/staff/<username>")
 def update_staff(center_code: str, username: str):
     data = json_body()
-    actor = authenticated_actor()
-    with db.write() as s:
-        center = get_center(s, center_code)
-        admin.require_admin(actor, center)
+    with _managing(center_code, write=True) as (s, actor, center):
         user = admin.get_staff_at(s, center, username)
         body = _staff_json(admin.update_staff(s, actor, center, user, data))
     return jsonify(body)
@@ -178,10 +169,7 @@ def update_staff(center_code: str, username: str):
 @bp.post("/centers/<center_code>/staff/<username>/password")
 def reset_password(center_code: str, username: str):
     data = json_body()
-    actor = authenticated_actor()
-    with db.write() as s:
-        center = get_center(s, center_code)
-        admin.require_admin(actor, center)
+    with _managing(center_code, write=True) as (s, actor, center):
         user = admin.get_staff_at(s, center, username)
         password = admin.reset_password(s, actor, center, user, data)
         # Echo a generated password once; never one the caller chose.
@@ -195,10 +183,7 @@ def reset_password(center_code: str, username: str):
 @bp.post("/centers/<center_code>/devices")
 def create_device(center_code: str):
     data = json_body()
-    actor = authenticated_actor()
-    with db.write() as s:
-        center = get_center(s, center_code)
-        admin.require_admin(actor, center)
+    with _managing(center_code, write=True) as (s, actor, center):
         device, token = admin.create_device(s, actor, center, data)
         body = {**_device_json(device), "token": token}
     return jsonify(body), 201
@@ -207,10 +192,7 @@ def create_device(center_code: str):
 @bp.patch("/centers/<center_code>/devices/<name>")
 def update_device(center_code: str, name: str):
     data = json_body()
-    actor = authenticated_actor()
-    with db.write() as s:
-        center = get_center(s, center_code)
-        admin.require_admin(actor, center)
+    with _managing(center_code, write=True) as (s, actor, center):
         device = admin.get_device_at(s, center, name)
         body = _device_json(admin.update_device(s, actor, center, device, data))
     return jsonify(body)
@@ -219,10 +201,7 @@ def update_device(center_code: str, name: str):
 @bp.post("/centers/<center_code>/devices/<name>/token")
 def rotate_device_token(center_code: str, name: str):
     json_body()  # nothing to send, but a body that is not JSON is still refused
-    actor = authenticated_actor()
-    with db.write() as s:
-        center = get_center(s, center_code)
-        admin.require_admin(actor, center)
+    with _managing(center_code, write=True) as (s, actor, center):
         device = admin.get_device_at(s, center, name)
         token = admin.rotate_device_token(s, actor, center, device)
         body = {**_device_json(device), "token": token}
@@ -235,10 +214,7 @@ def rotate_device_token(center_code: str, name: str):
 @bp.patch("/centers/<center_code>/settings")
 def update_center_settings(center_code: str):
     data = json_body()
-    actor = authenticated_actor()
-    with db.write() as s:
-        center = get_center(s, center_code)
-        admin.require_admin(actor, center)
+    with _managing(center_code, write=True) as (s, actor, center):
         body = _center_json(admin.update_center(s, actor, center, data))
     return jsonify(body)
 
