@@ -6,8 +6,9 @@ STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: install browser voice fonts demo serve test screenshots lint format clean
+.PHONY: install browser voice fonts wrk demo serve test bench screenshots lint format clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +43,13 @@ fonts:
 		echo "installing Debian's fonts-dejavu-core for printed tickets"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core; }
 
+# Debian's wrk: the load generator for the benchmarks' ceiling (bench/ceiling.py
+# falls back to Python clients without it).
+wrk:
+	@command -v wrk >/dev/null || { \
+		echo "installing Debian's wrk for the benchmarks"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+
 demo: install voice fonts
 	$(VENV)/bin/novbe demo
 
@@ -53,6 +61,12 @@ test: install browser voice fonts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks against a production-mode server (bench/, issue 6): prints a table, writes
+# bench/results/<time>.json and, for a full run, docs/benchmarks.md.
+# `make bench BENCH_ARGS=--smoke` for the short mode; BENCH_ARGS="--only fanout" for one.
+bench: install wrk
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 # docs/screenshots/*.png: every screen at both sizes, in az and en (see docs/make_screenshots.py).
 screenshots: install browser

@@ -1,0 +1,188 @@
+"""``python -m bench.run [--smoke] [--only NAME] [--results-dir DIR]``: start one
+production-mode server, run the scenarios, write a JSON result file, print a table.
+A full run of every scenario also rewrites docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.live import start_live_server
+
+from . import call_next, ceiling, fanout, issuance, memory
+from .common import Context, machine
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = [ceiling, issuance, call_next, fanout, memory]
+NOTES = "## What limits the figures"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run")
+    parser.add_argument("--smoke", action="store_true", help="few requests, few clients")
+    parser.add_argument(
+        "--only", action="append", choices=[s.NAME for s in SCENARIOS], help="repeatable"
+    )
+    parser.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args(argv)
+    chosen = [s for s in SCENARIOS if not args.only or s.NAME in args.only]
+    command = "python -m bench.run" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
+
+    started = datetime.now(UTC)
+    report = {
+        "started": started.isoformat(timespec="seconds"),
+        "command": command,
+        "smoke": args.smoke,
+        "machine": machine(),
+        "python": platform.python_version(),
+        "server": "novbe serve: gunicorn, 1 gevent worker, SQLite (tests/live.py)",
+        "scenarios": {},
+    }
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="novbe-bench-") as tmp:
+        server = start_live_server(Path(tmp))
+        try:
+            ctx = Context(server, args.smoke, Path(tmp))
+            for scenario in chosen:
+                print(f"== {scenario.TITLE}", file=sys.stderr, flush=True)
+                t0 = time.monotonic()
+                try:
+                    result = scenario.run(ctx)
+                except Exception:
+                    failed = True
+                    result = {"error": traceback.format_exc()}
+                    print(result["error"], file=sys.stderr)
+                result["elapsed_s"] = round(time.monotonic() - t0, 1)
+                report["scenarios"][scenario.NAME] = result
+        finally:
+            server.stop()
+
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    path = args.results_dir / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    table = render_table(report)
+    print(table)
+    print(f"\nresults: {path}")
+    if not args.smoke and not args.only and not failed:
+        (ROOT / "docs" / "benchmarks.md").write_text(render_doc(report, table))
+        print("docs/benchmarks.md updated")
+    return 1 if failed else 0
+
+
+def _fmt(value, unit: str = "") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        value = f"{value:,.1f}" if value >= 10 else f"{value:.2f}"
+    elif isinstance(value, int):
+        value = f"{value:,}"
+    return f"{value}{unit}"
+
+
+def rows(report: dict) -> list[tuple[str, str, str]]:
+    """(measure, figure, target) rows."""
+    s = report["scenarios"]
+    out: list[tuple[str, str, str]] = []
+    if (c := s.get("ceiling")) and "error" not in c:
+        out.append(("Ceiling: GET /healthz", f"{_fmt(c['requests_per_s'])}/s ({c['tool']})", "–"))
+    if (i := s.get("issuance")) and "error" not in i:
+        ceiling_rate = (s.get("ceiling") or {}).get("requests_per_s")
+        for step in i["rates"] + i["search"]:
+            out.append(
+                (
+                    f"Issuance at {step['offered_per_s']}/s offered",
+                    f"p50 {_fmt(step['p50_ms'])} / p95 {_fmt(step['p95_ms'])} / "
+                    f"p99 {_fmt(step['p99_ms'])} ms, {_fmt(step['achieved_per_s'])}/s done, "
+                    f"{step['errors']} errors",
+                    "p99 ≤ 25 ms" if step["offered_per_s"] == 200 else "–",
+                )
+            )
+        best = i["max_sustained_per_s"]
+        share = f" ({best / ceiling_rate:.0%} of ceiling)" if best and ceiling_rate else ""
+        out.append(
+            ("Issuance, highest sustained", f"{_fmt(best)}/s{share}", "≥ 500/s and ≥ ⅓ ceiling")
+        )
+    if (cn := s.get("call_next")) and "error" not in cn:
+        for size in cn["sizes"]:
+            # 204: nobody waits for that counter's services (a small queue can run dry
+            # for one counter); not a failure, but not a call either.
+            errors = sum(n for code, n in size["errors"].items() if code != "204")
+            empty = size["errors"].get("204", 0)
+            out.append(
+                (
+                    f"Call-next, {size['waiting']:,} waiting",
+                    f"p50 {_fmt(size['p50_ms'])} / p99 {_fmt(size['p99_ms'])} ms "
+                    f"(n={size['n']}, {errors} errors"
+                    + (f", {empty} found nobody waiting" if empty else "")
+                    + ")",
+                    "p99 ≤ 10 ms",
+                )
+            )
+            solo = size.get("solo") or {}
+            out.append(
+                (
+                    f"Call-next, {size['waiting']:,} waiting, one counter alone",
+                    f"p50 {_fmt(solo.get('p50_ms'))} / p99 {_fmt(solo.get('p99_ms'))} ms "
+                    f"(n={solo.get('n')})",
+                    "–",
+                )
+            )
+        p99s = [x["p99_ms"] for x in cn["sizes"] if x["p99_ms"]]
+        if len(p99s) >= 2:
+            out.append(
+                ("Call-next growth, largest/smallest p99", f"{p99s[-1] / p99s[0]:.2f}x", "≤ 2x")
+            )
+    if (f := s.get("fanout")) and "error" not in f:
+        out.append(
+            (
+                f"Fan-out to {f['clients']:,} clients",
+                f"p50 {_fmt(f['p50_ms'])} / p99 {_fmt(f['p99_ms'])} / max {_fmt(f['max_ms'])} ms, "
+                f"{f['missed']} missed",
+                "p99 ≤ 100 ms, none missed",
+            )
+        )
+    if (m := s.get("memory")) and "error" not in m:
+        out.append(
+            (
+                f"Worker RSS with {m['connected']:,} clients",
+                f"{_fmt(m['rss_mb'])} MB (before: {_fmt(m['rss_before_mb'])} MB)",
+                "≤ 200 MB",
+            )
+        )
+    for name, result in s.items():
+        if "error" in result:
+            out.append((name, "FAILED: " + result["error"].strip().splitlines()[-1], "–"))
+    return out
+
+
+def render_table(report: dict) -> str:
+    lines = ["| Measure | Figure | Target (2 cores, SQLite) |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows(report)]
+    return "\n".join(lines)
+
+
+def render_doc(report: dict, table: str) -> str:
+    m = report["machine"]
+    # The hand-written analysis below the table survives a rerun.
+    doc = ROOT / "docs" / "benchmarks.md"
+    old = doc.read_text() if doc.exists() else ""
+    notes = old[old.index(NOTES) :] if NOTES in old else ""
+    return (
+        "# Benchmarks\n\n"
+        f"Latest run: {report['started']} on {m['cores']} cores, {m['memory_gb']} GB "
+        f"({m['cpu']}), Python {report['python']}.\n"
+        f"Server: {report['server']}. Command: `make bench` (`{report['command']}`).\n"
+        "Load generators run on the same machine and share its cores with the server.\n\n"
+        f"{table}\n" + (f"\n{notes}" if notes else "")
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
