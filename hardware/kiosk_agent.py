@@ -195,6 +195,7 @@ class KioskAgent:
         self._queued: set[str] = set()  # print ids waiting or printing
         self._queued_lock = threading.Lock()
         self._unacked: dict[str, dict] = {}  # print id -> report the server has not confirmed
+        self._sent_at: dict[str, float] = {}  # print id -> when its report was last sent
         self._stop = threading.Event()
         self._status: dict | None = None  # the printer's health, as last read
         self._status_sent: tuple[dict | None, float] = (None, 0.0)
@@ -222,6 +223,9 @@ class KioskAgent:
     def _on_connect(self) -> None:
         self._refusal = None
         log.info("connected to %s", self.server)
+        # The snapshot comes before the server's connect packet, so a report made while
+        # handling it may have found the namespace not yet up: send it now.
+        self._resend_unacked()
 
     def _on_connect_error(self, data: Any = None) -> None:
         # Called for an unreachable server too; only the server's own refusal carries
@@ -241,8 +245,7 @@ class KioskAgent:
             self.enqueue(job)
         # The server forgets nothing we sent it, but a report may have been lost on the
         # way down; send again what it has not confirmed, and our printer's health.
-        for report in list(self._unacked.values()):
-            self._send_report(report)
+        self._resend_unacked()
         self._status_sent = (None, 0.0)
         threading.Thread(target=self.check_status, name="status-now", daemon=True).start()
 
@@ -336,12 +339,15 @@ class KioskAgent:
     def _send_report(self, report: dict) -> None:
         print_id = report["print_id"]
         self._unacked[print_id] = report
+        self._sent_at[print_id] = time.monotonic()
 
         def acked(answer: Any = None) -> None:
             if isinstance(answer, dict) and answer.get("ok"):
                 self._unacked.pop(print_id, None)
+                self._sent_at.pop(print_id, None)
             elif isinstance(answer, dict):
                 self._unacked.pop(print_id, None)  # refused: sending again will not help
+                self._sent_at.pop(print_id, None)
                 log.error("the server refused the report on %s: %s", print_id, answer)
 
         if not self._online():
@@ -350,6 +356,14 @@ class KioskAgent:
             self.sio.emit("ticket.printed", report, namespace=NAMESPACE, callback=acked)
         except Exception as exc:  # disconnected meanwhile
             log.warning("could not report %s now (%s); will on reconnect", print_id, exc)
+
+    def _resend_unacked(self, older_than: float = 0.0) -> None:
+        """Send again each report the server has not confirmed (sent at least
+        ``older_than`` seconds ago): the server records a print result idempotently."""
+        now = time.monotonic()
+        for print_id, report in list(self._unacked.items()):
+            if now - self._sent_at.get(print_id, 0.0) >= older_than:
+                self._send_report(report)
 
     def _online(self) -> bool:
         # The namespace is up as soon as the server accepted us, which is before the
@@ -383,6 +397,9 @@ class KioskAgent:
     def _watch_status(self) -> None:
         while not self._stop.wait(self.status_interval):
             self.check_status()
+            # A report whose answer never came (lost with a dropped connection) is
+            # sent again rather than waiting for the next reconnect.
+            self._resend_unacked(older_than=self.status_interval)
 
     # -- running
 
