@@ -27,6 +27,7 @@ from .tickets import (
     Ticket,
     TicketEvent,
     TicketSequence,
+    at_counter,
 )
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "Ticket",
     "TicketEvent",
     "TicketSequence",
+    "at_counter",
     "UTCDateTime",
     "WAITING",
     "utcnow",

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    ColumnElement,
     Date,
     ForeignKey,
     Index,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
+    bindparam,
     event,
     text,
 )
@@ -126,6 +128,13 @@ class Ticket(Base):
             postgresql_where=text("status IN ('called', 'serving')"),
             sqlite_where=text("status IN ('called', 'serving')"),
         ),
+        # The counter screen lists the visitors a counter parked, on every change.
+        Index(
+            "ix_tickets_parked",
+            "counter_id",
+            postgresql_where=text("status = 'parked'"),
+            sqlite_where=text("status = 'parked'"),
+        ),
         Index(
             "ix_tickets_done",
             "service_id",
@@ -161,6 +170,15 @@ class TicketSequence(Base):
     prefix: Mapped[str] = mapped_column(String(4), primary_key=True)
     business_day: Mapped[date] = mapped_column(Date, primary_key=True)
     last_number: Mapped[int] = mapped_column(Integer)
+
+
+def at_counter() -> ColumnElement[bool]:
+    """``status IN ('called', 'serving')`` with the values written into the SQL, so the
+    planner can use the partial index ix_tickets_at_counter: SQLite scans the whole
+    table for an IN list of bound parameters."""
+    return Ticket.status.in_(
+        bindparam("at_counter", ACTIVE_STATUSES, expanding=True, literal_execute=True)
+    )
 
 
 class TicketEvent(Base):

@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 
 from ..errors import Conflict, InvalidInput
 from ..models import (
-    ACTIVE_STATUSES,
     LANE_FRONT,
     LANE_NORMAL,
     LANE_PRIORITY,
     Counter,
     Ticket,
+    at_counter,
     utcnow,
 )
 from .actor import Actor
@@ -33,9 +33,7 @@ from .lookup import get_counter, get_service, get_ticket
 
 def current_ticket(session: Session, counter_id: int) -> Ticket | None:
     """The ticket called to or being served at a counter, if any."""
-    return session.scalar(
-        select(Ticket).where(Ticket.counter_id == counter_id, Ticket.status.in_(ACTIVE_STATUSES))
-    )
+    return session.scalar(select(Ticket).where(Ticket.counter_id == counter_id, at_counter()))
 
 
 MAX_REASON_LENGTH = 64  # ticket_events.reason; PostgreSQL refuses longer text
