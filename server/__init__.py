@@ -14,6 +14,7 @@ from flask import Flask
 
 from .config import Config
 from .extensions import db
+from .queue.estimates import share_load_cache
 
 
 def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
@@ -30,6 +31,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "novbe.db")
 
     db.init_app(app)
+    share_load_cache(db, app.config["ESTIMATE_CACHE_S"])
     from .realtime import init_realtime
 
     init_realtime(app)

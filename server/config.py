@@ -30,6 +30,9 @@ class Config:
     SOCKETIO_PING_INTERVAL = 10
     # Queue figures and visitors' positions: at most one push per this many seconds.
     REALTIME_STATS_INTERVAL = 0.5
+    # Seconds a service's load (recent service time, counters open) is reused for
+    # estimates; a served visitor or a counter change in this process drops it sooner.
+    ESTIMATE_CACHE_S = 5.0
     # The address visitors' phones reach (for the QR code); empty means this request's host.
     PUBLIC_BASE_URL = os.environ.get("NOVBE_PUBLIC_BASE_URL", "")
     # Server-side voice (hardware/voice.py): where rendered announcements are kept
@@ -48,3 +51,4 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret"
     SOCKETIO_MESSAGE_QUEUE = ""
     REALTIME_STATS_INTERVAL = 0  # publish queue figures inline: deterministic tests
+    ESTIMATE_CACHE_S = 0  # tests seed finished tickets straight into the database

@@ -73,6 +73,9 @@ class Database:
         self._write: sessionmaker[Session] | None = None
         self._write_lock: threading.Lock | None = None
         self._commit_listeners: list[Callable[[list], None]] = []
+        # Put into every session's ``info`` (objects shared by all of them, such as
+        # the queue engine's cache of service loads).
+        self.session_info: dict = {}
         if url:
             self.connect(url)
 
@@ -88,8 +91,9 @@ class Database:
         # Created here, not at import, so that under gevent it is a patched (green) lock.
         self._write_lock = threading.Lock()
         writer = self.engine.execution_options(novbe_write=True)
-        self._read = sessionmaker(self.engine, expire_on_commit=False)
-        self._write = sessionmaker(writer, expire_on_commit=False)
+        self.session_info = {}
+        self._read = sessionmaker(self.engine, expire_on_commit=False, info=self.session_info)
+        self._write = sessionmaker(writer, expire_on_commit=False, info=self.session_info)
 
     @property
     def is_sqlite(self) -> bool:

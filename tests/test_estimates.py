@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import select
 
 from server import queue
-from server.models import Center, Counter, Ticket
+from server.models import Center, Counter, Ticket, utcnow
+from server.queue.estimates import share_load_cache
 
 from . import factories
 from .engine_helpers import Env, at, issue, make_env
@@ -328,3 +329,55 @@ def test_position_and_estimate_with_local_time_instants(db, env):
         stats = queue.queue_stats(s, s.get(Center, env.center_id), now=local_now)
         row = next(r for r in stats["services"] if r["service"] == "pension-new")
         assert (row["waiting"], row["longest_wait_s"]) == (3, 300)
+
+
+# --- the cache of service loads (production: ESTIMATE_CACHE_S) ------------------------
+
+
+def test_cached_loads_last_until_a_visitor_is_served_or_a_counter_changes(db, env):
+    cache = share_load_cache(db, max_age=3600)
+    start = utcnow()
+
+    def real(minutes: float):
+        return start + timedelta(minutes=minutes)
+
+    def serve(minutes: float, at_minute: float) -> int:
+        """A pension-new visitor served at c1 for ``minutes``, ending at ``at_minute``."""
+        with db.write() as s:
+            ticket = queue.issue_ticket(
+                s, env.center_code, "pension-new", "az", None, env.kiosk, now=real(-30)
+            ).ticket
+            begin = at_minute - minutes
+            queue.call_ticket(s, env.c1, ticket.id, "other", env.alice, now=real(begin - 1))
+            queue.start(s, ticket.id, env.alice, now=real(begin))
+            queue.complete(s, ticket.id, env.alice, now=real(at_minute))
+            return ticket.id
+
+    def load():
+        with db.read() as s:
+            service = s.get(Ticket, first).service
+            return queue.service_loads(s, [service])[service.id]
+
+    first = serve(4, at_minute=-10)
+    assert load().average_service_s == 240
+    with db.write() as s:  # behind the cache's back: no change announced
+        s.get(Ticket, first).started_at = real(-18)
+    with db.write() as s:  # issuing changes no load: the cache stays
+        queue.issue_ticket(s, env.center_code, "pension-new", "az", None, env.kiosk)
+    assert load().average_service_s == 240
+    with db.read() as s:  # an explicit instant never reads the cache
+        service = s.get(Ticket, first).service
+        assert queue.service_loads(s, [service], now=real(0))[service.id].average_service_s == 480
+
+    serve(6, at_minute=-5)  # a visitor served: recomputed, with the edit above
+    assert load().average_service_s == (480 + 360) / 2
+    assert load().open_counters == 1
+    with db.write() as s:
+        queue.set_counter_state(s, env.c2, "open", env.bob)  # c2 serves pension-new too
+    assert load().open_counters == 2
+
+    with db.write() as s:
+        s.get(Ticket, first).started_at = real(-14)  # unannounced again
+    assert load().average_service_s == (480 + 360) / 2
+    cache.max_age = 0  # too old: recomputed
+    assert load().average_service_s == (240 + 360) / 2

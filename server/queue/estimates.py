@@ -15,13 +15,25 @@ Estimated wait (first version, see docs/queue.md):
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import and_, case, func, literal, or_, select, tuple_, union_all
+from sqlalchemy import and_, bindparam, case, func, or_, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
-from ..models import ACTIVE_STATUSES, Center, Counter, CounterService, Service, Ticket, utcnow
+from ..models import (
+    WAITING,
+    Center,
+    Counter,
+    CounterService,
+    Service,
+    Ticket,
+    at_counter,
+    utcnow,
+)
 
 RECENT_SAMPLE = 20
 RECENT_WINDOW = timedelta(days=14)
@@ -40,11 +52,82 @@ class ServiceLoad:
         return round(max(position - 0.5, 0) * self.average_service_s / counters)
 
 
+# session.info key of the LoadCache shared by one Database's sessions (see LoadCache).
+LOAD_CACHE = "novbe_load_cache"
+
+
+class LoadCache:
+    """Service loads computed recently, shared by the sessions of one database.
+
+    Every ticket shown (the kiosk's answer, the print job, the phone page) needs its
+    service's load, which changes only when a visitor is served (the average) or a
+    counter opens, pauses or changes services (the count). :func:`forget_on` drops
+    the loads after such a commit in this process; ``max_age`` bounds what another
+    process's changes can leave stale."""
+
+    def __init__(self, max_age: float) -> None:
+        self.max_age = max_age
+        self._loads: dict[int, tuple[float, ServiceLoad]] = {}
+
+    def get(self, service_id: int) -> ServiceLoad | None:
+        entry = self._loads.get(service_id)
+        if entry is None or time.monotonic() - entry[0] > self.max_age:
+            return None
+        return entry[1]
+
+    def put(self, loads: dict[int, ServiceLoad]) -> None:
+        at = time.monotonic()
+        self._loads.update((service_id, (at, load)) for service_id, load in loads.items())
+
+    def forget(self) -> None:
+        self._loads.clear()
+
+    def forget_on(self, changes: Iterable) -> None:
+        """A commit listener: forget everything unless the transaction only issued
+        tickets or touched printing (``changes``: ``audit.Change`` tuples)."""
+        if any(not _keeps_loads(change) for change in changes):
+            self.forget()
+
+
+def share_load_cache(db, max_age: float) -> LoadCache | None:
+    """Give ``db``'s sessions a :class:`LoadCache` (none when ``max_age`` is 0). Call it
+    before anything else listens to commits: listeners run in order, and the live
+    channel's figures must not see loads from before the commit."""
+    if max_age <= 0:
+        return None
+    cache = LoadCache(max_age)
+    db.session_info[LOAD_CACHE] = cache
+    db.on_commit(cache.forget_on)
+    return cache
+
+
+def _keeps_loads(change) -> bool:
+    return change.kind in ("print", "printer") or (change.kind, change.action) == (
+        "ticket",
+        "issue",
+    )
+
+
 def service_loads(
     session: Session, services: list[Service], now: datetime | None = None
 ) -> dict[int, ServiceLoad]:
-    """Average service time and counters for each service, in two queries."""
-    now = now or utcnow()
+    """Average service time and counters for each service, in two queries, or from the
+    session's :class:`LoadCache` (only for the present: ``now`` not given)."""
+    cache: LoadCache | None = session.info.get(LOAD_CACHE) if now is None else None
+    if cache is None:
+        return _service_loads(session, services, now or utcnow())
+    loads = {service.id: cache.get(service.id) for service in services}
+    missing = [service for service in services if loads[service.id] is None]
+    if missing:
+        fresh = _service_loads(session, missing, utcnow())
+        cache.put(fresh)
+        loads.update(fresh)
+    return loads
+
+
+def _service_loads(
+    session: Session, services: list[Service], now: datetime
+) -> dict[int, ServiceLoad]:
     if not services:
         return {}
     ids = [service.id for service in services]
@@ -92,23 +175,27 @@ def position(session: Session, ticket: Ticket) -> int | None:
     """1-based place in its queue, or None when the ticket is not waiting."""
     if ticket.status != "waiting":
         return None
+    targeted = ticket.target_counter_id is not None
+    params = {"lane": ticket.lane, "due_at": ticket.due_at, "id": ticket.id}
+    params["queue"] = ticket.target_counter_id if targeted else ticket.service_id
+    return session.scalar(_ahead_statement(targeted), params) + 1
+
+
+@lru_cache(maxsize=2)
+def _ahead_statement(targeted: bool):
+    """Tickets ahead in the same queue (a service's shared one, or a counter's own), an
+    index range of ix_tickets_queue or ix_tickets_targeted. Built once: building the
+    expression costs more than running it."""
+    # due_at bound with the column's type: SQLite compares it as stored (naive UTC).
+    key = tuple_(bindparam("lane"), bindparam("due_at", type_=Ticket.due_at.type), bindparam("id"))
     ahead = (
         select(func.count())
         .select_from(Ticket)
-        .where(
-            Ticket.status == "waiting",
-            # bound with the column's type: SQLite compares it as stored (naive UTC)
-            tuple_(Ticket.lane, Ticket.due_at, Ticket.id)
-            < tuple_(ticket.lane, literal(ticket.due_at, Ticket.due_at.type), ticket.id),
-        )
+        .where(WAITING, tuple_(Ticket.lane, Ticket.due_at, Ticket.id) < key)
     )
-    if ticket.target_counter_id is None:
-        ahead = ahead.where(
-            Ticket.service_id == ticket.service_id, Ticket.target_counter_id.is_(None)
-        )
-    else:
-        ahead = ahead.where(Ticket.target_counter_id == ticket.target_counter_id)
-    return session.scalar(ahead) + 1
+    if targeted:
+        return ahead.where(Ticket.target_counter_id == bindparam("queue"))
+    return ahead.where(Ticket.service_id == bindparam("queue"), Ticket.target_counter_id.is_(None))
 
 
 @dataclass(frozen=True)
@@ -165,7 +252,7 @@ def queue_stats(session: Session, center: Center, now: datetime | None = None) -
     current = {
         ticket.counter_id: ticket
         for ticket in session.scalars(
-            select(Ticket).where(Ticket.center_id == center.id, Ticket.status.in_(ACTIVE_STATUSES))
+            select(Ticket).where(Ticket.center_id == center.id, at_counter())
         )
     }
     counter_rows = []

@@ -8,11 +8,19 @@ from sqlalchemy.orm import Session
 from ..errors import NotFound
 from ..models import Center, Counter, Service, Ticket
 
+# session.info key: centers this session has looked up by code. A request resolves its
+# center in the view (for the role check) and again in the queue engine.
+_CENTERS_BY_CODE = "novbe_centers_by_code"
+
 
 def get_center(session: Session, code: str) -> Center:
-    center = session.scalar(select(Center).where(Center.code == code))
+    known = session.info.setdefault(_CENTERS_BY_CODE, {})
+    center = known.get(code)
     if center is None:
-        raise NotFound(f"unknown center '{code}'", code="center_not_found")
+        center = session.scalar(select(Center).where(Center.code == code))
+        if center is None:
+            raise NotFound(f"unknown center '{code}'", code="center_not_found")
+        known[code] = center
     return center
 
 

@@ -17,7 +17,7 @@ import threading
 from flask import Flask, has_request_context, request
 from flask_socketio import SocketIO
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from .. import printing
 from ..db import Database
@@ -78,7 +78,8 @@ class Publisher:
                 for ticket in s.scalars(
                     select(Ticket)
                     .where(Ticket.id.in_(ticket_ids))
-                    .options(selectinload(Ticket.service), selectinload(Ticket.counter))
+                    # one query: both are many-to-one
+                    .options(joinedload(Ticket.service), joinedload(Ticket.counter))
                 )
             }
             for change in changes:
