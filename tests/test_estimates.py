@@ -97,6 +97,33 @@ def test_position_of_a_ticket_sent_to_a_counter_counts_that_counters_tickets(db,
         assert queue.position(s, waiting_a) == 1
 
 
+def test_positions_of_many_tickets_agree_with_each_ones_position(db, env):
+    """The phones' batch query gives every ticket the place position() gives it: shared
+    queues by lane and due time, counters' own queues, other services left out."""
+    with db.write() as s:
+        normal = [issue(s, env, minute=m) for m in range(3)]
+        elderly = issue(s, env, priority="elderly", minute=3)
+        recalc = [issue(s, env, "pension-recalc", minute=m) for m in range(2)]
+        first, job = issue(s, env, minute=4), issue(s, env, "job-seeker", minute=4)
+        send_to(s, env, first, env.c3, 5)
+        send_to(s, env, job, env.c3, 6)
+        second = issue(s, env, minute=7)
+        send_to(s, env, second, env.c3, 8)
+        queue.call_next(s, env.c1, env.alice, now=at(9))  # the elderly visitor: not waiting
+        tickets = [*normal, elderly, *recalc, first, job, second]
+        expected = {
+            t.tracking_token: (queue.position(s, t), t.service_id)
+            for t in tickets
+            if t.status == "waiting"
+        }
+        assert len(expected) == len(tickets) - 1
+        assert queue.positions(s, [t.tracking_token for t in tickets]) == expected
+        assert [expected[t.tracking_token][0] for t in (first, job, second)] == [1, 2, 3]
+        assert [expected[t.tracking_token][0] for t in normal] == [1, 2, 3]
+        only_one = queue.positions(s, [normal[2].tracking_token])
+        assert only_one == {normal[2].tracking_token: (3, normal[2].service_id)}
+
+
 @pytest.mark.parametrize("status", ["called", "serving", "done", "cancelled"])
 def test_no_position_or_estimate_once_not_waiting(db, env, status):
     with db.write() as s:

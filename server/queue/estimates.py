@@ -21,10 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, tuple_, union_all
+from sqlalchemy import bindparam, case, func, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from ..models import (
+    LANE_FRONT,
+    LANE_NORMAL,
+    LANE_PRIORITY,
     WAITING,
     Center,
     Counter,
@@ -36,6 +39,7 @@ from ..models import (
 )
 
 RECENT_SAMPLE = 20
+LANES = (LANE_FRONT, LANE_PRIORITY, LANE_NORMAL)
 RECENT_WINDOW = timedelta(days=14)
 
 
@@ -214,22 +218,11 @@ def estimate(session: Session, ticket: Ticket, now: datetime | None = None) -> T
 
 def queue_stats(session: Session, center: Center, now: datetime | None = None) -> dict:
     """Per service: waiting, longest current wait, estimated wait for a newcomer.
-    Per counter: state and current ticket. Four queries, whatever the queue length."""
+    Per counter: state and current ticket. A few queries over the waiting and called
+    tickets only (partial indexes), never over the center's history."""
     now = now or utcnow()
     services = list(center.services)
-    waiting = {
-        service_id: (count, oldest, priority)
-        for service_id, count, oldest, priority in session.execute(
-            select(
-                Ticket.service_id,
-                func.count(),
-                func.min(Ticket.issued_at),
-                func.sum(case((Ticket.priority.is_not(None), 1), else_=0)),
-            )
-            .where(Ticket.center_id == center.id, Ticket.status == "waiting")
-            .group_by(Ticket.service_id)
-        )
-    }
+    waiting = _waiting_by_service(session, center)
     loads = service_loads(session, services, now)
     service_rows = []
     for service in services:
@@ -252,7 +245,9 @@ def queue_stats(session: Session, center: Center, now: datetime | None = None) -
     current = {
         ticket.counter_id: ticket
         for ticket in session.scalars(
-            select(Ticket).where(Ticket.center_id == center.id, at_counter())
+            select(Ticket).where(
+                Ticket.counter_id.in_([counter.id for counter in center.counters]), at_counter()
+            )
         )
     }
     counter_rows = []
@@ -277,10 +272,43 @@ def queue_stats(session: Session, center: Center, now: datetime | None = None) -
     return {"center": center.code, "services": service_rows, "counters": counter_rows}
 
 
+def _waiting_by_service(session: Session, center: Center) -> dict[int, tuple]:
+    """``{service_id: (waiting, earliest issued_at, priority waiting)}``, from the two
+    partial indexes of waiting tickets: each service's shared queue and the tickets sent
+    to a counter by name. (By center and status, SQLite would walk every ticket the
+    center ever had.)"""
+    columns = (
+        Ticket.service_id,
+        func.count(),
+        func.min(Ticket.issued_at),
+        func.sum(case((Ticket.priority.is_not(None), 1), else_=0)),
+    )
+    shared = select(*columns).where(
+        WAITING,
+        Ticket.target_counter_id.is_(None),
+        Ticket.service_id.in_([service.id for service in center.services]),
+        # Always true, but it makes ix_tickets_queue (service_id, lane, ...) the better
+        # match than ix_tickets_service_day (service_id, business_day) for SQLite's planner.
+        Ticket.lane.in_(LANES),
+    )
+    named = select(*columns).where(
+        WAITING, Ticket.target_counter_id.in_([counter.id for counter in center.counters])
+    )
+    waiting: dict[int, tuple] = {}
+    for query in (shared, named):
+        for service_id, count, oldest, priority in session.execute(
+            query.group_by(Ticket.service_id)
+        ):
+            total, earliest, priorities = waiting.get(service_id, (0, oldest, 0))
+            earliest = min(t for t in (earliest, oldest) if t is not None)
+            waiting[service_id] = (total + count, earliest, priorities + (priority or 0))
+    return waiting
+
+
 def positions(session: Session, tokens: list[str]) -> dict[str, tuple[int, int]]:
     """Place in line of many waiting tickets at once, by tracking token:
-    ``{token: (position, service_id)}``. One query (a window over the queues those
-    tickets are in), for pushing positions to visitors' phones."""
+    ``{token: (position, service_id)}``. Two queries (the tickets' queues, then a window
+    over those queues), for pushing positions to visitors' phones."""
     if not tokens:
         return {}
     mine = select(Ticket.service_id, Ticket.target_counter_id).where(
@@ -291,27 +319,29 @@ def positions(session: Session, tokens: list[str]) -> dict[str, tuple[int, int]]
         return {}
     services = {service_id for service_id, target in queues if target is None}
     counters = {target for _, target in queues if target is not None}
-    # The same queues as position(): a service's shared queue, or a counter's own one.
-    queue_key = case(
-        (Ticket.target_counter_id.is_(None), Ticket.service_id), else_=-Ticket.target_counter_id
+    # The same queues as position(): a service's shared queue, or a counter's own one,
+    # each read from its partial index (an OR of the two would scan the whole table).
+    columns = (Ticket.tracking_token, Ticket.service_id, Ticket.lane, Ticket.due_at, Ticket.id)
+    shared = select(*columns, Ticket.service_id.label("queue")).where(
+        WAITING,
+        Ticket.target_counter_id.is_(None),
+        Ticket.service_id.in_(services),
+        Ticket.lane.in_(LANES),  # see _waiting_by_service
     )
-    ranked = (
-        select(
-            Ticket.tracking_token,
-            Ticket.service_id,
-            func.row_number()
-            .over(partition_by=queue_key, order_by=(Ticket.lane, Ticket.due_at, Ticket.id))
-            .label("place"),
-        )
-        .where(
-            Ticket.status == "waiting",
-            or_(
-                and_(Ticket.target_counter_id.is_(None), Ticket.service_id.in_(services)),
-                Ticket.target_counter_id.in_(counters),
-            ),
-        )
-        .subquery()
+    named = select(*columns, (-Ticket.target_counter_id).label("queue")).where(
+        WAITING, Ticket.target_counter_id.in_(counters)
     )
+    waiting = union_all(shared, named).subquery()
+    ranked = select(
+        waiting.c.tracking_token,
+        waiting.c.service_id,
+        func.row_number()
+        .over(
+            partition_by=waiting.c.queue,
+            order_by=(waiting.c.lane, waiting.c.due_at, waiting.c.id),
+        )
+        .label("place"),
+    ).subquery()
     rows = session.execute(
         select(ranked.c.tracking_token, ranked.c.place, ranked.c.service_id).where(
             ranked.c.tracking_token.in_(tokens)
