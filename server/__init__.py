@@ -14,7 +14,7 @@ from flask import Flask
 
 from .config import Config
 from .extensions import db
-from .queue.estimates import share_load_cache
+from .queue.loads import share_load_cache
 
 
 def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:

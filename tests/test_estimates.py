@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from server import queue
 from server.models import Center, Counter, Ticket, utcnow
-from server.queue.estimates import share_load_cache
+from server.queue.loads import share_load_cache
 
 from . import factories
 from .engine_helpers import Env, at, issue, make_env
@@ -228,10 +228,40 @@ def test_only_the_past_14_days_count(db, env):
         served(s, env, "pension-new", env.c1, start=-13 * day, minutes=6)  # 360 s
         a = issue(s, env, minute=0)
         b = issue(s, env, "pension-recalc", minute=0)
-        assert wait_of(s, a, 1) == 180  # 0.5 * 360
+        # b is due first (a 5-minute target against 15) and counter 1, the only one
+        # open, serves both: b's 300 s default, then half of a's own 360 s
+        assert wait_of(s, a, 1) == 300 + 180
         # pension-recalc's only sample is too old: back to its default of 300 s
         assert s.get(Ticket, old_b.id).status == "done"
         assert wait_of(s, b, 1) == 150
+
+
+def test_visitors_of_other_services_on_shared_counters_count_by_their_share(db, env):
+    """Counters 1 (A, B), 2 (B, A, C) and 3 (C, D) are open; call-next takes the
+    earliest due head of all a counter's queues, so other services wait ahead too."""
+    with db.write() as s:
+        served(s, env, "pension-new", env.c1, start=-60, minutes=10)  # A: 600 s
+        served(s, env, "job-seeker", env.c3, start=-30, minutes=2)  # C: 120 s
+        set_state(s, env, env.c2, "open", -20)  # B and D: their 300 s default
+        c1 = issue(s, env, "job-seeker", minute=0)  # due at 10 (10-minute target)
+        a1 = issue(s, env, minute=1)  # due at 16
+        b1 = issue(s, env, "pension-recalc", minute=2)  # due at 7
+        d1 = issue(s, env, "unemployment", minute=3)  # due at 23
+        a2 = issue(s, env, minute=4)  # due at 19: behind b1, c1 and a1
+        # B's counters are A's own two (share 1); C has one of its two there (share 1/2);
+        # D's counter 3 serves no A: not ahead. Over A's 2 open counters:
+        assert wait_of(s, a2, 5) == (300 + 120 / 2 + 600 + 600 / 2) / 2
+        # D's only counter also serves C, whose c1 is due first; C's other counter is 2
+        assert wait_of(s, d1, 5) == 120 / 2 + 300 / 2
+        assert queue.position(s, a2) == 2  # the place shown stays in its own queue
+
+        tickets = [c1, a1, b1, d1, a2]
+        each = {t.tracking_token: queue.estimate(s, t, now=at(5)) for t in tickets}
+        assert queue.estimates_for(s, list(each), now=at(5)) == each  # the phones' too
+
+        stats = stats_by_service(s, env, 5)
+        # a newcomer to A: behind every visitor waiting on A's counters' services
+        assert stats["pension-new"]["estimated_wait_s"] == (2 * 600 + 300 + 60 + 300) / 2
 
 
 def test_no_estimate_for_a_service_no_counter_serves(db):
@@ -276,7 +306,9 @@ def test_queue_stats_per_service(db, env):
     # a newcomer would be 4th: (4 - 0.5) * 600 s / 1 open counter
     assert a["estimated_wait_s"] == 2100
     assert (b["waiting"], b["longest_wait_s"]) == (0, 0)
-    assert b["estimated_wait_s"] == 150  # (1 - 0.5) * 300 s default / 1 open (counter 1)
+    # counter 1, the only one open, serves both services and calls the three overdue
+    # pension-new visitors first: 3 * 600 s, then half of the 300 s default
+    assert b["estimated_wait_s"] == 3 * 600 + 150
     assert (c["waiting"], c["longest_wait_s"]) == (1, 5 * 60)
     # nobody serving job-seeker is open, but counters 2 and 3 serve it: counted as one
     assert c["estimated_wait_s"] == 450

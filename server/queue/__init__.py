@@ -12,12 +12,13 @@ from .daily import expire_after_closing, expire_all_centers
 from .estimates import (
     TicketEstimate,
     estimate,
+    estimates_for,
     position,
     positions,
     queue_stats,
-    service_loads,
 )
 from .issuing import IssueResult, issue_ticket
+from .loads import open_counters, service_loads
 from .numbering import business_day, next_number
 from .transitions import (
     cancel,
@@ -45,11 +46,13 @@ __all__ = [
     "complete",
     "current_ticket",
     "estimate",
+    "estimates_for",
     "expire_after_closing",
     "expire_all_centers",
     "issue_ticket",
     "next_number",
     "no_show",
+    "open_counters",
     "park",
     "position",
     "positions",

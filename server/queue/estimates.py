@@ -1,24 +1,32 @@
 """Position in line, estimated wait and per-service queue figures.
 
-Estimated wait (first version, see docs/queue.md):
+Estimated wait of a waiting ticket (see docs/queue.md): the work ahead of it on the
+open counters that may call it, over those counters.
 
-    estimated_wait = (position - 0.5) * average_service_time / open_counters
+    estimated_wait = (work_ahead + 0.5 * average(own service)) / open_counters(own)
+    work_ahead = sum over the visitors ahead, of any service s:
+                 average(s) * share(s)
 
-* position: 1 for the next visitor of that queue;
-* average_service_time: mean start-to-end time of the service's last 20
-  completed tickets in the past 14 days, or the service's configured default
-  until it has any;
-* open_counters: open counters that serve the service (at least 1 while any
-  counter serves it at all). The "- 0.5" stands for the visitor already at the
-  counter being half-way through on average.
+* visitors ahead: waiting in a shared queue, in front by (lane, due time, arrival),
+  as call-next compares the heads of all the queues a counter takes from. Counters
+  are shared, so the other services' visitors are ahead too, not only the ticket's
+  own queue (measured on the simulated day of bench/day.py: counting only the own
+  queue gave estimates 7 times too short);
+* share(s): the part of the open counters serving s that also serve the ticket's
+  service (s's visitors spread evenly over their counters); 1 for the own service;
+* average(s): mean start-to-end time of the service's last 20 completed tickets of
+  the past 14 days, or its configured default until it has any (loads.py);
+* 0.5: the visitors at the counters are half-way through on average.
+
+A ticket sent to a named counter, or one whose service no open counter serves, keeps
+the first version: (position - 0.5) * average / max(open counters, 1).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable
+from collections import Counter as Tally
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import bindparam, case, func, select, tuple_, union_all
@@ -30,149 +38,13 @@ from ..models import (
     LANE_PRIORITY,
     WAITING,
     Center,
-    Counter,
-    CounterService,
-    Service,
     Ticket,
     at_counter,
     utcnow,
 )
+from .loads import open_counters, service_loads
 
-RECENT_SAMPLE = 20
 LANES = (LANE_FRONT, LANE_PRIORITY, LANE_NORMAL)
-RECENT_WINDOW = timedelta(days=14)
-
-
-@dataclass(frozen=True)
-class ServiceLoad:
-    average_service_s: float
-    open_counters: int
-    serving_counters: int  # open or not
-
-    def wait_for(self, position: int) -> int | None:
-        if self.serving_counters == 0:
-            return None  # no counter serves it: nobody can say
-        counters = max(self.open_counters, 1)
-        return round(max(position - 0.5, 0) * self.average_service_s / counters)
-
-
-# session.info key of the LoadCache shared by one Database's sessions (see LoadCache).
-LOAD_CACHE = "novbe_load_cache"
-
-
-class LoadCache:
-    """Service loads computed recently, shared by the sessions of one database.
-
-    Every ticket shown (the kiosk's answer, the print job, the phone page) needs its
-    service's load, which changes only when a visitor is served (the average) or a
-    counter opens, pauses or changes services (the count). :func:`forget_on` drops
-    the loads after such a commit in this process; ``max_age`` bounds what another
-    process's changes can leave stale."""
-
-    def __init__(self, max_age: float) -> None:
-        self.max_age = max_age
-        self._loads: dict[int, tuple[float, ServiceLoad]] = {}
-
-    def get(self, service_id: int) -> ServiceLoad | None:
-        entry = self._loads.get(service_id)
-        if entry is None or time.monotonic() - entry[0] > self.max_age:
-            return None
-        return entry[1]
-
-    def put(self, loads: dict[int, ServiceLoad]) -> None:
-        at = time.monotonic()
-        self._loads.update((service_id, (at, load)) for service_id, load in loads.items())
-
-    def forget(self) -> None:
-        self._loads.clear()
-
-    def forget_on(self, changes: Iterable) -> None:
-        """A commit listener: forget everything unless the transaction only issued
-        tickets or touched printing (``changes``: ``audit.Change`` tuples)."""
-        if any(not _keeps_loads(change) for change in changes):
-            self.forget()
-
-
-def share_load_cache(db, max_age: float) -> LoadCache | None:
-    """Give ``db``'s sessions a :class:`LoadCache` (none when ``max_age`` is 0). Call it
-    before anything else listens to commits: listeners run in order, and the live
-    channel's figures must not see loads from before the commit."""
-    if max_age <= 0:
-        return None
-    cache = LoadCache(max_age)
-    db.session_info[LOAD_CACHE] = cache
-    db.on_commit(cache.forget_on)
-    return cache
-
-
-def _keeps_loads(change) -> bool:
-    return change.kind in ("print", "printer") or (change.kind, change.action) == (
-        "ticket",
-        "issue",
-    )
-
-
-def service_loads(
-    session: Session, services: list[Service], now: datetime | None = None
-) -> dict[int, ServiceLoad]:
-    """Average service time and counters for each service, in two queries, or from the
-    session's :class:`LoadCache` (only for the present: ``now`` not given)."""
-    cache: LoadCache | None = session.info.get(LOAD_CACHE) if now is None else None
-    if cache is None:
-        return _service_loads(session, services, now or utcnow())
-    loads = {service.id: cache.get(service.id) for service in services}
-    missing = [service for service in services if loads[service.id] is None]
-    if missing:
-        fresh = _service_loads(session, missing, utcnow())
-        cache.put(fresh)
-        loads.update(fresh)
-    return loads
-
-
-def _service_loads(
-    session: Session, services: list[Service], now: datetime
-) -> dict[int, ServiceLoad]:
-    if not services:
-        return {}
-    ids = [service.id for service in services]
-    durations: dict[int, list[float]] = {service_id: [] for service_id in ids}
-    recent = [
-        select(Ticket.service_id, Ticket.started_at, Ticket.ended_at)
-        .where(
-            Ticket.status == "done",
-            Ticket.service_id == service_id,
-            Ticket.ended_at >= now - RECENT_WINDOW,
-            Ticket.started_at.is_not(None),
-        )
-        .order_by(Ticket.ended_at.desc())
-        .limit(RECENT_SAMPLE)
-        .subquery()
-        for service_id in ids
-    ]
-    for service_id, started, ended in session.execute(union_all(*(select(s) for s in recent))):
-        durations[service_id].append((ended - started).total_seconds())
-
-    counters: dict[int, tuple[int, int]] = {}
-    rows = session.execute(
-        select(
-            CounterService.service_id,
-            func.count(),
-            func.sum(case((Counter.state == "open", 1), else_=0)),
-        )
-        .join(Counter, Counter.id == CounterService.counter_id)
-        .where(CounterService.service_id.in_(ids))
-        .group_by(CounterService.service_id)
-    )
-    for service_id, total, open_count in rows:
-        counters[service_id] = (int(total), int(open_count or 0))
-
-    loads = {}
-    for service in services:
-        sample = durations[service.id]
-        average = sum(sample) / len(sample) if sample else service.default_service_min * 60.0
-        total, open_count = counters.get(service.id, (0, 0))
-        loads[service.id] = ServiceLoad(average, open_count, total)
-    return loads
 
 
 def position(session: Session, ticket: Ticket) -> int | None:
@@ -212,8 +84,33 @@ def estimate(session: Session, ticket: Ticket, now: datetime | None = None) -> T
     place = position(session, ticket)
     if place is None:
         return TicketEstimate(None, None)
-    load = service_loads(session, [ticket.service], now)[ticket.service_id]
+    if ticket.target_counter_id is None:
+        counters = open_counters(session, ticket.center_id)
+        if counters.serve(ticket.service_id):
+            params = {"lane": ticket.lane, "due_at": ticket.due_at, "id": ticket.id}
+            params["services"] = counters.pool(ticket.service_id)
+            ahead = dict(session.execute(_pool_ahead_statement(), params).all())
+            loads = service_loads(session, [*ahead, ticket.service_id], now)
+            return TicketEstimate(place, counters.wait(ticket.service_id, ahead, loads))
+    load = service_loads(session, [ticket.service_id], now)[ticket.service_id]
     return TicketEstimate(place, load.wait_for(place))
+
+
+@lru_cache(maxsize=1)
+def _pool_ahead_statement():
+    """Per service of the pool, the visitors waiting in front of the given ticket (lane,
+    due time, id) in the services' shared queues: index ranges of ix_tickets_queue."""
+    key = tuple_(bindparam("lane"), bindparam("due_at", type_=Ticket.due_at.type), bindparam("id"))
+    return (
+        select(Ticket.service_id, func.count())
+        .where(
+            WAITING,
+            Ticket.target_counter_id.is_(None),
+            Ticket.service_id.in_(bindparam("services", expanding=True)),
+            tuple_(Ticket.lane, Ticket.due_at, Ticket.id) < key,
+        )
+        .group_by(Ticket.service_id)
+    )
 
 
 def queue_stats(session: Session, center: Center, now: datetime | None = None) -> dict:
@@ -222,11 +119,16 @@ def queue_stats(session: Session, center: Center, now: datetime | None = None) -
     tickets only (partial indexes), never over the center's history."""
     now = now or utcnow()
     services = list(center.services)
-    waiting = _waiting_by_service(session, center)
+    waiting, shared = _waiting_by_service(session, center)
     loads = service_loads(session, services, now)
+    counters = open_counters(session, center.id)
     service_rows = []
     for service in services:
         count, oldest, priority = waiting.get(service.id, (0, None, 0))
+        # A newcomer: behind everyone waiting in the shared queues of its counters.
+        newcomer = counters.wait(service.id, shared, loads)
+        if newcomer is None:
+            newcomer = loads[service.id].wait_for(count + 1)
         if oldest is not None and oldest.tzinfo is None:  # aggregates skip the column type
             oldest = oldest.replace(tzinfo=now.tzinfo)
         service_rows.append(
@@ -239,7 +141,7 @@ def queue_stats(session: Session, center: Center, now: datetime | None = None) -
                 "waiting": count,
                 "priority_waiting": int(priority or 0),
                 "longest_wait_s": round((now - oldest).total_seconds()) if oldest else 0,
-                "estimated_wait_s": loads[service.id].wait_for(count + 1),
+                "estimated_wait_s": newcomer,
             }
         )
     current = {
@@ -272,11 +174,11 @@ def queue_stats(session: Session, center: Center, now: datetime | None = None) -
     return {"center": center.code, "services": service_rows, "counters": counter_rows}
 
 
-def _waiting_by_service(session: Session, center: Center) -> dict[int, tuple]:
-    """``{service_id: (waiting, earliest issued_at, priority waiting)}``, from the two
-    partial indexes of waiting tickets: each service's shared queue and the tickets sent
-    to a counter by name. (By center and status, SQLite would walk every ticket the
-    center ever had.)"""
+def _waiting_by_service(session: Session, center: Center) -> tuple[dict[int, tuple], Tally]:
+    """``{service_id: (waiting, earliest issued_at, priority waiting)}`` and, apart, how
+    many wait in each service's shared queue; from the two partial indexes of waiting
+    tickets: the services' shared queues and the tickets sent to a counter by name. (By
+    center and status, SQLite would walk every ticket the center ever had.)"""
     columns = (
         Ticket.service_id,
         func.count(),
@@ -295,6 +197,7 @@ def _waiting_by_service(session: Session, center: Center) -> dict[int, tuple]:
         WAITING, Ticket.target_counter_id.in_([counter.id for counter in center.counters])
     )
     waiting: dict[int, tuple] = {}
+    in_shared: Tally = Tally()
     for query in (shared, named):
         for service_id, count, oldest, priority in session.execute(
             query.group_by(Ticket.service_id)
@@ -302,7 +205,9 @@ def _waiting_by_service(session: Session, center: Center) -> dict[int, tuple]:
             total, earliest, priorities = waiting.get(service_id, (0, oldest, 0))
             earliest = min(t for t in (earliest, oldest) if t is not None)
             waiting[service_id] = (total + count, earliest, priorities + (priority or 0))
-    return waiting
+            if query is shared:
+                in_shared[service_id] = count
+    return waiting, in_shared
 
 
 def positions(session: Session, tokens: list[str]) -> dict[str, tuple[int, int]]:
@@ -348,3 +253,68 @@ def positions(session: Session, tokens: list[str]) -> dict[str, tuple[int, int]]
         )
     )
     return {token: (int(place), service_id) for token, place, service_id in rows}
+
+
+def estimates_for(
+    session: Session, tokens: list[str], now: datetime | None = None
+) -> dict[str, TicketEstimate]:
+    """:func:`estimate` of many waiting tickets at once, by tracking token, for pushing
+    them to visitors' phones. One walk, in call order, over the shared queues of the
+    services that share open counters with theirs (the waiting visitors only)."""
+    places = positions(session, tokens)
+    if not places:
+        return {}
+    mine = session.execute(
+        select(Ticket.tracking_token, Ticket.center_id, Ticket.target_counter_id).where(
+            Ticket.tracking_token.in_(list(places)), WAITING
+        )
+    ).all()
+    waits: dict[str, int | None] = {}
+    by_center: dict[int, set[str]] = {}
+    for token, center_id, target in mine:
+        if target is None:
+            by_center.setdefault(center_id, set()).add(token)
+    for center_id, shared_tokens in by_center.items():
+        waits.update(_pooled_waits(session, center_id, shared_tokens, places, now))
+    loads = service_loads(session, {service_id for _, service_id in places.values()}, now)
+    return {
+        token: TicketEstimate(
+            place, waits[token] if token in waits else loads[service_id].wait_for(place)
+        )
+        for token, (place, service_id) in places.items()
+    }
+
+
+def _pooled_waits(
+    session: Session,
+    center_id: int,
+    tokens: set[str],
+    places: dict[str, tuple[int, int]],
+    now: datetime | None,
+) -> dict[str, int | None]:
+    counters = open_counters(session, center_id)
+    served = {token for token in tokens if counters.serve(places[token][1])}
+    pool = {s for token in served for s in counters.pool(places[token][1])}
+    if not served:
+        return {}
+    loads = service_loads(session, pool, now)
+    ahead: Tally = Tally()
+    waits: dict[str, int | None] = {}
+    queue = session.execute(
+        select(Ticket.tracking_token, Ticket.service_id)
+        .where(
+            WAITING,
+            Ticket.target_counter_id.is_(None),
+            Ticket.service_id.in_(pool),
+            Ticket.lane.in_(LANES),  # see _waiting_by_service
+        )
+        .order_by(Ticket.lane, Ticket.due_at, Ticket.id)
+    )
+    for token, service_id in queue:
+        if token in served:
+            waits[token] = counters.wait(service_id, ahead, loads)
+            if len(waits) == len(served):
+                break
+        ahead[service_id] += 1
+    queue.close()
+    return waits

@@ -21,9 +21,9 @@ from sqlalchemy.orm import joinedload
 
 from .. import printing
 from ..db import Database
-from ..models import Center, Counter, Device, Service, Ticket
+from ..models import Center, Counter, Device, Ticket
 from ..public import public_center_json
-from ..queue import positions, service_loads
+from ..queue import estimates_for
 from ..queue.audit import Change
 from . import payloads
 from .alerts import AlertState
@@ -230,17 +230,13 @@ class Publisher:
 
     def _emit_positions(self, s) -> None:
         tokens = connected_ticket_tokens()
-        places = positions(s, tokens)
-        services = s.scalars(
-            select(Service).where(Service.id.in_({sid for _, sid in places.values()}))
-        ).all()
-        loads = service_loads(s, list(services))
+        estimates = estimates_for(s, tokens)
         connected = set(tokens)
         for token in list(self._sent_positions):
             if token not in connected:
                 del self._sent_positions[token]
-        for token, (place, service_id) in places.items():
-            wait = loads[service_id].wait_for(place)
+        for token, estimate in estimates.items():
+            place, wait = estimate.position, estimate.estimated_wait_s
             if self._sent_positions.get(token) == (place, wait):
                 continue
             self._sent_positions[token] = (place, wait)
