@@ -81,8 +81,7 @@ class TicketEstimate:
 
 
 def estimate(session: Session, ticket: Ticket, now: datetime | None = None) -> TicketEstimate:
-    place = position(session, ticket)
-    if place is None:
+    if ticket.status != "waiting":
         return TicketEstimate(None, None)
     if ticket.target_counter_id is None:
         counters = open_counters(session, ticket.center_id)
@@ -91,7 +90,10 @@ def estimate(session: Session, ticket: Ticket, now: datetime | None = None) -> T
             params["services"] = counters.pool(ticket.service_id)
             ahead = dict(session.execute(_pool_ahead_statement(), params).all())
             loads = service_loads(session, [*ahead, ticket.service_id], now)
+            # The own service's count is the place in its queue: no second count.
+            place = ahead.get(ticket.service_id, 0) + 1
             return TicketEstimate(place, counters.wait(ticket.service_id, ahead, loads))
+    place = position(session, ticket)
     load = service_loads(session, [ticket.service_id], now)[ticket.service_id]
     return TicketEstimate(place, load.wait_for(place))
 
