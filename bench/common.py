@@ -22,6 +22,8 @@ class Context:
     server: LiveServer
     smoke: bool
     tmp: Path
+    results_dir: Path  # where this run's result file goes; scenarios may add files beside it
+    stamp: str  # the result file's name, without .json
 
     def worker_pid(self) -> int | None:
         """The gunicorn worker: the child of the master process ``novbe serve`` execs."""

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from tests.live import start_live_server
 
-from . import call_next, ceiling, fanout, issuance, memory
+from . import call_next, ceiling, day, fanout, issuance, memory
 from .common import Context, machine
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = [ceiling, issuance, call_next, fanout, memory]
+SCENARIOS = [ceiling, issuance, call_next, fanout, memory, day]
 NOTES = "## What limits the figures"
 
 
@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench.run" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
 
     started = datetime.now(UTC)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    args.results_dir.mkdir(parents=True, exist_ok=True)
     report = {
         "started": started.isoformat(timespec="seconds"),
         "command": command,
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="novbe-bench-") as tmp:
         server = start_live_server(Path(tmp))
         try:
-            ctx = Context(server, args.smoke, Path(tmp))
+            ctx = Context(server, args.smoke, Path(tmp), args.results_dir, stamp)
             for scenario in chosen:
                 print(f"== {scenario.TITLE}", file=sys.stderr, flush=True)
                 t0 = time.monotonic()
@@ -64,11 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.stop()
 
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    path = args.results_dir / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path = args.results_dir / f"{stamp}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     table = render_table(report)
     print(table)
+    if section := day_section(report, images=False):
+        print("\n" + section)
     print(f"\nresults: {path}")
     if not args.smoke and not args.only and not failed:
         (ROOT / "docs" / "benchmarks.md").write_text(render_doc(report, table))
@@ -156,10 +159,80 @@ def rows(report: dict) -> list[tuple[str, str, str]]:
                 "≤ 200 MB",
             )
         )
+    if (d := s.get("day")) and "error" not in d:
+        waits, est = d["day"], d["estimate"]
+        errors = sum(d["errors"].values())
+        out.append(
+            (
+                f"Simulated day: {d['visitors']:,} visitors, {d['counters']} counters, "
+                f"{d['services']} services ({d['factor']}x)",
+                f"wait avg {_fmt(waits['avg_wait_min'])} / p90 {_fmt(waits['p90_wait_min'])} "
+                f"min, service level {_pct(waits['service_level'])}, {waits['called']:,} called "
+                f"(no-shows: {waits['no_show']}, left waiting: {waits['left_waiting']}), "
+                f"{errors} errors",
+                "–",
+            )
+        )
+        out.append(
+            (
+                "Simulated day: estimated wait at issue vs real wait",
+                f"MAE {_fmt(est['mae_min'])} min = {_pct(est['mae_share'])} of the real wait "
+                f"(bias {_fmt(est['bias_min'])} min); {_pct(est['within'])} within 25% or "
+                f"1 min (n={_fmt(est['n'])})",
+                "MAE ≤ 25% of the real wait",
+            )
+        )
     for name, result in s.items():
         if "error" in result:
             out.append((name, "FAILED: " + result["error"].strip().splitlines()[-1], "–"))
     return out
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+DAY_SECTION = "## Simulated day, per service"
+DAY_IMAGES = (
+    ("Visitors waiting over the simulated day", "benchmarks/day-queue.svg"),
+    ("Waits by time of issue, and the estimates shown", "benchmarks/day-waits.svg"),
+    ("Estimated wait against the real wait, per visitor", "benchmarks/day-estimates.svg"),
+)
+
+
+def day_section(report: dict, images: bool = True) -> str:
+    """Scenario 5's per-service table (too long for the main table), and its charts."""
+    d = report["scenarios"].get("day")
+    if not d or "error" in d:
+        return ""
+    load = d["offered_load"]
+    lines = [
+        DAY_SECTION,
+        "",
+        f"{d['visitors']:,} visitors from 09:00 to 18:00 by an hourly profile (morning peak, "
+        f"lunch dip at 13:00, afternoon peak), {d['services']} services, {d['counters']} "
+        f"counters with different service mixes, on a clock {d['factor']}x faster (a real "
+        f"second is {d['factor']} simulated seconds; bench/day.py). Work offered: "
+        f"{load['day']:.2f} of the counters' capacity over the day, {load['peak_hour']:.2f} "
+        f"in the busiest hour. Last call at {d['day']['last_call']}. Times in simulated "
+        "minutes; service level: share of visitors called within the service's target; "
+        f"estimate within 25%: {d['estimate_rule']}.",
+        "",
+        "| Service | Visitors | Avg wait | p90 wait | Target | Service level "
+        "| Estimate MAE | Estimate bias |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in d["per_service"]:
+        est = row["estimate"]
+        lines.append(
+            f"| {row['prefix']} {row['name']} | {row['visitors']} | {_fmt(row['avg_wait_min'])} "
+            f"| {_fmt(row['p90_wait_min'])} | {row['target_min']} | {_pct(row['service_level'])} "
+            f"| {_fmt(est['mae_min'])} | {_fmt(est['bias_min'])} |"
+        )
+    if images:
+        lines.append("")
+        lines += [f"![{alt}]({src})" for alt, src in DAY_IMAGES]
+    return "\n".join(lines) + "\n"
 
 
 def render_table(report: dict) -> str:
@@ -180,7 +253,9 @@ def render_doc(report: dict, table: str) -> str:
         f"({m['cpu']}), Python {report['python']}.\n"
         f"Server: {report['server']}. Command: `make bench` (`{report['command']}`).\n"
         "Load generators run on the same machine and share its cores with the server.\n\n"
-        f"{table}\n" + (f"\n{notes}" if notes else "")
+        f"{table}\n"
+        + (f"\n{section}" if (section := day_section(report)) else "")
+        + (f"\n{notes}" if notes else "")
     )
 
 

@@ -40,4 +40,13 @@ def test_smoke_run_completes_and_writes_every_scenario(tmp_path):
     assert all(size["n"] > 0 and not size["errors"] for size in s["call_next"]["sizes"])
     assert s["fanout"]["missed"] == 0 and s["fanout"]["received"] == s["fanout"]["clients"]
     assert s["memory"]["rss_mb"] > 0
+    day = s["day"]  # every visitor issued, called and finished, through the API alone
+    assert day["day"]["visitors"] == day["visitors"] == day["day"]["called"]
+    assert day["day"]["done"] + day["day"]["no_show"] == day["visitors"]
+    assert day["day"]["left_waiting"] == 0 and not day["errors"]
+    assert day["estimate"]["n"] == day["visitors"] and day["estimate"]["mae_min"] is not None
+    assert len(day["per_service"]) == day["services"]
+    for image in day["images"]:  # a smoke run keeps its charts out of docs/
+        assert Path(image).parent == tmp_path and "<svg" in Path(image).read_text()
     assert "| Measure |" in run.stdout  # the table is printed
+    assert "## Simulated day, per service" in run.stdout
