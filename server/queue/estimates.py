@@ -294,11 +294,13 @@ def _pooled_waits(
     places: dict[str, tuple[int, int]],
     now: datetime | None,
 ) -> dict[str, int | None]:
+    """Pooled waits of one center's tickets in shared queues whose service an open
+    counter serves (the others are left to the first version of the estimate)."""
     counters = open_counters(session, center_id)
     served = {token for token in tokens if counters.serve(places[token][1])}
-    pool = {s for token in served for s in counters.pool(places[token][1])}
     if not served:
         return {}
+    pool = {s for token in served for s in counters.pool(places[token][1])}
     loads = service_loads(session, pool, now)
     ahead: Tally = Tally()
     waits: dict[str, int | None] = {}
