@@ -28,6 +28,7 @@ import queue
 import random
 import signal
 import threading
+import time
 from typing import Any
 
 import requests
@@ -42,6 +43,7 @@ NAMESPACE = "/live"
 RECONNECT_MIN = 1.0
 RECONNECT_MAX = 30.0
 HTTP_TIMEOUT = (5, 10)  # connect, read (seconds)
+SHUTDOWN_S = 10.0  # at most this long from SIGTERM to exit
 
 
 class AgentError(Exception):
@@ -169,14 +171,20 @@ class CounterAgent:
         self._threads.append(thread)
 
     def _shutdown(self) -> None:
+        """Leave within SHUTDOWN_S whatever hangs: a service manager stopping the agent
+        must not have to kill it (the threads are daemons; the process ends anyway)."""
         log.info("stopping")
+        deadline = time.monotonic() + SHUTDOWN_S
         with self._sio_lock:
             sio = self._sio
         if sio is not None:
-            sio.disconnect()
+            # Its close handshake waits on the server: in a thread of its own.
+            self._spawn("disconnect", sio.disconnect)
         self._presses.put(None)  # wakes the press thread up to finish
         for thread in self._threads:
-            thread.join(10)
+            thread.join(max(deadline - time.monotonic(), 0))
+        if late := [thread.name for thread in self._threads if thread.is_alive()]:
+            log.warning("stopping without waiting for: %s", ", ".join(late))
         if self.led:
             self.led.stop()  # the display keeps showing its last number
 

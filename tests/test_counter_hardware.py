@@ -572,7 +572,7 @@ def test_button_calls_next_and_the_display_follows_the_counter(
     act(live_server, live_center, second, "complete")
     assert led.next_line() == "CLEAR"
 
-    assert agent.stop() == 0  # SIGTERM: a clean stop
+    assert agent.stop() == 0, agent.log()  # SIGTERM: a clean stop
     assert "stopping" in agent.log()
 
 
@@ -669,7 +669,7 @@ def test_the_agent_outlives_a_server_restart(tmp_path, ptys, agents):
         button.write(b"N\r\n")
         assert led.next_line() == f"SHOW {tickets[2]['number']}"
         assert status(server, tickets[2]) == ("called", "1")
-        assert agent.stop() == 0  # before the server: it waits for open sockets to close
+        assert agent.stop() == 0, agent.log()  # before the server, which waits for open sockets
     finally:
         server.stop()
 
