@@ -28,6 +28,7 @@ from collections import Counter as Tally
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, case, func, select, tuple_, union_all
 from sqlalchemy.orm import Session
@@ -216,6 +217,18 @@ def positions(session: Session, tokens: list[str]) -> dict[str, tuple[int, int]]
     """Place in line of many waiting tickets at once, by tracking token:
     ``{token: (position, service_id)}``. Two queries (the tickets' queues, then a window
     over those queues), for pushing positions to visitors' phones."""
+    return {token: (p.position, p.service_id) for token, p in _places(session, tokens).items()}
+
+
+class _Place(NamedTuple):
+    position: int
+    service_id: int
+    center_id: int
+    shared: bool  # in its service's queue, not sent to a counter by name
+
+
+def _places(session: Session, tokens: list[str]) -> dict[str, _Place]:
+    """:func:`positions`, with what the phones' estimates need besides."""
     if not tokens:
         return {}
     mine = select(Ticket.service_id, Ticket.target_counter_id).where(
@@ -228,7 +241,14 @@ def positions(session: Session, tokens: list[str]) -> dict[str, tuple[int, int]]
     counters = {target for _, target in queues if target is not None}
     # The same queues as position(): a service's shared queue, or a counter's own one,
     # each read from its partial index (an OR of the two would scan the whole table).
-    columns = (Ticket.tracking_token, Ticket.service_id, Ticket.lane, Ticket.due_at, Ticket.id)
+    columns = (
+        Ticket.tracking_token,
+        Ticket.service_id,
+        Ticket.center_id,
+        Ticket.lane,
+        Ticket.due_at,
+        Ticket.id,
+    )
     shared = select(*columns, Ticket.service_id.label("queue")).where(
         WAITING,
         Ticket.target_counter_id.is_(None),
@@ -242,6 +262,8 @@ def positions(session: Session, tokens: list[str]) -> dict[str, tuple[int, int]]
     ranked = select(
         waiting.c.tracking_token,
         waiting.c.service_id,
+        waiting.c.center_id,
+        waiting.c.queue,
         func.row_number()
         .over(
             partition_by=waiting.c.queue,
@@ -250,11 +272,19 @@ def positions(session: Session, tokens: list[str]) -> dict[str, tuple[int, int]]
         .label("place"),
     ).subquery()
     rows = session.execute(
-        select(ranked.c.tracking_token, ranked.c.place, ranked.c.service_id).where(
-            ranked.c.tracking_token.in_(tokens)
-        )
+        select(
+            ranked.c.tracking_token,
+            ranked.c.place,
+            ranked.c.service_id,
+            ranked.c.center_id,
+            ranked.c.queue,
+        ).where(ranked.c.tracking_token.in_(tokens))
     )
-    return {token: (int(place), service_id) for token, place, service_id in rows}
+    # queue: a service id for a shared queue, minus the counter's id for a named one.
+    return {
+        token: _Place(int(place), service_id, center_id, queue > 0)
+        for token, place, service_id, center_id, queue in rows
+    }
 
 
 def estimates_for(
@@ -263,44 +293,37 @@ def estimates_for(
     """:func:`estimate` of many waiting tickets at once, by tracking token, for pushing
     them to visitors' phones. One walk, in call order, over the shared queues of the
     services that share open counters with theirs (the waiting visitors only)."""
-    places = positions(session, tokens)
-    if not places:
-        return {}
-    mine = session.execute(
-        select(Ticket.tracking_token, Ticket.center_id, Ticket.target_counter_id).where(
-            Ticket.tracking_token.in_(list(places)), WAITING
-        )
-    ).all()
+    places = _places(session, tokens)
+    by_center: dict[int, dict[str, int]] = {}  # center -> {token: service} in shared queues
+    for token, place in places.items():
+        if place.shared:
+            by_center.setdefault(place.center_id, {})[token] = place.service_id
     waits: dict[str, int | None] = {}
-    by_center: dict[int, set[str]] = {}
-    for token, center_id, target in mine:
-        if target is None:
-            by_center.setdefault(center_id, set()).add(token)
-    for center_id, shared_tokens in by_center.items():
-        waits.update(_pooled_waits(session, center_id, shared_tokens, places, now))
-    loads = service_loads(session, {service_id for _, service_id in places.values()}, now)
+    for center_id, services_of in by_center.items():
+        waits.update(_pooled_waits(session, center_id, services_of, now))
+    loads = service_loads(session, {place.service_id for place in places.values()}, now)
     return {
         token: TicketEstimate(
-            place, waits[token] if token in waits else loads[service_id].wait_for(place)
+            place.position,
+            waits[token] if token in waits else loads[place.service_id].wait_for(place.position),
         )
-        for token, (place, service_id) in places.items()
+        for token, place in places.items()
     }
 
 
 def _pooled_waits(
     session: Session,
     center_id: int,
-    tokens: set[str],
-    places: dict[str, tuple[int, int]],
+    services_of: dict[str, int],
     now: datetime | None,
 ) -> dict[str, int | None]:
-    """Pooled waits of one center's tickets in shared queues whose service an open
-    counter serves (the others are left to the first version of the estimate)."""
+    """Pooled waits of one center's tickets in shared queues (``{token: service_id}``)
+    whose service an open counter serves (the others keep the first version)."""
     counters = open_counters(session, center_id)
-    served = {token for token in tokens if counters.serve(places[token][1])}
+    served = {token for token, service_id in services_of.items() if counters.serve(service_id)}
     if not served:
         return {}
-    pool = {s for token in served for s in counters.pool(places[token][1])}
+    pool = {s for token in served for s in counters.pool(services_of[token])}
     loads = service_loads(session, pool, now)
     ahead: Tally = Tally()
     waits: dict[str, int | None] = {}
