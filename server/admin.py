@@ -219,14 +219,19 @@ def _prefix(session: Session, center: Center, prefix: Any, service: Service | No
 
 
 def _category(session: Session, center: Center, code: Any) -> ServiceCategory:
-    category = session.scalar(
+    """The category a service is put in: an unknown one is bad input, not a 404."""
+    category = _find_category(session, center, code)
+    if category is None:
+        raise InvalidInput(f"category: unknown category '{code}'", field="category")
+    return category
+
+
+def _find_category(session: Session, center: Center, code: Any) -> ServiceCategory | None:
+    return session.scalar(
         select(ServiceCategory).where(
             ServiceCategory.center_id == center.id, ServiceCategory.code == code
         )
     )
-    if category is None:
-        raise InvalidInput(f"category: unknown category '{code}'", field="category")
-    return category
 
 
 # --- snapshots, as the audit log keeps them ---------------------------------------------
@@ -328,11 +333,7 @@ def create_category(
 
 
 def get_category_at(session: Session, center: Center, code: str) -> ServiceCategory:
-    category = session.scalar(
-        select(ServiceCategory).where(
-            ServiceCategory.center_id == center.id, ServiceCategory.code == code
-        )
-    )
+    category = _find_category(session, center, code)
     if category is None:
         raise NotFound(f"unknown category '{code}'", code="category_not_found")
     return category
