@@ -17,6 +17,9 @@ KEY_USES = [
     re.compile(r'data-i18n="([a-z0-9_.]+)"'),
     re.compile(r"""\bt\(\s*["']([a-z0-9_.]+)["']"""),
 ]
+# Keys handed to the staff screens' shared macros (server/templates/staff.html).
+MACRO_CALL = re.compile(r"\{\{\s*login_view\(([^)]*)\)")
+QUOTED_KEY = re.compile(r'"([a-z0-9_.]+)"')
 
 
 def used_keys(package: str) -> dict[str, set[str]]:
@@ -24,9 +27,10 @@ def used_keys(package: str) -> dict[str, set[str]]:
     folder = ROOT / package
     for path in [*folder.rglob("*.html"), *folder.rglob("*.js")]:
         text = path.read_text(encoding="utf-8")
-        for pattern in KEY_USES:
-            for key in pattern.findall(text):
-                found.setdefault(key, set()).add(str(path.relative_to(ROOT)))
+        keys = [key for pattern in KEY_USES for key in pattern.findall(text)]
+        keys += [key for call in MACRO_CALL.findall(text) for key in QUOTED_KEY.findall(call)]
+        for key in keys:
+            found.setdefault(key, set()).add(str(path.relative_to(ROOT)))
     return found
 
 
