@@ -16,11 +16,11 @@ from pathlib import Path
 
 from tests.live import start_live_server
 
-from . import call_next, ceiling, day, fanout, issuance, memory
+from . import call_next, ceiling, day, durability, fanout, issuance, memory
 from .common import Context, machine
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = [ceiling, issuance, call_next, fanout, memory, day]
+SCENARIOS = [ceiling, issuance, call_next, fanout, memory, day, durability]
 NOTES = "## What limits the figures"
 
 
@@ -182,6 +182,16 @@ def rows(report: dict) -> list[tuple[str, str, str]]:
                 "MAE ≤ 25% of the real wait",
             )
         )
+    if (du := s.get("durability")) and "error" not in du:
+        for mode in du["modes"]:
+            out.append(
+                (
+                    f"SQLite synchronous={mode['synchronous']}: one ticket per transaction",
+                    f"{_fmt(mode['per_s'])}/s, p50 {_fmt(mode['p50_ms'])} / p99 "
+                    f"{_fmt(mode['p99_ms'])} ms, {_fmt(mode['cpu_ms_per_ticket'])} ms CPU/ticket",
+                    "–",
+                )
+            )
     for name, result in s.items():
         if "error" in result:
             out.append((name, "FAILED: " + result["error"].strip().splitlines()[-1], "–"))

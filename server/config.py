@@ -17,6 +17,9 @@ class Config:
     SESSION_COOKIE_NAME = "novbe_session"
     PERMANENT_SESSION_LIFETIME = 12 * 3600  # a working day, then log in again
     SQL_ECHO = False
+    # SQLite only: FULL syncs every commit to disk (a power cut loses no issued ticket);
+    # NORMAL is faster and survives a process kill, not a power cut (docs/security.md).
+    SQLITE_SYNCHRONOUS = os.environ.get("NOVBE_SQLITE_SYNCHRONOUS", "FULL")
     # "threading" for the development server and tests; the production server
     # (``novbe serve``: gunicorn with a gevent worker) sets "gevent" in server/wsgi.py.
     SOCKETIO_ASYNC_MODE = "threading"
@@ -52,3 +55,6 @@ class TestConfig(Config):
     SOCKETIO_MESSAGE_QUEUE = ""
     REALTIME_STATS_INTERVAL = 0  # publish queue figures inline: deterministic tests
     ESTIMATE_CACHE_S = 0  # tests seed finished tickets straight into the database
+    # In-process tests check logic, not power cuts: skip the fsync per commit. Servers that
+    # tests start (tests/live.py) keep the production default, FULL.
+    SQLITE_SYNCHRONOUS = "NORMAL"

@@ -7,7 +7,10 @@ sessions behave on each backend so that concurrent writers are safe:
   ``BEGIN IMMEDIATE`` (the write lock is taken up front, so two kiosks or two
   counters never read the same state and then both write). Inside one process
   writers also queue on a lock, so a green thread waits cooperatively instead of
-  blocking the whole process in SQLite's busy handler.
+  blocking the whole process in SQLite's busy handler. ``synchronous=FULL`` by
+  default: a commit is on disk before the kiosk prints, so a power cut cannot take
+  back a ticket a visitor holds (and hand its number out again); NORMAL survives a
+  process kill but not a power cut (docs/security.md, "Durability").
 * PostgreSQL: READ COMMITTED; the engine claims rows with ``FOR UPDATE SKIP LOCKED``.
 """
 
@@ -22,24 +25,31 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
 # session.info key where the queue engine lists what a transaction changed.
 PENDING_CHANGES = "novbe_ticket_changes"
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, sqlite_synchronous: str = "FULL") -> Engine:
     """Create an engine configured for safe concurrent writes on ``url``."""
     if url.startswith("sqlite"):
+        synchronous = sqlite_synchronous.upper()
+        if synchronous not in SQLITE_SYNCHRONOUS_MODES:
+            raise ValueError(
+                f"SQLite synchronous mode must be one of {', '.join(SQLITE_SYNCHRONOUS_MODES)}, "
+                f"not {sqlite_synchronous!r} (NOVBE_SQLITE_SYNCHRONOUS)"
+            )
         engine = create_engine(
             url,
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, synchronous)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     # The pysqlite "serializable" recipe from the SQLAlchemy docs: take over
     # BEGIN from the driver so we can choose IMMEDIATE for write transactions.
     @event.listens_for(engine, "connect")
@@ -49,7 +59,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -80,13 +90,17 @@ class Database:
             self.connect(url)
 
     def init_app(self, app) -> None:
-        self.connect(app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False))
+        self.connect(
+            app.config["DATABASE_URL"],
+            echo=app.config.get("SQL_ECHO", False),
+            sqlite_synchronous=app.config.get("SQLITE_SYNCHRONOUS", "FULL"),
+        )
         app.extensions["novbe_db"] = self
 
-    def connect(self, url: str, *, echo: bool = False) -> None:
+    def connect(self, url: str, *, echo: bool = False, sqlite_synchronous: str = "FULL") -> None:
         if self.engine is not None:
             self.engine.dispose()
-        self.engine = make_engine(url, echo=echo)
+        self.engine = make_engine(url, echo=echo, sqlite_synchronous=sqlite_synchronous)
         self._commit_listeners = []  # a new connection belongs to a new app
         # Created here, not at import, so that under gevent it is a patched (green) lock.
         self._write_lock = threading.Lock()

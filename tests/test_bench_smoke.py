@@ -48,5 +48,8 @@ def test_smoke_run_completes_and_writes_every_scenario(tmp_path):
     assert len(day["per_service"]) == day["services"]
     for image in day["images"]:  # a smoke run keeps its charts out of docs/
         assert Path(image).parent == tmp_path and "<svg" in Path(image).read_text()
+    durability = {m["synchronous"]: m for m in s["durability"]["modes"]}
+    assert set(durability) == {"NORMAL", "FULL"}
+    assert all(m["tickets"] == 50 and m["p50_ms"] > 0 for m in durability.values())
     assert "| Measure |" in run.stdout  # the table is printed
     assert "## Simulated day, per service" in run.stdout
