@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
+from server import limits
 from server.errors import NotFound
 from server.extensions import db
 from server.i18n import LANGUAGES
@@ -29,6 +30,8 @@ def public_page(center: str):
     the browser's preferred one."""
     language = request.args.get("lang") or request.accept_languages.best_match(LANGUAGES)
     try:
+        if not limits.can_name_a_row(center):
+            raise NotFound("no such center")
         with db.read() as s:
             name = get_center(s, center).name
     except NotFound:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import request
 
+from server import limits
 from server.errors import NotFound
 from server.extensions import db
 from server.i18n import LANGUAGES
@@ -21,6 +22,8 @@ def kiosk(device: str):
 
 @bp.get("/t/<tracking_token>")
 def phone(tracking_token: str):
+    if not limits.can_name_a_row(tracking_token):
+        return phone_missing()
     try:
         with db.read() as s:
             language = get_ticket_by_token(s, tracking_token).language

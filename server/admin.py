@@ -6,9 +6,10 @@ same transaction as the change itself, so the log cannot miss a change nor recor
 one that rolled back. Callers pass a write session and check the role first
 (:func:`require_admin`); nothing here reads Flask's request.
 
-Values are checked with the center file's rules (server/importer.py), so the web
-and ``novbe import-center`` accept the same things. Everything is validated before
-anything is written: a refused request changes nothing.
+Values are checked with the center file's rules (server/importer.py) and the text
+rules of server/limits.py, so the web and ``novbe import-center`` accept the same
+things. Everything is validated before anything is written: a refused request changes
+nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from . import auth
+from . import auth, limits, web_sessions
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .importer import (
     CODE_RE,
@@ -218,8 +219,21 @@ def _prefix(session: Session, center: Center, prefix: Any, service: Service | No
     return prefix
 
 
+def _text(value: Any, field: str, max_length: int) -> str:
+    """A text to store: a string of at most ``max_length`` characters with no NUL and no
+    unpaired surrogate; else 422 naming ``field``."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field}: must be a string", field=field)
+    problem = limits.text_problem(value) or limits.length_problem(value, max_length)
+    if problem:
+        raise InvalidInput(f"{field}: {problem}", field=field)
+    return value
+
+
 def _category(session: Session, center: Center, code: Any) -> ServiceCategory:
     """The category a service is put in: an unknown one is bad input, not a 404."""
+    if not isinstance(code, str) or not CODE_RE.match(code):
+        raise InvalidInput("category: must be a category code", field="category")
     category = _find_category(session, center, code)
     if category is None:
         raise InvalidInput(f"category: unknown category '{code}'", field="category")
@@ -480,9 +494,9 @@ def create_counter(
     label = data.get("label")
     if isinstance(label, int) and not isinstance(label, bool):
         label = str(label)
-    if not isinstance(label, str) or not 1 <= len(label.strip()) <= 16:
+    if not isinstance(label, str) or not label.strip():
         raise InvalidInput('label: must be a short text such as "5"', field="label")
-    label = label.strip()
+    label = _text(label.strip(), "label", limits.MAX_LABEL_LENGTH)
     if session.scalar(
         select(Counter).where(Counter.center_id == center.id, Counter.label == label)
     ):
@@ -564,6 +578,7 @@ def create_staff(
     for required in ("username", "password", "role"):
         if not isinstance(data.get(required), str):
             raise InvalidInput(f"'{required}' is required (a string)", field=required)
+    _text(data["password"], "password", limits.MAX_PASSWORD_LENGTH)
     _may_grant(actor, data["role"])
     if not CODE_RE.match(data["username"]):
         raise InvalidInput(
@@ -626,8 +641,8 @@ def reset_password(
     password = data.get("password")
     if password is None:
         password = secrets.token_urlsafe(9)  # 12 characters, shown once
-    elif not isinstance(password, str):
-        raise InvalidInput("'password' must be a string", field="password")
+    else:
+        _text(password, "password", limits.MAX_PASSWORD_LENGTH)
     user.password_hash = auth.hash_password(password)  # checks the length
     _revoke_tokens(session, user)
     # Never the password or its hash: only that it happened.
@@ -637,6 +652,7 @@ def reset_password(
 
 def _revoke_tokens(session: Session, user: StaffUser) -> None:
     session.execute(delete(ApiToken).where(ApiToken.staff_id == user.id))
+    web_sessions.revoke_staff_sessions(session, user.id)  # and its web logins
 
 
 # --- devices -------------------------------------------------------------------------
@@ -657,10 +673,11 @@ def _printer(data: dict) -> str | None:
     printer = data.get("printer")
     if printer is None or printer == "":
         return None
-    if not isinstance(printer, str) or len(printer) > 255:
+    if not isinstance(printer, str):
         raise InvalidInput(
             "printer: must be a printer address such as tcp://10.0.0.5", field="printer"
         )
+    _text(printer, "printer", limits.MAX_PRINTER_LENGTH)
     try:
         parse_printer_url(printer)
     except ValueError as exc:

@@ -21,6 +21,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import limits
 from .errors import InvalidInput
 from .models import (
     CALL_POLICIES,
@@ -34,9 +35,10 @@ from .models import (
     ServiceCategory,
 )
 
-CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-PREFIX_RE = re.compile(r"^[A-Z]{1,3}$")
-TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+# \Z, not $: "$" also matches before a final newline, which would then be stored.
+CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
+PREFIX_RE = re.compile(r"^[A-Z]{1,3}\Z")
+TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]\Z")
 # The same bounds as the API's PATCH endpoints; they also keep values inside the columns.
 MAX_MINUTES = 24 * 60
 MAX_DAILY_QUOTA = 100_000
@@ -65,9 +67,13 @@ def load_center_file(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise CenterFileError(f"{path}: cannot read file: {exc.strerror}") from exc
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        data = limits.loads_json(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except json.JSONDecodeError as exc:
         raise CenterFileError(f"{path}: line {exc.lineno}: {exc.msg}") from exc
+    except (limits.JSONTooDeep, RecursionError):
+        raise CenterFileError(
+            f"{path}: nested more than {limits.MAX_JSON_DEPTH} levels deep"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "parse error"
@@ -177,6 +183,9 @@ def import_center(session: Session, data: dict[str, Any]) -> ImportSummary:
 
 
 def _validate(data: dict[str, Any]) -> dict[str, Any]:
+    bad = limits.first_bad_text(data)
+    if bad is not None:
+        _fail(*bad)
     spec: dict[str, Any] = {}
     spec["code"] = _code(data, "code", "code")
     spec["name"] = _names(data, "name", "name")
@@ -281,8 +290,8 @@ def _validate(data: dict[str, Any]) -> dict[str, Any]:
         label = counter.get("label")
         if isinstance(label, int):
             label = str(label)
-        if not isinstance(label, str) or not 1 <= len(label) <= 16:
-            _fail(f"{where}.label", 'must be a short text such as "5"')
+        if not isinstance(label, str) or not 1 <= len(label) <= limits.MAX_LABEL_LENGTH:
+            _fail(f"{where}.label", 'must be a short text such as "5" (max 16)')
         if label in {c["label"] for c in spec["counters"]}:
             _fail(f"{where}.label", f"duplicate counter label '{label}'")
         served = _list(counter, "services", f"{where}.services", required=True)
@@ -346,6 +355,11 @@ def _names(data: dict, key: str, where: str) -> dict[str, str]:
         text = value.get(lang)
         if not isinstance(text, str) or not text.strip():
             _fail(f"{where}.{lang}", "is missing or empty")
+        problem = limits.text_problem(text) or limits.length_problem(
+            text.strip(), limits.MAX_NAME_LENGTH
+        )
+        if problem:
+            _fail(f"{where}.{lang}", problem)
     extra = set(value) - set(LANGUAGES)
     if extra:
         _fail(where, f"unknown language(s): {', '.join(sorted(extra))}")
@@ -371,6 +385,8 @@ def _time(data: dict, key: str, where: str) -> time:
 
 def _timezone(value: Any) -> str:
     try:
+        if len(str(value)) > limits.MAX_CODE_LENGTH:  # centers.timezone is String(64)
+            raise ValueError
         ZoneInfo(str(value))
     except (ZoneInfoNotFoundError, ValueError):
         _fail("timezone", f"unknown time zone {value!r}; use a name like Asia/Baku")

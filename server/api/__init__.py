@@ -19,5 +19,8 @@ from . import (  # noqa: E402, F401
     voice,
 )
 from .request import authenticate_request  # noqa: E402
+from .validation import validate_request  # noqa: E402
 
+# In this order: 401 before anything else, then the request held to openapi.json.
 bp.before_request(authenticate_request)
+bp.before_request(validate_request)

@@ -12,14 +12,15 @@ from zoneinfo import ZoneInfo
 from flask import jsonify, request
 from sqlalchemy.orm import Session
 
-from .. import admin
+from .. import admin, limits
 from ..errors import InvalidInput
 from ..extensions import db
 from ..models import Center, Counter, Device, StaffUser
 from ..queue import Actor
 from ..queue.lookup import get_center, get_counter, get_service
 from . import bp
-from .request import authenticated_actor, json_body
+from .access import caller
+from .request import json_body
 from .serializers import iso
 
 
@@ -27,7 +28,7 @@ from .serializers import iso
 def _managing(center_code: str, *, write: bool = False) -> Iterator[tuple[Session, Actor, Center]]:
     """A session on one center for its manager or an admin (checked before anything else);
     ``write``: a write transaction, committed when the block ends without an error."""
-    actor = authenticated_actor()
+    actor = caller(roles=admin.MANAGERS)
     with db.write() if write else db.read() as s:
         center = get_center(s, center_code)
         admin.require_admin(actor, center)
@@ -137,7 +138,7 @@ def create_counter(center_code: str):
 @bp.put("/counters/<int:counter_id>/services")
 def set_counter_services(counter_id: int):
     data = json_body()
-    actor = authenticated_actor()
+    actor = caller(roles=admin.MANAGERS)  # before the counter is looked up
     with db.write() as s:
         counter = get_counter(s, counter_id)
         center = counter.center
@@ -229,14 +230,20 @@ def _bound(name: str, tz: ZoneInfo, *, end: bool) -> datetime | None:
     if not value:
         return None
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value) + timedelta(days=1 if end else 0)
-            return datetime.combine(day, time(0), tz)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = (
+            date.fromisoformat(value)
+            if len(value) == 10
+            else datetime.fromisoformat(value.replace("Z", "+00:00"))
+        )
     except ValueError:
         raise InvalidInput(
             f"'{name}' must be a date (2026-11-28) or a date and time with offset", field=name
         ) from None
+    problem = limits.day_problem(moment)
+    if problem:
+        raise InvalidInput(f"'{name}' {problem}", field=name)
+    if not isinstance(moment, datetime):
+        return datetime.combine(moment + timedelta(days=1 if end else 0), time(0), tz)
     if moment.tzinfo is None:
         raise InvalidInput(f"'{name}' needs an offset, e.g. +04:00 or Z", field=name)
     return moment
@@ -257,10 +264,8 @@ def _entry_json(entry) -> dict:
 
 @bp.get("/centers/<center_code>/audit")
 def center_audit(center_code: str):
-    actor = authenticated_actor()
-    page = request.args.get("page", "1")
-    if not page.isdigit():
-        raise InvalidInput("'page' must be a whole number, 1 or more", field="page")
+    actor = caller(roles=admin.MANAGERS)
+    page = request.args.get("page", "1")  # digits, 1 to 2**31 - 1 (openapi.json)
     with db.read() as s:
         center = get_center(s, center_code)
         admin.require_admin(actor, center)

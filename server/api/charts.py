@@ -15,8 +15,8 @@ from ..models import utcnow
 from ..queue import business_day
 from ..queue.lookup import get_center
 from . import bp
+from .access import caller
 from .centers import MANAGERS
-from .request import authenticated_actor
 
 
 def _day(center, name: str) -> date:
@@ -38,7 +38,7 @@ def _svg(body: str) -> Response:
 
 
 def _chart(center_code: str, draw) -> Response:
-    actor = authenticated_actor()
+    actor = caller(roles=MANAGERS)
     with db.read() as s:
         center = get_center(s, center_code)
         require_staff(actor, center.id, roles=MANAGERS)

@@ -9,14 +9,15 @@ from ..auth import require_staff
 from ..extensions import db
 from ..queue.lookup import get_counter
 from . import bp
-from .request import authenticated_actor, field, json_body, reject_unknown
+from .access import caller
+from .request import field, json_body, reject_unknown
 from .serializers import ticket_json
 
 
 @bp.post("/counters/<int:counter_id>/call-next")
 def call_next(counter_id: int):
     reject_unknown(json_body(), set())
-    actor = authenticated_actor()
+    actor = caller()  # staff: before the counter is looked up
     with db.write() as s:
         require_staff(actor, get_counter(s, counter_id).center_id)
         ticket = queue.call_next(s, counter_id, actor)
@@ -32,7 +33,7 @@ def call_ticket(counter_id: int):
     reject_unknown(data, {"ticket", "reason"})
     ticket_id = field(data, "ticket", int)
     reason = field(data, "reason", str)
-    actor = authenticated_actor()
+    actor = caller()  # staff: before the counter is looked up
     with db.write() as s:
         require_staff(actor, get_counter(s, counter_id).center_id)
         ticket = queue.call_ticket(s, counter_id, ticket_id, reason, actor)
@@ -46,7 +47,7 @@ def set_state(counter_id: int):
     reject_unknown(data, {"state", "reason"})
     state = field(data, "state", str)
     reason = field(data, "reason", str, required=False)
-    actor = authenticated_actor()
+    actor = caller()  # staff: before the counter is looked up
     with db.write() as s:
         require_staff(actor, get_counter(s, counter_id).center_id)
         counter = queue.set_counter_state(s, counter_id, state, actor, reason=reason)

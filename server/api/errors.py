@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..errors import NovbeError
 from . import bp
@@ -30,6 +30,8 @@ def handle_novbe_error(error: NovbeError):
 def handle_http_error(error: HTTPException):
     if not request.path.startswith(bp.url_prefix):
         return error
+    if error.response is not None:
+        return error.response  # already made by error_response (the login limits' 429)
     code = (error.name or "error").lower().replace(" ", "_")
     response = error_response(error.code or 500, code, error.description or error.name)
     # Keep the exception's own headers, e.g. the Allow header a 405 must carry.
@@ -37,6 +39,18 @@ def handle_http_error(error: HTTPException):
         if name.lower() != "content-type":
             response.headers[name] = value
     return response
+
+
+@bp.app_errorhandler(RequestEntityTooLarge)
+def handle_too_large(error: RequestEntityTooLarge):
+    # Refused by the Content-Length header, before the body is read (and the connection
+    # then stops reading it: server/request_size.py).
+    if not request.path.startswith(bp.url_prefix):
+        return error
+    limit = request.max_content_length
+    return error_response(
+        413, "body_too_large", f"the request body may be at most {limit} bytes", {"limit": limit}
+    )
 
 
 @bp.app_errorhandler(Exception)

@@ -10,7 +10,8 @@ from ..errors import Forbidden
 from ..extensions import db
 from ..queue.lookup import get_ticket
 from . import bp
-from .request import authenticated_actor, json_body, reject_unknown
+from .access import caller
+from .request import json_body, reject_unknown
 
 
 @bp.post("/tickets/<int:ticket_id>/reprint")
@@ -18,7 +19,7 @@ def reprint_ticket(ticket_id: int):
     """Staff of the ticket's center, or the kiosk that issued it, ask for another paper
     copy. The job goes to that kiosk's printer; the answer comes on the live channel."""
     reject_unknown(json_body(), set())
-    actor = authenticated_actor()
+    actor = caller(device_kinds=("kiosk",))  # before the ticket is looked up
     with db.write() as s:
         ticket = get_ticket(s, ticket_id, lock=True)
         if actor.kind == "device":

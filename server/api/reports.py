@@ -9,13 +9,13 @@ from flask import Response, jsonify, request
 
 from .. import reports
 from ..auth import require_staff
-from ..errors import Forbidden, InvalidInput
+from ..errors import InvalidInput
 from ..extensions import db
 from ..models import LANGUAGES
 from ..queue.lookup import get_center
 from . import bp
+from .access import caller
 from .centers import MANAGERS
-from .request import authenticated_actor
 
 REPORT_PARAMETERS = ("from", "to", "format", "lang")
 FORMATS = ("json", "csv")
@@ -23,7 +23,7 @@ FORMATS = ("json", "csv")
 
 @bp.get("/centers/<center_code>/report")
 def center_report(center_code: str):
-    actor = authenticated_actor()
+    actor = caller(roles=MANAGERS)
     with db.read() as s:
         center = get_center(s, center_code)
         require_staff(actor, center.id, roles=MANAGERS)
@@ -35,11 +35,7 @@ def center_report(center_code: str):
 @bp.get("/report")
 def network_report():
     """Every center the caller may see: all for a network admin, else their own."""
-    actor = authenticated_actor()
-    if actor.kind != "staff":
-        raise Forbidden("this needs a staff account, not a device")
-    if actor.role not in MANAGERS:
-        raise Forbidden(f"this needs the role {' or '.join(MANAGERS)}")
+    actor = caller(roles=MANAGERS)
     date_from, date_to, output, language = _report_query()
     with db.read() as s:
         body = reports.report(s, None, date_from, date_to, actor=actor)
@@ -48,7 +44,7 @@ def network_report():
 
 @bp.get("/centers/<center_code>/dashboard")
 def center_dashboard(center_code: str):
-    actor = authenticated_actor()
+    actor = caller(roles=MANAGERS)
     if set(request.args):
         raise InvalidInput("this takes no parameters", field=sorted(request.args)[0])
     with db.read() as s:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from typing import Any
 
 from flask import g, request, session
 
+from .. import limits, web_sessions
 from ..auth import actor_for_token, staff_actor
 from ..errors import Forbidden, InvalidInput, MalformedRequest, Unauthorized
 from ..extensions import db
-from ..models import StaffUser
 from ..queue import Actor
+from ..request_size import whole_body
 
 
 def current_actor() -> Actor | None:
@@ -37,17 +37,20 @@ def current_actor() -> Actor | None:
     return actor
 
 
-def password_stamp(user: StaffUser) -> str:
-    """Kept in the session (which the browser can read, not forge): changing the password
-    changes it, which ends every session opened with the old one."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
-
-
 def session_actor(s) -> Actor | None:
-    """The staff member logged in to the web screens with this browser's session cookie."""
-    user = s.get(StaffUser, session.get("staff_id"))
-    if user is None or not user.active or session.get("password") != password_stamp(user):
-        return None  # logged out, deactivated, or the password changed since
+    """The staff member logged in to the web screens with this browser's session cookie;
+    None when logged out, revoked, expired, deactivated or the password changed since
+    (server/web_sessions.py: the cookie's session id must name a live row)."""
+    found = web_sessions.find_session(s, session.get("sid"), session.get("staff_id"))
+    if found is None:
+        return None
+    live, user = found
+    if web_sessions.needs_seen(live):
+        if s.get_bind().get_execution_options().get("novbe_write"):
+            web_sessions.mark_seen(s, live.id)  # in the caller's write transaction
+        else:
+            with db.write() as w:
+                web_sessions.mark_seen(w, live.id)
     return staff_actor(user)
 
 
@@ -75,17 +78,33 @@ def authenticated_actor() -> Actor:
     return actor
 
 
-def json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if data is None:
-        if request.content_length in (None, 0) and not request.data:
-            return {}
-        raise MalformedRequest(
-            "request body must be a JSON object (Content-Type: application/json)"
-        )
-    if not isinstance(data, dict):
-        raise MalformedRequest("request body must be a JSON object")
-    return data
+def json_body(*, check_text: bool = True) -> dict[str, Any]:
+    """The body as a JSON object ({} when empty), read once per request: at most
+    MAX_CONTENT_LENGTH bytes (else 413), nested at most limits.MAX_JSON_DEPTH deep (the
+    app's JSON provider: else 400), and with no NUL or unpaired surrogate in any string,
+    field names included (else 422 naming the field). ``check_text=False``: not the
+    characters yet (the validation layer checks them after the schema has bounded the
+    body's size)."""
+    if "json_body" not in g:
+        whole_body()  # 413 for a chunked body over the limit, which Werkzeug would cut
+        data = request.get_json(silent=True)
+        if data is None:
+            if request.content_length not in (None, 0) or request.data:
+                raise MalformedRequest(
+                    "request body must be a JSON object (Content-Type: application/json)"
+                )
+            data = {}
+        elif not isinstance(data, dict):
+            raise MalformedRequest("request body must be a JSON object")
+        g.json_body, g.json_text_checked = data, False
+    if check_text and not g.json_text_checked:
+        if limits.may_hold_bad_text(request.get_data()):
+            bad = limits.first_bad_text(g.json_body)
+            if bad is not None:
+                where, problem = bad
+                raise InvalidInput(f"'{where}' {problem}", field=limits.field_of(where))
+        g.json_text_checked = True
+    return g.json_body
 
 
 def field(data: dict, name: str, kind: type | tuple[type, ...], *, required: bool = True):

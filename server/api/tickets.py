@@ -11,7 +11,8 @@ from ..errors import NotFound
 from ..extensions import db
 from ..queue.lookup import get_center, get_ticket, get_ticket_by_token
 from . import bp
-from .request import authenticated_actor, field, json_body, reject_unknown
+from .access import caller
+from .request import field, json_body, reject_unknown
 from .serializers import public_ticket_json, ticket_json
 from .tracking import phone_page_url, qr_svg
 
@@ -24,7 +25,7 @@ def issue_ticket(center_code: str):
     language = field(data, "language", str)
     priority = field(data, "priority", str, required=False)
     key = request.headers.get("Idempotency-Key")
-    actor = authenticated_actor()
+    actor = caller(device_kinds=("kiosk",))  # before the center is looked up
     for attempt in range(2):
         try:
             with db.write() as s:
@@ -104,7 +105,7 @@ def ticket_action(ticket_id: int, action: str):
         for name, kind in allowed.items()
         if name in data
     }
-    actor = authenticated_actor()
+    actor = caller()  # staff: before the ticket is looked up
     with db.write() as s:
         ticket = get_ticket(s, ticket_id)
         require_staff(actor, ticket.center_id)

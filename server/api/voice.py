@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from hardware import voice
 
+from .. import limits
 from ..auth import require_member
 from ..errors import InvalidInput, NovbeError
 from ..extensions import db
@@ -23,12 +24,12 @@ from ..i18n import COMMON, LANGUAGES, load
 from ..models import Counter
 from ..queue.lookup import get_center
 from . import bp
-from .request import authenticated_actor
+from .access import caller
 
 # A ticket's display number: its service's prefix (1 to 3 capitals, see the importer)
 # and its day number, at least three digits (A007; A1000 on a very busy day).
 NUMBER_RE = re.compile(r"[A-Z]{1,3}[0-9]{3,6}")
-MAX_LABEL = 16  # the importer's limit for a counter's label
+MAX_LABEL = limits.MAX_LABEL_LENGTH
 PARAMETERS = ("number", "counter", "language")
 # The same call is the same sound: let the display's browser keep it for the day
 # (private: it was fetched with a token, so no shared cache may keep it).
@@ -44,7 +45,7 @@ class VoiceUnavailable(NovbeError):
 
 @bp.get("/centers/<center_code>/announcement.wav")
 def announcement_audio(center_code: str):
-    actor = authenticated_actor()
+    actor = caller(device_kinds=("display",))
     with db.read() as s:
         center = get_center(s, center_code)
         require_member(actor, center.id, device_kinds=("display",))
