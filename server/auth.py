@@ -1,6 +1,9 @@
 """Passwords, bearer tokens, and who may do what.
 
-* Passwords: scrypt via Werkzeug (salted, slow by design).
+* Passwords: scrypt via Werkzeug (salted, slow by design: ~100-140 ms of CPU). Under
+  gevent (``novbe serve``) every hash runs in a small native thread pool, never on the
+  event loop's thread: hashlib.scrypt releases the GIL, so kiosks, displays and counters
+  keep being served while a login is checked (server/password_work.py).
 * Tokens: 256 random bits; the database keeps only their SHA-256, so a leaked
   database does not leak working tokens. Staff tokens start with ``st_``,
   device tokens with ``dv_``.
@@ -10,23 +13,32 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import limits
 from .errors import Forbidden, InvalidInput, Unauthorized
 from .models import ROLES, ApiToken, Center, Device, StaffUser, utcnow
+from .password_work import off_the_loop
 from .queue.actor import Actor
 
 STAFF_TOKEN_PREFIX = "st_"
 DEVICE_TOKEN_PREFIX = "dv_"
 MIN_PASSWORD_LENGTH = 8
-# Compared against when the user does not exist, so timing does not reveal usernames.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the user does not exist, so timing does not reveal usernames.
+    Made on first use, not at import: a server process starts ~0.1 s sooner."""
+    return off_the_loop(generate_password_hash, "not-a-real-password")
 
 
 def hash_password(password: str) -> str:
@@ -34,7 +46,7 @@ def hash_password(password: str) -> str:
         raise InvalidInput(
             f"password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
         )
-    return generate_password_hash(password)
+    return off_the_loop(generate_password_hash, password, pool="store")
 
 
 def hash_token(token: str) -> str:
@@ -53,8 +65,12 @@ def create_staff(
 ) -> StaffUser:
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
-    if not username or len(username) > 64:
-        raise InvalidInput("username must be 1 to 64 characters", field="username")
+    if not username or len(username) > limits.MAX_CODE_LENGTH:
+        raise InvalidInput(
+            f"username must be 1 to {limits.MAX_CODE_LENGTH} characters", field="username"
+        )
+    if problem := limits.text_problem(username):
+        raise InvalidInput(f"username {problem}", field="username")
     if session.scalar(select(StaffUser).where(StaffUser.username == username)):
         raise InvalidInput(f"username '{username}' is taken", field="username")
     center = None
@@ -75,14 +91,39 @@ def create_staff(
     return user
 
 
+@dataclass(frozen=True)
+class LoginCandidate:
+    """What checking a password needs, read so that no database session is held while
+    the (slow) hash runs."""
+
+    staff_id: int
+    password_hash: str
+
+
+def login_candidate(session: Session, username: str) -> LoginCandidate | None:
+    """The active account named ``username``, or None."""
+    row = session.execute(
+        select(StaffUser.id, StaffUser.password_hash).where(
+            StaffUser.username == username, StaffUser.active.is_(True)
+        )
+    ).first()
+    return LoginCandidate(row.id, row.password_hash) if row else None
+
+
+def password_matches(candidate: LoginCandidate | None, password: str) -> bool:
+    """Check ``password`` off the event loop; an unknown or inactive account still costs
+    one hash (of a dummy), so timing does not tell which usernames exist."""
+    stored = candidate.password_hash if candidate else _dummy_hash()
+    return off_the_loop(check_password_hash, stored, password) and candidate is not None
+
+
 def check_login(session: Session, username: str, password: str) -> StaffUser:
-    user = session.scalar(select(StaffUser).where(StaffUser.username == username))
-    if user is None or not user.active:
-        check_password_hash(_DUMMY_HASH, password)
+    """The account, or 401 ``bad_credentials``. Holds ``session`` during the hash: the
+    API's login routes use login_candidate and password_matches instead."""
+    candidate = login_candidate(session, username)
+    if not password_matches(candidate, password):
         raise Unauthorized("wrong username or password", code="bad_credentials")
-    if not check_password_hash(user.password_hash, password):
-        raise Unauthorized("wrong username or password", code="bad_credentials")
-    return user
+    return session.get(StaffUser, candidate.staff_id)
 
 
 def issue_staff_token(

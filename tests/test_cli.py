@@ -242,6 +242,18 @@ def test_create_user_fails_cleanly_on_unknown_center_and_short_password(novbe, i
     assert "at least 8 characters" in err
     err = failed(novbe("create-user", "bob", "--role", "staff", "--password-stdin", input="x" * 9))
     assert "need a center" in err
+    # Bytes that are not UTF-8 arrive as lone surrogates, which no database can store.
+    err = failed(
+        novbe(
+            "create-user",
+            os.fsdecode(b"bob\xff"),
+            "--center",
+            "cli-1",
+            "--password-stdin",
+            input=NEW_PASSWORD,
+        )
+    )
+    assert "username must not contain an unpaired surrogate" in err
     assert count(engine, StaffUser) == 0
 
 

@@ -1,16 +1,24 @@
 """Logging in: a bearer token for API clients (POST /auth/token), or a session cookie
-for the web screens (POST /auth/session), where the browser keeps no token at all."""
+for the web screens (POST /auth/session), where the browser keeps no token at all.
+
+Both are rate-limited on failures per username and per address (login_limits.py). The
+password is checked with no database session open and, in production, off the event
+loop (server/password_work.py); the token or session is then written in a short
+transaction. A web session lives on the server too (server/web_sessions.py), so
+logging out ends it for any copy of the cookie.
+"""
 
 import secrets
 
 from flask import current_app, jsonify, session
 
-from ..auth import check_login, issue_staff_token
+from .. import web_sessions
+from ..auth import issue_staff_token, login_candidate, password_matches
 from ..errors import Unauthorized
 from ..extensions import db
 from ..models import StaffUser
-from . import bp
-from .request import field, json_body, password_stamp, reject_unknown, session_actor
+from . import bp, login_limits
+from .request import field, json_body, reject_unknown, session_actor
 from .serializers import iso
 
 
@@ -24,14 +32,34 @@ def _user_json(user: StaffUser) -> dict:
     }
 
 
-@bp.post("/auth/token")
-def create_token():
+def _authenticate() -> int:
+    """The id of the account the body's username and password name, or 401 (and the
+    failure counts against the login limits)."""
     data = json_body()
     reject_unknown(data, {"username", "password"})
     username = field(data, "username", str)
     password = field(data, "password", str)
+    with db.read() as s:
+        candidate = login_candidate(s, username)
+    if not password_matches(candidate, password):
+        login_limits.count_failure(username)
+        raise Unauthorized("wrong username or password", code="bad_credentials")
+    return candidate.staff_id
+
+
+def _active(s, staff_id: int) -> StaffUser:
+    user = s.get(StaffUser, staff_id)
+    if user is None or not user.active:  # deactivated while its password was checked
+        raise Unauthorized("wrong username or password", code="bad_credentials")
+    return user
+
+
+@bp.post("/auth/token")
+@login_limits.limited
+def create_token():
+    staff_id = _authenticate()
     with db.write() as s:
-        user = check_login(s, username, password)
+        user = _active(s, staff_id)
         token, expires = issue_staff_token(s, user, current_app.config["API_TOKEN_HOURS"])
         body = {
             "token": token,
@@ -42,19 +70,19 @@ def create_token():
 
 
 @bp.post("/auth/session")
+@login_limits.limited
 def create_session():
-    data = json_body()
-    reject_unknown(data, {"username", "password"})
-    username = field(data, "username", str)
-    password = field(data, "password", str)
-    with db.read() as s:
-        user = check_login(s, username, password)
+    staff_id = _authenticate()
+    with db.write() as s:
+        user = _active(s, staff_id)
+        web_sessions.revoke_session(s, session.get("sid"))  # this browser's previous login
+        sid = web_sessions.open_session(s, user, current_app.permanent_session_lifetime)
         body = _user_json(user)
-        session.clear()
-        session.permanent = True
-        session["staff_id"] = user.id
-        session["password"] = password_stamp(user)
-        session["csrf"] = secrets.token_urlsafe(32)
+    session.clear()
+    session.permanent = True
+    session["staff_id"] = staff_id
+    session["sid"] = sid
+    session["csrf"] = secrets.token_urlsafe(32)
     return jsonify({"user": body, "csrf_token": session["csrf"]}), 201
 
 
@@ -70,5 +98,10 @@ def current_session():
 
 @bp.delete("/auth/session")
 def end_session():
+    """Log out: the server revokes the session, so a copy of the cookie stops working."""
+    sid = session.get("sid")
+    if sid is not None:
+        with db.write() as s:
+            web_sessions.revoke_session(s, sid)
     session.clear()
     return "", 204

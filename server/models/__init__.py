@@ -11,7 +11,7 @@ from .catalog import (
     Service,
     ServiceCategory,
 )
-from .people import DEVICE_KINDS, ROLES, ApiToken, Device, StaffUser
+from .people import DEVICE_KINDS, ROLES, ApiToken, Device, StaffSession, StaffUser
 from .ratings import APPROVING_SCORE, SCORES, Rating
 from .tickets import (
     ACTIVE_STATUSES,
@@ -58,6 +58,7 @@ __all__ = [
     "Rating",
     "Service",
     "ServiceCategory",
+    "StaffSession",
     "StaffUser",
     "Ticket",
     "TicketEvent",

@@ -50,6 +50,28 @@ class ApiToken(Base):
     staff: Mapped[StaffUser] = relationship()
 
 
+class StaffSession(Base):
+    """A web screen's login (server/web_sessions.py). The session cookie carries a random
+    id; only its SHA-256 is stored. Valid while not revoked and not expired, the account
+    is active and its password unchanged since (``password_stamp``)."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    password_stamp: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Updated at most once a minute (not on every request).
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    staff: Mapped[StaffUser] = relationship()
+
+
 class Device(Base):
     """A kiosk or a display. Its bearer token is shown once; only its SHA-256 is stored."""
 
