@@ -14,6 +14,8 @@ from sqlalchemy import select
 
 from server.models import Center, Device
 
+from .browser_helpers import wait_until
+
 pytestmark = pytest.mark.browser
 
 RECONNECT_TIMEOUT_MS = 25_000  # Socket.IO's back-off waits up to 15 s between tries
@@ -75,7 +77,7 @@ def spoken(page) -> list[dict]:
 
 
 def wait_spoken(page, count: int) -> list[dict]:
-    page.wait_for_function(f"window.__speech.spoken.length >= {count}")
+    wait_until(page, f"window.__speech.spoken.length >= {count}")
     return spoken(page)
 
 
@@ -181,7 +183,7 @@ def test_without_speech_synthesis_the_announcement_goes_to_the_voice_fallback(
 
     live_server.call_next(live_center, "1")
     expect(newest(page)).to_have_attribute("data-number", "A001")
-    page.wait_for_function("window.__fallback.length >= 1")
+    wait_until(page, "window.__fallback.length >= 1")
     announcement = page.evaluate("window.__fallback[0]")
     assert announcement == {
         "text": "Bilet A, 0 0 1, masa 1",
@@ -344,13 +346,13 @@ def test_without_speech_synthesis_the_display_plays_the_servers_voice(
 
     live_server.call_next(live_center, "1")
     expect(newest(page)).to_have_attribute("data-number", "A001")
-    page.wait_for_function("window.__audio.length >= 1 && window.__audio[0].ended")
+    wait_until(page, "window.__audio.length >= 1 && window.__audio[0].ended")
     played = page.evaluate("window.__audio")
     assert len(played) == 1
     assert played[0]["src"].startswith("blob:")  # fetched with the token, then played
     assert played[0]["duration"] > 1  # a spoken sentence
     # The announcement has ended, so the queue is free for the next call.
-    page.wait_for_function("NovbeDisplay.announcements.current === null")
+    wait_until(page, "NovbeDisplay.announcements.current === null")
 
     assert len(voice_requests) == 1
     request = voice_requests[0]

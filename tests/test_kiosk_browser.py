@@ -17,6 +17,7 @@ from server.api.tracking import qr_svg
 from server.i18n import catalog
 from server.models import Center, Ticket
 
+from .browser_helpers import wait_until
 from .factories import center_spec, names
 
 pytestmark = pytest.mark.browser
@@ -260,7 +261,7 @@ def test_every_screen_fits_the_panel_with_big_touch_targets(
     # The QR code loads, and it is the picture of the phone page's address (/t/<token>).
     _, token = shown_ticket(page)
     expect(page.locator("#ticket-qr")).to_have_attribute("alt", WORDS["en"]["kiosk.qr_alt"])
-    page.wait_for_function("document.getElementById('ticket-qr').naturalWidth > 0")
+    wait_until(page, "document.getElementById('ticket-qr').naturalWidth > 0")
     served = requests.get(f"{live_server.url}/api/v1/tickets/{token}/qr.svg", timeout=10)
     assert served.status_code == 200
     assert served.headers["Content-Type"].startswith("image/svg+xml")

@@ -17,6 +17,7 @@ from server.auth import create_staff, issue_staff_token
 from server.models import Center, utcnow
 
 from . import factories
+from .browser_helpers import wait_until
 from .test_realtime import NAMESPACE, next_event
 
 pytestmark = pytest.mark.browser
@@ -72,8 +73,8 @@ def test_manager_sees_the_figures_move_as_tickets_are_issued_and_called(
     # The charts are SVG images from the server, drawn for today in the page's language.
     arrivals = page.locator("#chart-arrivals")
     expect(arrivals).to_have_attribute("src", re.compile(r"/charts/arrivals\.svg\?date=.*&lang=en"))
-    page.wait_for_function("document.getElementById('chart-arrivals').naturalWidth > 0")
-    page.wait_for_function("document.getElementById('chart-week').naturalWidth > 0")
+    wait_until(page, "document.getElementById('chart-arrivals').naturalWidth > 0")
+    wait_until(page, "document.getElementById('chart-week').naturalWidth > 0")
 
     # Another language redraws the words without a reload.
     page.click('#langs button[data-lang="ru"]')
