@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from server.auth import create_staff, issue_staff_token
 from server.db import Database
@@ -162,3 +168,22 @@ def start_live_server(
             time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"server did not answer within 30 s:\n{server.log()}")
+
+
+@contextmanager
+def postgres_database(base_url: str) -> Iterator[str]:
+    """The URL of a fresh schema in the PostgreSQL database at ``base_url``, for a live
+    server of its own (``start_live_server(tmp, database_url=url)`` migrates it); the
+    schema is dropped afterwards. Like conftest's, so runs sharing that database never
+    see each other's tables."""
+    schema = f"novbe_live_{os.getpid()}_{secrets.token_hex(4)}"
+    engine = create_engine(base_url, poolclass=NullPool)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in base_url else "?"
+    try:
+        yield f"{base_url}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
