@@ -4,6 +4,9 @@ kiosks, displays, counters and visitors' phones. See docs/realtime.md.
 * channel.py: who may connect, which rooms they join, the snapshot they get.
 * publisher.py: turns committed queue changes into events.
 * payloads.py: the JSON shapes, shared by snapshots and events.
+* packets.py: what clients send is held to the API's limits.
+* admission.py: caps on connections without a credential; closing those that never join.
+* public_snapshot.py: the public page's snapshot, shared by the connects of one moment.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ from __future__ import annotations
 from flask import Flask
 
 from ..extensions import db, socketio
+from .admission import init_admission
 from .channel import NAMESPACE  # registers the namespace's handlers
+from .packets import PacketJSON, disconnect_on_malformed_packets
+from .public_snapshot import PublicSnapshots
 from .publisher import Publisher
 
 
@@ -25,7 +31,14 @@ def init_realtime(app: Flask) -> None:
         # (None means "same origin"; an empty list would switch the check off).
         cors_allowed_origins=app.config["SOCKETIO_CORS_ORIGINS"] or None,
         ping_interval=app.config["SOCKETIO_PING_INTERVAL"],
+        max_http_buffer_size=app.config["SOCKETIO_MAX_MESSAGE_BYTES"],
+        json=PacketJSON,
     )
+    disconnect_on_malformed_packets(socketio.server)
+    init_admission(app)  # caps on connections without a credential
+    snapshots = PublicSnapshots(app.config["PUBLIC_SNAPSHOT_MAX_AGE_S"])
+    app.extensions["novbe_public_snapshots"] = snapshots
+    db.on_commit(snapshots.forget)
     publisher = Publisher(app, socketio, db)
     app.extensions["novbe_publisher"] = publisher
     db.on_commit(publisher.publish)
