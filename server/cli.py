@@ -281,11 +281,45 @@ def _instance_secret_key() -> str:
         return key.read().strip()
 
 
+# Files the worker has open besides its connections: the listening socket, the
+# database, logs, the Python modules it is reading, the Redis connection.
+FILES_BESIDES_CONNECTIONS = 100
+
+
+def _connection_budget(wanted: int) -> int:
+    """Raise the open-file limit (one file per connection) as far as allowed, and say
+    how many connections fit: ``wanted`` or, if the hard limit is too low, fewer."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = wanted + FILES_BESIDES_CONNECTIONS
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return wanted
+    fits = max(soft - FILES_BESIDES_CONNECTIONS, 100)
+    click.echo(
+        f"warning: the open-file limit is {soft}, too low for {wanted} connections: "
+        f"serving at most {fits}. Raise it (ulimit -n, or LimitNOFILE= in the systemd "
+        f"unit) to at least {needed}, or set NOVBE_WORKER_CONNECTIONS lower.",
+        err=True,
+    )
+    return fits
+
+
 def _exec_server(host: str, port: int) -> None:
     """Replace this process with gunicorn, so gevent patches a fresh interpreter."""
+    from .config import Config
+
     env = dict(os.environ)
     env.pop("WEB_CONCURRENCY", None)  # it would override --workers
     env.setdefault("NOVBE_SECRET_KEY", _instance_secret_key())
+    # gevent keeps every greenlet's spawning stack for debugging: memory and time on
+    # each of the several greenlets a live connection has, for nothing in production.
+    env.setdefault("GEVENT_TRACK_GREENLET_TREE", "false")
+    connections = _connection_budget(Config.WORKER_CONNECTIONS)
     args = [
         sys.executable,
         "-m",
@@ -294,8 +328,14 @@ def _exec_server(host: str, port: int) -> None:
         "gevent",
         "--workers",
         "1",
+        # Beyond this the worker stops accepting: it is not what a flood should fill
+        # first (the per-client caps are, server/connections/).
         "--worker-connections",
-        "2000",
+        str(connections),
+        # The request line and headers must arrive within this (the body has its own
+        # deadline, BODY_TIMEOUT_S); also how long an idle keep-alive connection stays.
+        "--keep-alive",
+        str(Config.HEADERS_TIMEOUT_S),
         "--bind",
         f"{host}:{port}",
         "--graceful-timeout",
@@ -305,7 +345,11 @@ def _exec_server(host: str, port: int) -> None:
         "--no-control-socket",
         "server.wsgi:app",
     ]
-    click.echo(f"serving on http://{host}:{port} (gunicorn, gevent worker)", err=True)
+    click.echo(
+        f"serving on http://{host}:{port} (gunicorn, gevent worker, "
+        f"up to {connections} connections)",
+        err=True,
+    )
     sys.stdout.flush()
     os.execve(sys.executable, args, env)
 

@@ -1,10 +1,22 @@
-"""Background upkeep for a serving process: tickets left waiting after closing expire."""
+"""Background upkeep for a serving process: tickets left waiting after closing expire,
+and memory freed since the last round goes back to the system.
+
+Why the second: a burst of live connections (a crowd, or a flood, of them; each holds
+about 70 KB) is freed when they close, but glibc's allocator keeps freed memory in the
+middle of its heap until the top is free too, so the worker's resident size stayed at
+its peak (about +55 MB after 2,500 connections closed). ``malloc_trim(0)`` hands those
+pages back (milliseconds). What it cannot return is CPython's own small-object arenas
+that still hold a live object each (about +60 MB after 2,500): they are reused by the
+next burst, so the resident size tops out at the peak burst's, it does not grow.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from flask import Flask
 
@@ -20,6 +32,19 @@ def run_maintenance_once() -> int:
         return expire_all_centers(session)
 
 
+def _malloc_trim() -> Callable[[], None] | None:
+    """glibc's ``malloc_trim(0)``, or None on a C library without it (musl, macOS)."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the C library linked into Python
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return lambda: trim(0)
+
+
+release_free_memory = _malloc_trim() or (lambda: None)
+
+
 def start_maintenance_loop(app: Flask, interval_s: float = INTERVAL_S) -> threading.Thread:
     """Run upkeep now and then every ``interval_s`` seconds (a green thread under gevent).
 
@@ -32,6 +57,7 @@ def start_maintenance_loop(app: Flask, interval_s: float = INTERVAL_S) -> thread
                     expired = run_maintenance_once()
                 if expired:
                     log.info("expired %d tickets left waiting after closing", expired)
+                release_free_memory()
             except Exception:  # keep the loop alive; the next round retries
                 log.exception("maintenance round failed")
             time.sleep(interval_s)

@@ -1,11 +1,20 @@
 """The production entry point (``novbe serve`` runs gunicorn with a gevent worker on it).
 
-Importing this module creates the app and starts the end-of-day loop; nothing
-else imports it.
+Importing this module creates the app and starts its background loops (the end-of-day
+upkeep, closing live connections that never join); nothing else imports it.
 """
+
+import gc
 
 from . import create_app
 from .maintenance import start_maintenance_loop
+from .realtime import NAMESPACE
+from .realtime.admission import start_join_sweeper
 
 app = create_app({"SOCKETIO_ASYNC_MODE": "gevent"})
 start_maintenance_loop(app)
+start_join_sweeper(app, NAMESPACE)
+# What exists by now (modules, the app, the ORM's mappers: ~130,000 objects) lives as
+# long as the process: a full garbage collection need not walk it again each time. Such
+# a collection stops the worker (~0.5 s with 2,500 live connections on this machine).
+gc.freeze()

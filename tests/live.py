@@ -135,6 +135,8 @@ def start_live_server(
     log_path = tmp_dir / f"server-{port}.log"
     env = dict(os.environ, NOVBE_DATABASE_URL=database_url, NOVBE_SECRET_KEY="live-test")
     env["NOVBE_VOICE_DIR"] = str(tmp_dir / "voice")  # spoken announcements' cache
+    # The public page's figures are paced (5 s in production); tests wait for them.
+    env.setdefault("NOVBE_PUBLIC_STATS_INTERVAL_S", "1")
     env.pop("NOVBE_MESSAGE_QUEUE", None)
     if message_queue:
         env["NOVBE_MESSAGE_QUEUE"] = message_queue

@@ -378,7 +378,7 @@ def test_serve_runs_gunicorn_with_gevent_and_answers(novbe, ready_db, env, tmp_p
             try:
                 health = requests.get(f"{base}/healthz", timeout=2)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or a worker still booting (time-out)
                 time.sleep(0.2)
         log.seek(0)
         output = log.read()

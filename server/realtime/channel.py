@@ -32,16 +32,16 @@ from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, emit, join_room
 from sqlalchemy import select
 
-from .. import printing
+from .. import limits, printing
 from ..api.request import session_actor
 from ..auth import actor_for_token
 from ..errors import NovbeError
 from ..extensions import db, socketio
 from ..models import Center, Counter, Device, Ticket
-from ..public import public_center_json
 from ..queue import Actor
 from ..queue.audit import Change, announce
 from . import payloads
+from .admission import admitted, release_admission
 
 NAMESPACE = "/live"
 STAFF_ROLES = ("staff", "manager", "admin")
@@ -79,6 +79,7 @@ def printer_room(device_id: int) -> str:
 
 
 @socketio.on("connect", namespace=NAMESPACE)
+@admitted  # the public page and phones: capped per address and in all, before any work
 def on_connect(auth: Any = None) -> None:
     if auth is None:
         auth = {}
@@ -100,8 +101,12 @@ def on_connect(auth: Any = None) -> None:
                 rooms, snapshot = [], None
             else:
                 rooms, snapshot = _member(s, actor, auth.get("counter"), auth.get("center"))
-        elif session.get("staff_id") and (actor := session_actor(s)) is not None:
-            # A web screen logged in with the session cookie (the counter page).
+        elif session.get("staff_id"):
+            # A web screen logged in with the session cookie (the counter page): the
+            # server-side session must still be live (not logged out, revoked, expired).
+            actor = session_actor(s)
+            if actor is None:
+                raise ConnectionRefusedError("the login has ended: log in again")
             rooms, snapshot = _member(s, actor, auth.get("counter"), auth.get("center"))
         else:
             raise ConnectionRefusedError("log in, or send auth {token} or {ticket}")
@@ -123,10 +128,12 @@ def _visitor(s, tracking_token: str) -> tuple[list[str], dict]:
 
 
 def _public(s, center_code: str) -> tuple[list[str], dict]:
-    center = s.scalar(select(Center).where(Center.code == center_code))
-    if center is None:
+    # Shared by the connects of one moment (public_snapshot.py): anyone may connect.
+    found = current_app.extensions["novbe_public_snapshots"].get(s, center_code)
+    if found is None:
         raise ConnectionRefusedError("unknown center")
-    return [public_room(center.id)], {"kind": "public", **public_center_json(s, center)}
+    center_id, snapshot = found
+    return [public_room(center_id)], snapshot
 
 
 def _named_center(s, code: Any) -> Center:
@@ -152,7 +159,8 @@ def _member(s, actor: Actor, counter_id: Any, center_code: Any = None) -> tuple[
         return [center_room(center.id)], payloads.staff_snapshot(s, center, None, actor)
     if not isinstance(counter_id, int) or isinstance(counter_id, bool):
         raise ConnectionRefusedError("counter must be a counter id")
-    counter = s.get(Counter, counter_id)
+    # Out of the database's range (PostgreSQL's integer) names no counter.
+    counter = s.get(Counter, counter_id) if 1 <= counter_id <= limits.MAX_ID else None
     if counter is None:
         raise ConnectionRefusedError(f"unknown counter {counter_id}")
     if actor.center_id is not None and actor.center_id != counter.center_id:
@@ -246,6 +254,7 @@ def on_printer_status(report: Any = None) -> dict:
 
 @socketio.on("disconnect", namespace=NAMESPACE)
 def on_disconnect(reason: Any = None) -> None:
+    release_admission()
     # Rooms are left by python-socketio. A print agent leaving changes its kiosk's
     # printer: the kiosk's next tickets are e-tickets, and managers see it.
     device_id = printing.agents.remove(request.sid)

@@ -34,9 +34,9 @@ from .channel import (
     counter_room,
     device_room,
     printer_room,
-    public_room,
     ticket_room,
 )
+from .public_stats import PublicStats
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class Publisher:
         self.public_base_url: str = app.config["PUBLIC_BASE_URL"]
         self._printer_locks: dict[int, threading.Lock] = {}
         self._alerts = AlertState()  # what managers were last told (``alert``)
+        self._public_stats = PublicStats(app, socketio)  # the public rooms' own pace
 
     def publish(self, changes: list[Change]) -> None:
         """Emit the events for one committed transaction. Never raises: the change is
@@ -225,7 +226,7 @@ class Publisher:
                     # The public page's share of it, plus today's service level and
                     # approval rate (two aggregate queries).
                     public = public_center_json(s, center, stats=stats)
-                    self._emit("public.stats", public, public_room(center_id))
+                    self._public_stats.offer(center_id, public)  # paced, sliced
             self._emit_positions(s)
 
     def _emit_positions(self, s) -> None:
