@@ -13,8 +13,10 @@ from typing import Any
 from flask import Flask
 
 from .config import Config
-from .extensions import db
+from .connections import limit_connections, trust_proxies
+from .extensions import db, limiter
 from .queue.loads import share_load_cache
+from .security_headers import init_security_headers
 
 
 def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
@@ -24,6 +26,11 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     elif config is not None:
         app.config.from_object(config)
+    from .api.validation import LimitedJSONProvider
+    from .request_size import limit_request_size
+
+    app.json = LimitedJSONProvider(app)  # request bodies nested at most limits.MAX_JSON_DEPTH
+    limit_request_size(app)  # first: an oversized body is refused before anything else
     # Flask >= 2.3 ignores the JSON_SORT_KEYS setting; apply it to the JSON provider.
     app.json.sort_keys = app.config["JSON_SORT_KEYS"]
     if not app.config["DATABASE_URL"]:
@@ -31,6 +38,12 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "novbe.db")
 
     db.init_app(app)
+    limiter.init_app(app)
+    # Our limits live on the login views' decorators, which check them when called: drop
+    # the check Flask-Limiter also runs before every request for app-wide and default
+    # limits (we have none), which cost ~0.35 ms on each request of every screen.
+    if limiter._check_request_limit in app.before_request_funcs.get(None, []):
+        app.before_request_funcs[None].remove(limiter._check_request_limit)
     share_load_cache(db, app.config["ESTIMATE_CACHE_S"])
     from .realtime import init_realtime
 
@@ -48,4 +61,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(kiosk_bp)
     app.register_blueprint(display_bp)
     app.register_blueprint(counter_bp)
+    limit_connections(app)  # per-client caps and the body deadline (server/connections/)
+    init_security_headers(app)  # wraps the middleware added above: every answer gets them
+    trust_proxies(app)  # outermost: every layer in sees the client's own address
     return app
