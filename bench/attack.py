@@ -40,11 +40,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from tests.live import LiveServer, start_live_server
 
-from .common import machine, rss_mb, summary_ms, worker_pid
+from .common import machine, rss_mb, session_from, summary_ms, worker_pid
 
 ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -66,24 +65,6 @@ def cpu_s(pid: int) -> float:
     """CPU seconds (user + system) the process has used."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-class FromAddress(HTTPAdapter):
-    """Connect from ``address``: each kind of client is its own client to the caps."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs) -> None:
-        kwargs["source_address"] = (self.address, 0)
-        super().init_poolmanager(*args, **kwargs)
-
-
-def session_from(address: str) -> requests.Session:
-    session = requests.Session()
-    session.mount("http://", FromAddress(address))
-    return session
 
 
 class Watch:

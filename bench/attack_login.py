@@ -34,11 +34,10 @@ import time
 from pathlib import Path
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from tests.live import start_live_server
 
-from .common import machine, rss_mb, summary_ms, worker_pid
+from .common import machine, rss_mb, session_from, summary_ms, worker_pid
 
 CLIENTS = 8
 WRONG = "wrong-password-123"
@@ -61,27 +60,8 @@ def thread_cpu_s(pid: int) -> dict[int, float]:
     return out
 
 
-class FromAddress(HTTPAdapter):
-    """Connect from ``address`` (any of 127.0.0.0/8 reaches a loopback server): each
-    attacker and the probe are separate clients to the server's per-address limits."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs) -> None:
-        kwargs["source_address"] = (self.address, 0)
-        super().init_poolmanager(*args, **kwargs)
-
-
-def client(address: str) -> requests.Session:
-    session = requests.Session()
-    session.mount("http://", FromAddress(address))
-    return session
-
-
 def probe(url: str, stop: threading.Event, latencies: list[float], failures: list[str]) -> None:
-    session = client(PROBE_ADDRESS)
+    session = session_from(PROBE_ADDRESS)
     while not stop.is_set():
         started = time.perf_counter()
         try:
@@ -102,7 +82,7 @@ _count_lock = threading.Lock()
 def attacker(
     url: str, address: str, username: str, stop: threading.Event, statuses: dict[str, int]
 ) -> None:
-    session = client(address)
+    session = session_from(address)
     body = {"username": username, "password": WRONG}
     while not stop.is_set():
         try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from tests.live import LiveServer
 
@@ -191,3 +192,23 @@ def _client(job: Job, index: int, start: float) -> dict:
         "statuses": statuses,
         "finished": time.time(),
     }
+
+
+class FromAddress(HTTPAdapter):
+    """Connect from ``address`` (any of 127.0.0.0/8 reaches a loopback server): each
+    simulated client is its own client to the server's per-address limits."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def session_from(address: str) -> requests.Session:
+    """A requests session whose connections come from ``address``."""
+    session = requests.Session()
+    session.mount("http://", FromAddress(address))
+    return session
