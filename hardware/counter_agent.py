@@ -224,6 +224,8 @@ class CounterAgent:
                 self.server,
                 auth={"token": token, "counter": self.counter_id},
                 namespaces=[NAMESPACE],
+                # WebSocket only: several server processes share no long-polling sessions.
+                transports=["websocket"],
                 wait_timeout=10,
             )
         except (socketio.exceptions.ConnectionError, ValueError) as exc:

@@ -259,6 +259,8 @@ class KioskAgent:
                     self.server,
                     auth=self._auth,
                     namespaces=[NAMESPACE],
+                    # WebSocket only: several server processes share no long-polling sessions.
+                    transports=["websocket"],
                     wait_timeout=10,
                 )
                 return

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 
+from .cluster import init_cluster
 from .config import Config
 from .connections import limit_connections, trust_proxies
 from .extensions import db, limiter
@@ -44,10 +45,19 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     # limits (we have none), which cost ~0.35 ms on each request of every screen.
     if limiter._check_request_limit in app.before_request_funcs.get(None, []):
         app.before_request_funcs[None].remove(limiter._check_request_limit)
-    share_load_cache(db, app.config["ESTIMATE_CACHE_S"])
+    cluster = init_cluster(app)  # what several server processes share (server/cluster/)
+    from . import printing
+
+    printing.agents.bind(cluster)
+    loads = share_load_cache(db, app.config["ESTIMATE_CACHE_S"])
+    if loads is not None:
+        # Another process served a visitor or changed a counter: drop what is cached here.
+        cluster.subscribe(
+            "changed", lambda body, local: loads.forget() if body["forget_loads"] else None
+        )
     from .realtime import init_realtime
 
-    init_realtime(app)
+    init_realtime(app, cluster)
 
     from counter import bp as counter_bp
     from display import bp as display_bp

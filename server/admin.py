@@ -757,6 +757,7 @@ def update_device(
     record_update(
         session, actor, center.id, "device", device.name, before, device_state(device), now
     )
+    announce(session, Change("device", "settings", device.id))  # its screen follows
     return device
 
 

@@ -1,5 +1,7 @@
-"""Background upkeep for a serving process: tickets left waiting after closing expire,
-and memory freed since the last round goes back to the system.
+"""Background upkeep for a serving process: tickets left waiting after closing expire
+(once per installation: the process holding the cluster's ``maintenance`` lease does
+it, and another takes over within two rounds if that one dies), and memory freed since
+the last round goes back to the system (every process, for itself).
 
 Why the second: a burst of live connections (a crowd, or a flood, of them; each holds
 about 70 KB) is freed when they close, but glibc's allocator keeps freed memory in the
@@ -20,6 +22,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from .cluster import cluster_of
 from .extensions import db
 from .queue import expire_all_centers
 
@@ -48,15 +51,18 @@ release_free_memory = _malloc_trim() or (lambda: None)
 def start_maintenance_loop(app: Flask, interval_s: float = INTERVAL_S) -> threading.Thread:
     """Run upkeep now and then every ``interval_s`` seconds (a green thread under gevent).
 
-    Safe with several worker processes: expiring is idempotent."""
+    With several server processes one of them expires tickets (expiring is idempotent
+    anyway: two at once would do no harm, only double work)."""
+    cluster = cluster_of(app)
 
     def loop() -> None:
         while True:
             try:
-                with app.app_context():
-                    expired = run_maintenance_once()
-                if expired:
-                    log.info("expired %d tickets left waiting after closing", expired)
+                if cluster.lease("maintenance", 2 * interval_s):
+                    with app.app_context():
+                        expired = run_maintenance_once()
+                    if expired:
+                        log.info("expired %d tickets left waiting after closing", expired)
                 release_free_memory()
             except Exception:  # keep the loop alive; the next round retries
                 log.exception("maintenance round failed")

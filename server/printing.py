@@ -28,12 +28,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .cluster import Cluster, LocalCluster
 from .errors import Conflict, Forbidden, InvalidInput
 from .models import FINAL_STATUSES, Center, Device, Ticket, TicketEvent, utcnow
 from .queue import Actor, estimate
@@ -58,46 +58,36 @@ def clean_reason(value: object, default: str = "error") -> str:
     return value if isinstance(value, str) and _REASON.fullmatch(value) else default
 
 
-# ---- kiosk agents connected to this process ------------------------------------------
+# ---- kiosk agents connected to any server process ----------------------------------
 
 
 class AgentRegistry:
-    """Kiosk agents connected to this server process: device id -> {sid: base URL}.
-
-    In memory: a process knows only its own sockets. ``novbe serve`` runs one worker,
-    which holds every socket; see docs/realtime.md for several processes."""
+    """Kiosk agents connected to the installation: whether a kiosk has one, and the
+    address it connected to. Kept by the cluster (server/cluster/), so every server
+    process knows of an agent connected to any of them; ``create_app`` binds it."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._agents: dict[int, dict[str, str]] = {}
+        self._cluster: Cluster = LocalCluster()
+
+    def bind(self, cluster: Cluster) -> None:
+        self._cluster = cluster
 
     def add(self, device_id: int, sid: str, base_url: str = "") -> None:
-        with self._lock:
-            self._agents.setdefault(device_id, {})[sid] = base_url
+        self._cluster.add_agent(device_id, sid, base_url)
 
     def remove(self, sid: str) -> int | None:
         """Forget the agent on ``sid``; returns its device id if it was one."""
-        with self._lock:
-            for device_id, sids in self._agents.items():
-                if sids.pop(sid, None) is not None:
-                    if not sids:
-                        del self._agents[device_id]
-                    return device_id
-        return None
+        return self._cluster.remove_agent(sid)
 
     def connected(self, device_id: int | None) -> bool:
-        with self._lock:
-            return bool(self._agents.get(device_id))
+        return self._cluster.agent_connected(device_id)
 
     def base_url(self, device_id: int) -> str:
         """The server address the device's agent connected to ("" if none)."""
-        with self._lock:
-            urls = [url for url in self._agents.get(device_id, {}).values() if url]
-        return urls[-1] if urls else ""
+        return self._cluster.agent_base_url(device_id)
 
     def clear(self) -> None:
-        with self._lock:
-            self._agents.clear()
+        self._cluster.clear_agents()
 
 
 agents = AgentRegistry()

@@ -163,3 +163,42 @@ def test_a_counter_hears_about_its_parked_visitors_and_tickets_sent_to_it(app, d
 
     two = events(connect(app, token=tokens["staff"], counter=tokens["counter2"]), "snapshot")
     assert two[0]["counter"]["waiting_for_counter"] == 1
+
+
+def test_a_network_admin_follows_every_centers_row(app, db, center, tokens):
+    with db.write() as s:
+        factories.make_staff(s, "root", role="admin", center_code=None)
+        root_token = factories.staff_token(s, "root")
+    network = connect(app, token=root_token, network=True)
+    assert events(network, "snapshot")[0]["kind"] == "network"
+    # A center's own manager sees that center only, never the network's rows.
+    assert not connect(app, token=tokens["manager"], network=True).is_connected(NS)
+    display = connect(app, token=tokens["display"])
+    display.get_received(NS)
+    with db.write() as s:
+        queue.issue_ticket(s, "baku-1", "pension-new", "az", None, factories.kiosk_actor(s, center))
+        queue.issue_ticket(s, "baku-1", "pension-new", "az", None, factories.kiosk_actor(s, center))
+
+    rows = events(network, "network.center")
+    assert rows and rows[-1]["center"] == "baku-1"
+    assert rows[-1]["waiting"] == 2 and rows[-1]["over_target"] is False
+    assert events(display, "network.center") == []  # a screen of the center is not in it
+
+
+def test_a_devices_new_settings_reach_its_screen_without_a_reconnect(app, db, center, tokens):
+    from server import admin
+
+    with db.write() as s:
+        factories.make_staff(s, "root", role="admin", center_code=None)
+    kiosk = connect(app, token=tokens["kiosk"])
+    display = connect(app, token=tokens["display"])
+    kiosk.get_received(NS), display.get_received(NS)
+    with db.write() as s:
+        actor = staff(s, "root")
+        kiosk_device = admin.get_device_at(s, center, "kiosk-1")
+        admin.update_device(s, actor, center, kiosk_device, {"printer": "tcp://10.0.0.9:9100"})
+
+    updated = events(kiosk, "device.updated")
+    assert [u["device"] for u in updated] == ["kiosk-1"]
+    assert "printer" not in updated[0]["settings"]  # a printer's address stays on the server
+    assert events(display, "device.updated") == []  # only that device's screen

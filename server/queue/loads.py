@@ -132,7 +132,7 @@ class LoadCache:
     def forget_on(self, changes: Iterable) -> None:
         """A commit listener: forget everything unless the transaction only issued
         tickets or touched printing (``changes``: ``audit.Change`` tuples)."""
-        if any(not _keeps_loads(change) for change in changes):
+        if any(not keeps_loads(change) for change in changes):
             self.forget()
 
 
@@ -148,8 +148,8 @@ def share_load_cache(db, max_age: float) -> LoadCache | None:
     return cache
 
 
-def _keeps_loads(change) -> bool:
-    return change.kind in ("print", "printer") or (change.kind, change.action) == (
+def keeps_loads(change) -> bool:
+    return change.kind in ("print", "printer", "device") or (change.kind, change.action) == (
         "ticket",
         "issue",
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from ..cluster import Cluster
 from ..extensions import db, socketio
 from .admission import init_admission
 from .channel import NAMESPACE  # registers the namespace's handlers
@@ -21,7 +22,8 @@ from .public_snapshot import PublicSnapshots
 from .publisher import Publisher
 
 
-def init_realtime(app: Flask) -> None:
+def init_realtime(app: Flask, cluster: Cluster) -> None:
+    several = bool(app.config["SOCKETIO_MESSAGE_QUEUE"])
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
@@ -33,13 +35,18 @@ def init_realtime(app: Flask) -> None:
         ping_interval=app.config["SOCKETIO_PING_INTERVAL"],
         max_http_buffer_size=app.config["SOCKETIO_MAX_MESSAGE_BYTES"],
         json=PacketJSON,
+        # Several processes share no Engine.IO sessions, so a long-polling client whose
+        # next request reaches another process fails ("Invalid session"). WebSocket
+        # only, then: one connection, one process, and no sticky sessions needed in the
+        # proxy (docs/deploy.md). One process also takes long-polling.
+        transports=["websocket"] if several else None,
     )
     disconnect_on_malformed_packets(socketio.server)
     init_admission(app)  # caps on connections without a credential
     snapshots = PublicSnapshots(app.config["PUBLIC_SNAPSHOT_MAX_AGE_S"])
     app.extensions["novbe_public_snapshots"] = snapshots
-    db.on_commit(snapshots.forget)
-    publisher = Publisher(app, socketio, db)
+    cluster.subscribe("changed", lambda body, local: snapshots.forget())
+    publisher = Publisher(app, socketio, db, cluster)
     app.extensions["novbe_publisher"] = publisher
     db.on_commit(publisher.publish)
 

@@ -6,16 +6,21 @@ gone over its target (and once that it is back), not with every queue.stats.
   whose agent has reported a printer once and now has nobody printing counts as
   offline; a kiosk that never had a printer (e-tickets only) raises nothing.
 
-The state of what was last announced lives in this process (``AlertState``). After a
-restart a condition still true is announced again on the next change: once more is
-better than never. The dashboard also derives the current alerts from its data, so
-one missed edge is never a missed alert.
+What was last announced is kept by the cluster (server/cluster/), which every server
+process shares: ``swap`` stores the new state and returns the old in one step, so of
+several processes seeing one breach exactly one announces it. After a restart of a
+one-process installation (the state was in its memory) a condition still true is
+announced again on the next change: once more is better than never. The dashboard
+also derives the current alerts from its data, so one missed edge is never a missed
+alert.
 """
 
 from __future__ import annotations
 
-import threading
+import json
 from datetime import UTC, datetime
+
+from ..cluster import Cluster
 
 
 def _now_iso() -> str:
@@ -32,10 +37,12 @@ def printer_problem(printer: dict) -> str | None:
 
 
 class AlertState:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._over: dict[int, set[str]] = {}  # center id -> services over their target
-        self._printers: dict[int, str | None] = {}  # device id -> announced problem
+    """What managers were last told: per center the services over their target
+    (``alert:wait:<center>``, a JSON list), per kiosk its printer's problem
+    (``alert:printer:<device>``)."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
 
     def waits(self, center_id: int, stats: dict) -> list[dict]:
         """The ``alert`` events for one center's fresh ``queue.stats``."""
@@ -44,9 +51,8 @@ class AlertState:
             for row in stats["services"]
             if row["longest_wait_s"] > row["target_wait_min"] * 60
         }
-        with self._lock:
-            before = self._over.get(center_id, set())
-            self._over[center_id] = set(over)
+        stored = self.cluster.swap(f"alert:wait:{center_id}", json.dumps(sorted(over)))
+        before = set(json.loads(stored)) if stored else set()
         events = [
             _wait_alert(over[code], True, stats.get("at")) for code in sorted(set(over) - before)
         ]
@@ -61,9 +67,7 @@ class AlertState:
     def printer(self, device_id: int, printer: dict) -> dict | None:
         """The ``alert`` event for a kiosk's new printer status, if its problem changed."""
         problem = printer_problem(printer)
-        with self._lock:
-            before = self._printers.get(device_id)
-            self._printers[device_id] = problem
+        before = self.cluster.swap(f"alert:printer:{device_id}", problem)
         if problem == before:
             return None
         return {

@@ -10,6 +10,8 @@
   ``public.stats`` (server/public.py: no ticket numbers, no staff, no counters);
 * no token but the web session cookie of a logged-in staff member (the counter
   page), with ``counter`` as for a staff token;
+* a network admin's staff token or session with ``{"network": true}``: the network
+  room, which gets each center's row of the all-centers view (``network.center``);
 * a kiosk's device token with ``agent: "printer"``: the kiosk print agent
   (``novbe kiosk-agent``), which joins only that device's rooms, gets the print jobs
   (``ticket.print``) and answers with ``ticket.printed`` and ``printer.status``.
@@ -37,7 +39,7 @@ from ..api.request import session_actor
 from ..auth import actor_for_token
 from ..errors import NovbeError
 from ..extensions import db, socketio
-from ..models import Center, Counter, Device, Ticket
+from ..models import Center, Counter, Device, Ticket, utcnow
 from ..queue import Actor
 from ..queue.audit import Change, announce
 from . import payloads
@@ -66,6 +68,10 @@ def ticket_room(tracking_token: str) -> str:
 def public_room(center_id: int) -> str:
     """Anyone's: the public page's figures (``public.stats``) and nothing else."""
     return f"public:{center_id}"
+
+
+# Network admins' all-centers view: one row per center, as its figures change.
+NETWORK_ROOM = "network"
 
 
 def device_room(device_id: int) -> str:
@@ -100,14 +106,14 @@ def on_connect(auth: Any = None) -> None:
                 _check_agent(actor, auth)
                 rooms, snapshot = [], None
             else:
-                rooms, snapshot = _member(s, actor, auth.get("counter"), auth.get("center"))
+                rooms, snapshot = _member(s, actor, auth)
         elif session.get("staff_id"):
             # A web screen logged in with the session cookie (the counter page): the
             # server-side session must still be live (not logged out, revoked, expired).
             actor = session_actor(s)
             if actor is None:
                 raise ConnectionRefusedError("the login has ended: log in again")
-            rooms, snapshot = _member(s, actor, auth.get("counter"), auth.get("center"))
+            rooms, snapshot = _member(s, actor, auth)
         else:
             raise ConnectionRefusedError("log in, or send auth {token} or {ticket}")
     if snapshot is None:
@@ -139,11 +145,15 @@ def _public(s, center_code: str) -> tuple[list[str], dict]:
 def _named_center(s, code: Any) -> Center:
     center = s.scalar(select(Center).where(Center.code == code)) if isinstance(code, str) else None
     if center is None:
-        raise ConnectionRefusedError("an admin connects for a counter or a center: send {center}")
+        raise ConnectionRefusedError(
+            "an admin connects for a counter, a center or the network: "
+            "send {counter}, {center} or {network: true}"
+        )
     return center
 
 
-def _member(s, actor: Actor, counter_id: Any, center_code: Any = None) -> tuple[list[str], dict]:
+def _member(s, actor: Actor, auth: dict) -> tuple[list[str], dict]:
+    counter_id, center_code = auth.get("counter"), auth.get("center")
     if actor.kind == "device":
         center = s.get(Center, actor.center_id)
         rooms = [center_room(center.id), device_room(actor.id)]
@@ -151,6 +161,10 @@ def _member(s, actor: Actor, counter_id: Any, center_code: Any = None) -> tuple[
     if counter_id is None:
         if actor.role not in ("manager", "admin"):
             raise ConnectionRefusedError("staff connect for a counter: send auth {token, counter}")
+        if auth.get("network") is True:
+            if actor.center_id is not None:
+                raise ConnectionRefusedError("only a network admin follows the whole network")
+            return [NETWORK_ROOM], {"kind": "network", "at": payloads.iso(utcnow())}
         if actor.center_id is None:
             # A network admin names the center to follow (the /manage dashboard).
             center = _named_center(s, center_code)

@@ -215,3 +215,24 @@ PUBLIC_SETTINGS = ("counters", "services", "language", "voice", "idle_seconds", 
 
 def _public_settings(settings: dict) -> dict:
     return {key: settings[key] for key in PUBLIC_SETTINGS if key in settings}
+
+
+def public_settings(device: Device) -> dict:
+    return _public_settings(device.settings or {})
+
+
+def network_row(center: Center, stats: dict, public: dict) -> dict:
+    """A center's row of the network admins' all-centers view (``network.center``):
+    its live queue from ``stats_json`` and today's service level from the public
+    figures of the same pass."""
+    rows = [row for row in stats["services"] if row["active"]]
+    return {
+        "center": center.code,
+        "name": center.name,
+        "waiting": sum(row["waiting"] for row in rows),
+        "longest_wait_s": max((row["longest_wait_s"] for row in rows), default=0),
+        "over_target": any(row["longest_wait_s"] > row["target_wait_min"] * 60 for row in rows),
+        "service_level": public["today"]["service_level"],
+        "called": public["today"]["called"],
+        "at": public["at"],
+    }

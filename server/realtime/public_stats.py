@@ -10,9 +10,11 @@ once. So, for the public rooms only:
   the latest figures (a change in between is not lost: the figures offered last are
   sent when the interval is over);
 * sent to the room's connections in slices of ``SLICE``, letting other work (a
-  health probe, a counter's call) through between slices. With several server
-  processes (a message queue) each process has only its own connections, so the
-  event goes to the room as a whole.
+  health probe, a counter's call) through between slices.
+
+Every server process runs its own: the figures reach each of them on the cluster bus
+(publisher.py), and each sends them to its own connections, not through the message
+queue, so a connection gets each push once.
 
 ``PUBLIC_STATS_INTERVAL_S = 0`` sends each offer at once, whole (the tests' config).
 """
@@ -38,7 +40,6 @@ class PublicStats:
     def __init__(self, app: Flask, socketio: SocketIO) -> None:
         self.socketio = socketio
         self.interval_s: float = app.config["PUBLIC_STATS_INTERVAL_S"]
-        self.sliced = not app.config["SOCKETIO_MESSAGE_QUEUE"]
         self._lock = threading.Lock()
         self._pending: dict[int, dict] = {}  # center id -> figures not sent yet
         self._next_at: dict[int, float] = {}  # center id -> earliest next send
@@ -76,11 +77,15 @@ class PublicStats:
 
     def _send(self, center_id: int, figures: dict) -> None:
         room = public_room(center_id)
-        if not self.sliced:
-            self.socketio.emit(EVENT, figures, to=room, namespace=NAMESPACE)
-            return
-        # Each connection is also a room of its own: a slice is one emit, encoded once.
+        # This process's connections; each is also a room of its own: a slice is one
+        # emit, encoded once, sent here only (ignore_queue).
         sids = [sid for sid, _ in self.socketio.server.manager.get_participants(NAMESPACE, room)]
         for start in range(0, len(sids), SLICE):
-            self.socketio.emit(EVENT, figures, to=sids[start : start + SLICE], namespace=NAMESPACE)
+            self.socketio.emit(
+                EVENT,
+                figures,
+                to=sids[start : start + SLICE],
+                namespace=NAMESPACE,
+                ignore_queue=True,
+            )
             self.socketio.sleep(0)  # the slice's sends go out; other work gets its turn
