@@ -8,7 +8,7 @@ CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install browser voice fonts wrk demo serve test bench screenshots lint format clean
+.PHONY: install browser voice fonts nginx wrk demo serve test install-check bench screenshots lint format clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ fonts:
 		echo "installing Debian's fonts-dejavu-core for printed tickets"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core; }
 
+# Debian's nginx for the multi-process tests (tests/cluster.py starts it unprivileged in
+# front of three servers, with deploy/nginx/novbe.conf). RUNLEVEL=1: the package's
+# scripts do not start the system service, which would hold port 80.
+nginx:
+	@test -x /usr/sbin/nginx || { \
+		echo "installing Debian's nginx for the multi-process tests"; \
+		apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }
+
 # Debian's wrk: the load generator for the benchmarks' ceiling (bench/ceiling.py
 # falls back to Python clients without it).
 wrk:
@@ -57,10 +65,16 @@ serve: install
 	$(VENV)/bin/novbe init-db
 	$(VENV)/bin/novbe serve
 
-test: install browser voice fonts
+test: install browser voice fonts nginx
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory install-check
+
+# A clean install serves (tests/clean_install.py): `pip install .` and a built wheel with
+# [postgres,redis], each in a throwaway venv run outside the tree; every screen loads.
+install-check: install
+	$(PY) tests/clean_install.py
 
 # Benchmarks against a production-mode server (bench/, issue 6): prints a table, writes
 # bench/results/<time>.json and, for a full run, docs/benchmarks.md.
