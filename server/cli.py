@@ -123,11 +123,42 @@ def expire_tickets() -> None:
 
 
 @main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+def backup(file: Path, force: bool) -> None:
+    """Copy the embedded SQLite database to FILE while the server runs (checked with
+    PRAGMA integrity_check). PostgreSQL: use pg_dump (this says how)."""
+    from .backup import BackupError, backup_database
+
+    app = _app()
+    try:
+        result = backup_database(app.config["DATABASE_URL"], file, force=force)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(result.describe())
+
+
+@main.command()
 @click.option("--host", default=DEFAULT_HOST, show_default=True)
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Serve in production mode: gunicorn with one gevent worker."""
-    _exec_server(host, port)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes on this port (more than 1 needs NOVBE_MESSAGE_QUEUE=redis://...).",
+)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve in production mode: gunicorn with gevent workers (docs/deploy.md)."""
+    queue = os.environ.get("NOVBE_MESSAGE_QUEUE", "")
+    if queue and not queue.startswith(("redis://", "rediss://", "unix://")):
+        _fail("NOVBE_MESSAGE_QUEUE must be a redis:// URL: the server processes share it")
+    if workers > 1 and not queue:
+        _fail(
+            f"--workers {workers}: the processes must share live events and state through "
+            "Redis; set NOVBE_MESSAGE_QUEUE=redis://host:6379/0 (docs/deploy.md)"
+        )
+    _exec_server(host, port, workers)
 
 
 @main.command()
@@ -273,10 +304,19 @@ def _instance_secret_key() -> str:
 
     path = os.path.join(Flask("server", instance_relative_config=True).instance_path, "secret_key")
     if not os.path.exists(path):
+        # Written whole under another name, then linked into place: of several server
+        # processes starting at once, one key wins and none reads a half-written file.
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        draft = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process's key is in place: use it
+        finally:
+            os.unlink(draft)
     with open(path) as key:
         return key.read().strip()
 
@@ -309,13 +349,14 @@ def _connection_budget(wanted: int) -> int:
     return fits
 
 
-def _exec_server(host: str, port: int) -> None:
+def _exec_server(host: str, port: int, workers: int = 1) -> None:
     """Replace this process with gunicorn, so gevent patches a fresh interpreter."""
     from .config import Config
 
     env = dict(os.environ)
     env.pop("WEB_CONCURRENCY", None)  # it would override --workers
-    env.setdefault("NOVBE_SECRET_KEY", _instance_secret_key())
+    if not env.get("NOVBE_SECRET_KEY"):  # only then: the instance folder may be read-only
+        env["NOVBE_SECRET_KEY"] = _instance_secret_key()
     # gevent keeps every greenlet's spawning stack for debugging: memory and time on
     # each of the several greenlets a live connection has, for nothing in production.
     env.setdefault("GEVENT_TRACK_GREENLET_TREE", "false")
@@ -326,8 +367,11 @@ def _exec_server(host: str, port: int) -> None:
         "gunicorn",
         "--worker-class",
         "gevent",
+        # Each worker is a process of its own with its own connections; the kernel
+        # hands new connections to any of them, which works because in multi-process
+        # mode the live channel is WebSocket only (no session spans two requests).
         "--workers",
-        "1",
+        str(workers),
         # Beyond this the worker stops accepting: it is not what a flood should fill
         # first (the per-client caps are, server/connections/).
         "--worker-connections",
@@ -346,8 +390,8 @@ def _exec_server(host: str, port: int) -> None:
         "server.wsgi:app",
     ]
     click.echo(
-        f"serving on http://{host}:{port} (gunicorn, gevent worker, "
-        f"up to {connections} connections)",
+        f"serving on http://{host}:{port} (gunicorn, {workers} gevent worker(s), "
+        f"up to {connections} connections each)",
         err=True,
     )
     sys.stdout.flush()

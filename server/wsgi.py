@@ -1,17 +1,26 @@
 """The production entry point (``novbe serve`` runs gunicorn with a gevent worker on it).
 
-Importing this module creates the app and starts its background loops (the end-of-day
-upkeep, closing live connections that never join); nothing else imports it.
+Importing this module creates the app and starts its background loops (the cluster's
+messages and heartbeat, the end-of-day upkeep, closing live connections that never
+join); nothing else imports it.
 """
 
 import gc
 
 from . import create_app
+from .cluster import cluster_of
+from .extensions import socketio
+from .logs import configure_logging
 from .maintenance import start_maintenance_loop
 from .realtime import NAMESPACE
 from .realtime.admission import start_join_sweeper
 
 app = create_app({"SOCKETIO_ASYNC_MODE": "gevent"})
+configure_logging(app)  # NOVBE_LOG_FORMAT: text or json (server/logs.py)
+# A kiosk whose print agent died with another server process: its printer's state changes.
+cluster_of(app).start(
+    socketio.start_background_task, app.extensions["novbe_publisher"].printers_changed
+)
 start_maintenance_loop(app)
 start_join_sweeper(app, NAMESPACE)
 # What exists by now (modules, the app, the ORM's mappers: ~130,000 objects) lives as
