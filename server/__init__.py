@@ -73,7 +73,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(counter_bp)
     from .operations import init_operations
 
-    init_operations(app)  # /readyz, /metrics and the request timer (server/operations.py)
+    init_operations(app)  # /readyz, /metrics and the request timer (server/operations/)
     limit_connections(app)  # per-client caps and the body deadline (server/connections/)
     init_security_headers(app)  # wraps the middleware added above: every answer gets them
     trust_proxies(app)  # outermost: every layer in sees the client's own address

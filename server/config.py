@@ -112,7 +112,7 @@ class Config:
     VOICE_DIR = os.environ.get("NOVBE_VOICE_DIR", "")
     VOICE_CACHE_MB = int(os.environ.get("NOVBE_VOICE_CACHE_MB", "64"))
     VOICE_COMMAND = os.environ.get("NOVBE_ESPEAK", "espeak-ng")  # a path, if not on PATH
-    # ---- Operations (server/operations.py, server/logs.py) ----
+    # ---- Operations (server/operations/, server/logs.py) ----
     # Client addresses answered on /metrics (CIDRs, comma-separated); others get 404.
     METRICS_ALLOW = os.environ.get("NOVBE_METRICS_ALLOW", "127.0.0.0/8,::1/128")
     # The production server's log lines: "text" (plain) or "json" (one object per line).

@@ -1,4 +1,4 @@
-"""Operations: /readyz, /metrics, JSON log lines and ``novbe backup`` (server/operations.py,
+"""Operations: /readyz, /metrics, JSON log lines and ``novbe backup`` (server/operations/,
 server/logs.py, server/backup.py). In-process tests run on SQLite and PostgreSQL; the
 live ones against a real ``novbe serve`` and real Socket.IO clients."""
 

@@ -1,10 +1,4 @@
-"""Operations endpoints: readiness (``GET /readyz``) and Prometheus metrics (``GET /metrics``).
-
-``/healthz`` (server/web.py) says the process answers; ``/readyz`` says it can serve:
-the database answers ``SELECT 1`` and, when ``NOVBE_MESSAGE_QUEUE`` is set, the Redis
-message queue answers PING. 200 ``{"status": "ready", "checks": {...}}``, or 503
-``{"status": "not ready", "checks": {...}}`` where each failed check reads
-``"<error class>: <first line of its message>"`` (no traceback, no password).
+"""Prometheus metrics (``GET /metrics``) and the timer of every request.
 
 ``/metrics`` is answered only to client addresses inside ``NOVBE_METRICS_ALLOW``
 (CIDRs, comma-separated; default loopback): anyone else gets the 404 of an unknown
@@ -42,33 +36,24 @@ import logging
 import time
 from collections.abc import Iterator
 from datetime import date, datetime
-from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, request
-from prometheus_client import CollectorRegistry, Histogram, disable_created_metrics
+from flask import Response, abort, current_app, g, request
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest, gzip_accepted
-from prometheus_client.gc_collector import GCCollector
-from prometheus_client.platform_collector import PlatformCollector
-from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from sqlalchemy import and_, func, or_, select, text
 
-from .db import Database
-from .extensions import db, socketio
-from .models import WAITING, Center, Service, Ticket, utcnow
-from .queue.estimates import LANES
-from .queue.numbering import business_day
-from .reports import _aware as aware_utc  # SQLite's aggregates: naive, or text
+from ..db import Database
+from ..extensions import socketio
+from ..models import WAITING, Center, Service, Ticket, utcnow
+from ..queue.estimates import LANES
+from ..queue.numbering import business_day
+from ..reports import _aware as aware_utc  # SQLite's aggregates: naive, or text
+from . import EXTENSION, bp
 
 log = logging.getLogger(__name__)
-bp = Blueprint("operations", __name__)
-
-# Readiness: how long each check may take before it counts as down.
-DATABASE_TIMEOUT_S = 2
-MESSAGE_QUEUE_TIMEOUT_S = 1.5
-MAX_ERROR_CHARS = 200
 
 # Methods outside this set share one label value: the method is the client's to choose.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -85,39 +70,6 @@ ROOM_KINDS = (
     ("staff", lambda room: room.startswith(("center:", "counter:")) or room == "network"),
 )
 KINDS = tuple(kind for kind, _ in ROOM_KINDS)
-EXTENSION = "novbe_operations"
-
-
-def init_operations(app: Flask) -> None:
-    """Register /readyz and /metrics, and time every request Flask handles."""
-    allowed = parse_networks(app.config["METRICS_ALLOW"])
-    disable_created_metrics()  # no *_created series: noise for Prometheus (process-wide)
-    registry = CollectorRegistry()
-    latency = Histogram(
-        "novbe_http_request_duration_seconds",
-        "Time to answer an HTTP request in this process (Socket.IO traffic excluded), "
-        "by method, route (the rule, e.g. /api/v1/counters/<int:counter_id>/call-next) "
-        "and status class.",
-        ["method", "endpoint", "status"],
-        registry=registry,
-    )
-    queues = CollectorRegistry()  # apart: a scrape may leave it out (?queues=0)
-    queues.register(QueueCollector(db))
-    registry.register(LiveConnectionsCollector())
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    GCCollector(registry=registry)
-    app.extensions[EXTENSION] = {
-        "allowed": allowed,
-        "registry": registry,
-        "queues": queues,
-        "latency": latency,
-        "redis": None,
-    }
-    app.register_blueprint(bp)
-    # First in, last out: the timer covers the other hooks too.
-    app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
-    app.after_request_funcs.setdefault(None, []).insert(0, _observe)
 
 
 def parse_networks(setting: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -146,76 +98,6 @@ def address_allowed(remote_addr: str | None, networks) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped  # a dual-stack listener's view of an IPv4 client
     return any(address in network for network in networks)
-
-
-# ---- readiness --------------------------------------------------------------------------
-
-
-@bp.get("/readyz")
-def ready():
-    checks = {"database": _check_database(), "message_queue": _check_message_queue()}
-    failed = [name for name, result in checks.items() if not _passed(result)]
-    response = jsonify({"status": "not ready" if failed else "ready", "checks": checks})
-    response.status_code = 503 if failed else 200
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _passed(result: str) -> bool:
-    return result in ("ok", "not used")
-
-
-def _check_database() -> str:
-    engine = db.engine
-    try:
-        with engine.connect() as connection:
-            if connection.dialect.name == "postgresql":
-                # This transaction only; the connection goes back to the pool as it was.
-                connection.exec_driver_sql(
-                    f"SET LOCAL statement_timeout = {int(DATABASE_TIMEOUT_S * 1000)}"
-                )
-            connection.execute(text("SELECT 1")).scalar_one()
-    except Exception as error:
-        return describe_error(error, engine.url.password)
-    return "ok"
-
-
-def _check_message_queue() -> str:
-    url = current_app.config["SOCKETIO_MESSAGE_QUEUE"]
-    if not url:
-        return "not used"
-    state = current_app.extensions[EXTENSION]
-    try:
-        if state["redis"] is None:
-            import redis
-
-            # Made once, connected on first use; short time-outs so a dead Redis
-            # answers 503 quickly instead of holding the probe.
-            state["redis"] = redis.Redis.from_url(
-                url,
-                socket_timeout=MESSAGE_QUEUE_TIMEOUT_S,
-                socket_connect_timeout=MESSAGE_QUEUE_TIMEOUT_S,
-            )
-        state["redis"].ping()
-    except Exception as error:
-        return describe_error(error, urlsplit(url).password)
-    return "ok"
-
-
-def describe_error(error: BaseException, password: str | None = None) -> str:
-    """``"OperationalError: connection failed: ..."``: the class and the first line of
-    the driver's message, short, with the password (if it shows) blanked."""
-    cause = getattr(error, "orig", None) or error  # SQLAlchemy wraps the driver's error
-    lines = str(cause).strip().splitlines()
-    message = lines[0].strip() if lines else ""
-    if password:
-        message = message.replace(password, "***")
-    if len(message) > MAX_ERROR_CHARS:
-        message = message[: MAX_ERROR_CHARS - 1] + "…"
-    return f"{type(cause).__name__}: {message}" if message else type(cause).__name__
-
-
-# ---- metrics ----------------------------------------------------------------------------
 
 
 @bp.get("/metrics")
@@ -252,11 +134,11 @@ class _Registries(Collector):
             yield from registry.collect()
 
 
-def _start_timer() -> None:
+def start_timer() -> None:
     g.novbe_request_started = time.perf_counter()
 
 
-def _observe(response: Response) -> Response:
+def observe(response: Response) -> Response:
     started = g.pop("novbe_request_started", None)
     if started is not None:
         method = request.method if request.method in KNOWN_METHODS else "other"
@@ -422,7 +304,7 @@ class LiveConnectionsCollector(Collector):
 
 
 def count_live_connections() -> dict[str, int]:
-    from .realtime import NAMESPACE
+    from ..realtime import NAMESPACE
 
     rooms = socketio.server.manager.rooms.get(NAMESPACE, {}) if socketio.server else {}
     for _attempt in range(3):
