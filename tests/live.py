@@ -11,12 +11,13 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -61,6 +62,10 @@ class LiveServer:
     process: subprocess.Popen
     log_path: Path
     db: Database = field(repr=False, default=None)  # type: ignore[assignment]
+    # What it was started with, for restart().
+    tmp_dir: Path | None = None
+    message_queue: str | None = None
+    env: dict[str, str] | None = None
 
     def new_center(self, **overrides) -> LiveCenter:
         """Open all day by default: the server expires waiting tickets after closing time,
@@ -109,6 +114,26 @@ class LiveServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def kill(self) -> None:
+        """``kill -9`` the whole server (gunicorn's master and its worker: the process
+        group), as a crash or the OOM killer would: no socket is closed politely."""
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+        self.db.dispose()
+
+    def restart(self) -> LiveServer:
+        """A new server on this one's port, database and settings (after stop or kill)."""
+        assert self.process.poll() is not None, "stop or kill it first"
+        assert self.tmp_dir is not None
+        return start_live_server(
+            self.tmp_dir, self.database_url, self.message_queue, self.port, env=self.env
+        )
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -125,14 +150,18 @@ def start_live_server(
     database_url: str | None = None,
     message_queue: str | None = None,
     port: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> LiveServer:
     """``port``: that port instead of a free one, to restart a stopped server where
-    its clients will look for it again."""
+    its clients will look for it again. ``env``: settings that override the test's
+    (e.g. NOVBE_TRUSTED_PROXIES, or NOVBE_MESSAGE_CHANNEL for servers that must share
+    one). The server runs in a session of its own, so ``kill()`` reaches its worker."""
     database_url = database_url or f"sqlite:///{tmp_dir / 'live.db'}"
     db = Database(database_url)
     upgrade(db.engine)
     port = port or free_port()
     log_path = tmp_dir / f"server-{port}.log"
+    overrides = env
     env = dict(os.environ, NOVBE_DATABASE_URL=database_url, NOVBE_SECRET_KEY="live-test")
     env["NOVBE_VOICE_DIR"] = str(tmp_dir / "voice")  # spoken announcements' cache
     # The public page's figures are paced (5 s in production); tests wait for them.
@@ -141,7 +170,8 @@ def start_live_server(
     if message_queue:
         env["NOVBE_MESSAGE_QUEUE"] = message_queue
         env["NOVBE_MESSAGE_CHANNEL"] = f"novbe-test-{os.getpid()}"  # not another run's
-    with open(log_path, "wb") as log:
+    env.update(overrides or {})
+    with open(log_path, "ab") as log:  # a restart on this port adds to the same log
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -157,8 +187,18 @@ def start_live_server(
             stderr=subprocess.STDOUT,
             env=env,
             cwd=Path(__file__).resolve().parent.parent,
+            start_new_session=True,
         )
-    server = LiveServer(f"http://127.0.0.1:{port}", database_url, process, log_path, db)
+    server = LiveServer(
+        f"http://127.0.0.1:{port}",
+        database_url,
+        process,
+        log_path,
+        db,
+        tmp_dir=tmp_dir,
+        message_queue=message_queue,
+        env=overrides,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
