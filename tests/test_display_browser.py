@@ -236,6 +236,65 @@ def test_a_display_set_to_one_service_from_the_center_file(new_page, live_server
     expect(row(page, "A001")).to_have_count(0)
 
 
+# Notes each time the page marks itself offline (the banner shows): none is expected
+# while the display reconnects on purpose for its new settings.
+OFFLINE_WATCH = """
+window.__offline = 0;
+document.addEventListener("DOMContentLoaded", () => {
+  new MutationObserver(() => {
+    if (document.body.classList.contains("offline")) window.__offline += 1;
+  }).observe(document.body, { attributes: true, attributeFilter: ["class"] });
+});
+"""
+
+
+def test_a_display_follows_a_change_of_its_settings_without_a_reload(
+    new_page, live_server, live_center
+):
+    """Its settings come from the center file (written here as the import writes them);
+    saving the device through the admin API tells the screen (device.updated), which
+    fetches everything again: the calls and queues of the counters it now shows. A call
+    those settings kept off it is shown, not announced: it was another display's."""
+    set_display_settings(live_server, live_center, {"counters": ["1"]})
+    for _ in range(2):
+        live_server.issue(live_center, "pension-new")
+    live_server.issue(live_center, "job-seeker")
+    page = new_page(1920, 1080)
+    page.add_init_script(OFFLINE_WATCH)
+    page.add_init_script(SPEECH_RECORDER % {"hold": "false"})
+    page.goto(f"{live_server.url}/display/hall#token={live_center.display_token}")
+    jobs = page.locator('#services [data-service="job-seeker"]')
+    expect(page.locator("#services .service")).to_have_count(2)  # counter 1's services
+    expect(jobs).to_have_count(0)
+    assert live_server.call_next(live_center, "3")["number"] == "C001"  # not this display's
+    assert live_server.call_next(live_center, "1")["number"] == "A001"
+    expect(newest(page)).to_have_attribute("data-number", "A001")
+    expect(row(page, "C001")).to_have_count(0)
+    assert [u["text"] for u in wait_spoken(page, 1)] == ["Bilet A, 0 0 1, masa 1"]
+
+    set_display_settings(live_server, live_center, {})  # the whole hall from now on
+    response = live_server.api(
+        "PATCH",
+        f"/centers/{live_center.code}/devices/hall",
+        live_center.manager_token,
+        json={"printer": None},  # a display has none: the save alone
+    )
+    assert response.status_code == 200, response.text
+    expect(row(page, "C001")).to_have_count(1)
+    expect(row(page, "A001")).to_have_count(1)
+    expect(jobs.locator(".count")).to_have_text("0")
+
+    # The next call is announced next: C001 was not queued before it.
+    assert live_server.call_next(live_center, "2")["number"] == "A002"
+    expect(newest(page)).to_have_attribute("data-number", "A002")
+    assert [u["text"] for u in wait_spoken(page, 2)] == [
+        "Bilet A, 0 0 1, masa 1",
+        "Bilet A, 0 0 2, masa 2",
+    ]
+    expect(page.locator("#connection")).to_be_hidden()
+    assert page.evaluate("window.__offline") == 0
+
+
 def test_waiting_counts_follow_the_queue(new_page, live_server, live_center):
     page = open_display(new_page, live_server, live_center)
     pension = page.locator('#services [data-service="pension-new"] .count')

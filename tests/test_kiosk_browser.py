@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from server.api.tracking import qr_svg
 from server.i18n import catalog
-from server.models import Center, Ticket
+from server.models import Center, Device, Ticket
 
 from .browser_helpers import wait_until
 from .factories import center_spec, names
@@ -47,6 +47,28 @@ def open_kiosk(new_page, live_server, center, size=PORTRAIT, query=""):
     # The language buttons wake up once the catalog has arrived over the live channel.
     expect(page.locator("button[data-lang=az]")).to_be_enabled()
     return page
+
+
+def set_kiosk_settings(live_server, center, settings: dict) -> None:
+    """The kiosk's settings as an import of the center file writes them: straight to
+    the database, telling no screen."""
+    with live_server.db.write() as s:
+        device = s.scalar(
+            select(Device)
+            .join(Center, Center.id == Device.center_id)
+            .where(Center.code == center.code, Device.name == "kiosk-1")
+        )
+        device.settings = settings
+
+
+def set_printer(live_server, center, printer: str | None) -> None:
+    response = live_server.api(
+        "PATCH",
+        f"/centers/{center.code}/devices/kiosk-1",
+        center.manager_token,
+        json={"printer": printer},
+    )
+    assert response.status_code == 200, response.text
 
 
 def tap_to_services(page, lang: str, category: str) -> None:
@@ -485,3 +507,25 @@ def test_without_paper_the_screen_is_the_ticket_and_says_why(new_page, live_serv
         expect(state.locator(".print-why")).to_have_text(words["kiosk.print.reason.paper_out"])
     finally:
         agent.disconnect()
+
+
+def test_a_kiosk_whose_settings_change_follows_without_a_reload(new_page, live_server, center):
+    """A manager gives the kiosk a printer through the admin API: the server tells the
+    kiosk (device.updated), which fetches everything again. What the center file set
+    meanwhile, its start language, shows it: the center's name turns Russian."""
+    page = open_kiosk(new_page, live_server, center)
+    name = page.locator("#center-name")
+    expect(name).to_have_text(f"Center {center.code} (az)")
+
+    set_kiosk_settings(live_server, center, {"language": "ru"})
+    set_printer(live_server, center, "tcp://127.0.0.1:9100")
+    expect(name).to_have_text(f"Center {center.code} (ru)")
+    expect(page.locator("html")).to_have_attribute("lang", "ru")
+    expect(page.locator("#connection")).to_be_hidden()  # no "connection lost" for this
+
+    set_kiosk_settings(live_server, center, {"printer": "tcp://127.0.0.1:9100"})
+    set_printer(live_server, center, None)  # and the language setting is gone too
+    expect(name).to_have_text(f"Center {center.code} (az)")
+    tap_to_services(page, "en", "employment")  # the kiosk works on as before
+    page.click("button[data-service=job-seeker]")
+    assert shown_ticket(page)[0] == "C001"

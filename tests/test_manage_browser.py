@@ -226,6 +226,51 @@ def test_a_network_admin_picks_a_center_from_all_centers(live_server, live_cente
     expect(page.locator("#network-view")).to_be_visible()
 
 
+def test_the_all_centers_table_follows_the_network_live(live_server, live_center, new_page):
+    """No Refresh pressed: each center's row is rewritten in place as its figures change
+    (network.center over /live), and again after a visit to one center."""
+    username = f"network-{live_center.code}"
+    with live_server.db.write() as s:
+        create_staff(s, username, factories.PASSWORD, "admin", None)
+    other = live_server.new_center()
+    live_server.issue(live_center, "job-seeker")
+    page = new_page(1400, 1000)
+    log_in(page, live_server, username)
+    expect(page.locator("#network-view")).to_be_visible()
+    row = page.locator(f'#network-rows tr[data-center="{live_center.code}"]')
+    waiting = row.locator('[data-figure="waiting"]')
+    expect(waiting).to_have_text("1")
+    expect(row.locator('[data-figure="visitors"]')).to_have_text("1")
+    expect(row.locator('[data-figure="level"]')).to_have_text("–")  # nobody called yet
+    fetched = row.element_handle()
+
+    live_server.issue(live_center, "job-seeker")
+    expect(waiting).to_have_text("2", timeout=5000)
+    assert fetched.evaluate("tr => tr.isConnected")  # the same row, its cells rewritten
+    other_row = page.locator(f'#network-rows tr[data-center="{other.code}"]')
+    expect(other_row.locator('[data-figure="waiting"]')).to_have_text("0")
+
+    issue_long_ago(live_server, live_center, "pension-recalc", 12)  # target 5 min
+    live_server.issue(live_center, "pension-new")  # a change: the server looks again
+    expect(row).to_have_class("over", timeout=5000)
+    expect(row.locator('[data-figure="longest"]')).to_have_text("12 min")
+    expect(waiting).to_have_text("4")
+    live_server.call_next(live_center, "1")  # the late visitor: called 12 min after issue
+    expect(row.locator('[data-figure="level"]')).to_have_text("0%", timeout=5000)
+    expect(row).not_to_have_class("over")
+    expect(waiting).to_have_text("3")
+
+    # A visit to one center and back: the table is fetched again, and live again.
+    row.get_by_role("button").click()
+    expect(page.locator("#k-waiting")).to_have_text("3")
+    page.click("#to-network")
+    expect(waiting).to_have_text("3")
+    expect(row.locator('[data-figure="visitors"]')).to_have_text("4")
+    expect(page.locator("#connection")).to_be_hidden()
+    live_server.issue(other, "job-seeker")
+    expect(other_row.locator('[data-figure="waiting"]')).to_have_text("1", timeout=5000)
+
+
 def test_a_manager_shows_todays_report_and_downloads_it_as_csv(live_server, live_center, new_page):
     first = live_server.issue(live_center, "pension-new")
     live_server.issue(live_center, "pension-new")

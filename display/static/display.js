@@ -2,9 +2,10 @@
 // latest calls, the waiting counts and the time, unattended for weeks.
 //
 // Everything on screen is rebuilt from the `snapshot` each (re)connect brings, then
-// kept current by live events; nothing is polled. Every list is bounded (rows on
-// screen, announcements waiting their turn, cached formatters) so weeks of calls
-// cannot grow memory, and the page reloads itself once a night when it can.
+// kept current by live events; nothing is polled. A change of the display's settings
+// (device.updated) reconnects at once for a fresh snapshot. Every list is bounded
+// (rows on screen, announcements waiting their turn, cached formatters) so weeks of
+// calls cannot grow memory, and the page reloads itself once a night when it can.
 //
 // Languages: a hall holds visitors of all three languages at once, so the display
 // never waits for anyone to choose. Headings are short and shown in all three at
@@ -85,14 +86,14 @@ const NovbeDisplay = (() => {
   }
 
   // ---- what this display shows: device settings `counters` and `services` -------
-  function listSetting(name) {
-    const value = state.settings[name];
+  function listSetting(name, settings = state.settings) {
+    const value = settings[name];
     return Array.isArray(value) && value.length ? value.map(String) : null;
   }
 
-  function showsCall(call) {
-    const counters = listSetting("counters");
-    const services = listSetting("services");
+  function showsCall(call, settings = state.settings) {
+    const counters = listSetting("counters", settings);
+    const services = listSetting("services", settings);
     return (
       (!counters || counters.includes(String(call.counter))) &&
       (!services || services.includes(call.service))
@@ -523,21 +524,29 @@ const NovbeDisplay = (() => {
     return `${call.number}@${call.called_at}`;
   }
 
+  // Every connect brings one, and so does a change of this display's settings
+  // (device.updated: a resync), which may show other counters and services from now on.
   function onSnapshot(snapshot) {
     const known = new Set(state.calls.map(callKey));
+    const before = state.settings;
     const firstSnapshot = state.snapshots++ === 0;
     syncClock(snapshot.at);
     state.settings = snapshot.settings || {};
-    if (LANGS.includes(state.settings.language)) state.primary = state.settings.language;
+    // The setting's language, or the page's again once the setting is gone.
+    const fallback = LANGS.includes(page.language) ? page.language : "az";
+    state.primary = LANGS.includes(state.settings.language) ? state.settings.language : fallback;
     state.center = snapshot.center;
     state.stats = snapshot.stats;
-    state.calls = (snapshot.recent_calls || []).filter(showsCall).slice(0, MAX_ROWS);
-    // Calls made while this screen was away, moments ago: still worth announcing.
+    const calls = (snapshot.recent_calls || []).filter((call) => showsCall(call));
+    state.calls = calls.slice(0, MAX_ROWS);
+    // Calls made while this screen was away, moments ago: still worth announcing. Not
+    // those its settings kept off it until now: they were another display's to announce.
     const missed = firstSnapshot
       ? []
       : state.calls.filter(
           (call) =>
             !known.has(callKey(call)) &&
+            showsCall(call, before) &&
             Date.parse(snapshot.at) - Date.parse(call.called_at) < MISSED_CALL_S * 1000
         );
     renderAll({ flash: missed.length > 0 && missed[0] === state.calls[0] });
@@ -624,7 +633,12 @@ const NovbeDisplay = (() => {
     }
     socket = Novbe.live(
       { token },
-      { snapshot: onSnapshot, "ticket.called": onCalled, "queue.stats": onStats },
+      {
+        snapshot: onSnapshot,
+        "ticket.called": onCalled,
+        "queue.stats": onStats,
+        "device.updated": () => Novbe.resync(socket), // new settings: a fresh snapshot
+      },
       { onStatus }
     );
   }

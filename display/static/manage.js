@@ -4,6 +4,12 @@
 // and fetches the figures again whenever something happens there (a ticket issued or
 // called, a counter changed, fresh queue figures), a few hundred milliseconds after
 // the last event so that a burst of events costs one request. Nothing polls.
+//
+// A network admin's all-centers table follows the network over /live too (auth
+// {network: true}): each `network.center` event rewrites that center's row in place
+// (waiting, longest wait, service level, over target). The table is fetched whole at
+// each (re)connect's snapshot and at most every few minutes while events come, for
+// what the events do not carry (today's visitors, a center added since).
 "use strict";
 
 (() => {
@@ -15,6 +21,7 @@
   const CHART_MIN_INTERVAL_MS = 60 * 1000; // charts are hourly: redraw at most once a minute
   const MAX_ALERT_LOG = 8;
   const LIVE_EVENTS = ["queue.stats", "ticket.issued", "ticket.called", "ticket.updated", "counter.updated"];
+  const NETWORK_FETCH_EVERY_MS = 5 * 60 * 1000; // the whole table again, while events come
 
   const state = {
     user: null, // {username, role, center}
@@ -28,6 +35,11 @@
     fetchAgain: false,
     chartsAt: 0,
     report: null, // the last GET .../report shown
+    network: null, // {centers, boards}: the all-centers table as last fetched
+    networkLive: new Map(), // center code -> its latest network.center row
+    networkFetches: 0, // the latest fetch of the table; an older answer is dropped
+    networkFetchedAt: 0, // Date.now() of the latest fetch
+    networkTimer: null,
   };
 
   // ---- formatting ------------------------------------------------------------------
@@ -163,19 +175,73 @@
 
   // ---- all centers ------------------------------------------------------------------
 
-  async function openNetwork() {
+  function openNetwork() {
     state.centerCode = null;
     sessionStorage.removeItem(KEYS.center);
     disconnect();
+    state.network = null;
+    state.networkLive = new Map();
+    $("network-rows").replaceChildren();
     showView("network");
-    await refreshNetwork();
+    connectNetwork(); // its snapshot fetches the table
+  }
+
+  // Only a network admin (no center of their own) may follow the whole network; the
+  // server says so too. The table is fetched after the socket has joined, so a change
+  // made meanwhile is in the fetch or in an event, never in neither.
+  function connectNetwork() {
+    const handlers = {
+      snapshot: () => scheduleNetworkFetch(0),
+      "network.center": onNetworkCenter,
+    };
+    const banner = Novbe.statusBanner($("connection"));
+    const socket = Novbe.live({ network: true }, handlers, {
+      onStatus: (status, reason) => {
+        if (state.socket !== socket) return; // closed on purpose
+        banner(status, reason);
+        if (status !== "refused") return;
+        // The session has ended, or the server will not let us follow: the table
+        // still shows, fetched once (the Refresh button fetches it again).
+        loadSession().then(() => (state.user ? refreshNetwork() : sessionEnded(t("manage.expired"))));
+      },
+    });
+    state.socket = socket;
+  }
+
+  // One center's figures just now: its row is rewritten in place; today's visitors
+  // stay as last fetched until the next fetch, which comes within a few minutes.
+  function onNetworkCenter(row) {
+    if (state.centerCode !== null || !row || typeof row.center !== "string") return;
+    state.networkLive.set(row.center, row);
+    const tr = networkRow(row.center);
+    if (!tr) {
+      if (state.network) scheduleNetworkFetch(REFRESH_DELAY_MS); // a center new to the table
+      return;
+    }
+    applyNetworkRow(tr, row);
+    scheduleNetworkFetch(Math.max(0, state.networkFetchedAt + NETWORK_FETCH_EVERY_MS - Date.now()));
+  }
+
+  // A fetch of the whole table after `delay`, unless one is due sooner already.
+  function scheduleNetworkFetch(delay) {
+    const at = Date.now() + delay;
+    if (state.networkTimer && state.networkTimer.at <= at) return;
+    clearNetworkTimer();
+    state.networkTimer = { at, id: setTimeout(refreshNetwork, delay) };
+  }
+
+  function clearNetworkTimer() {
+    if (state.networkTimer) clearTimeout(state.networkTimer.id);
+    state.networkTimer = null;
   }
 
   // Today's figures of every center the admin may see (GET /report lists them), then
   // each center's live dashboard for waiting now and the longest wait.
   async function refreshNetwork() {
+    clearNetworkTimer();
+    const mine = ++state.networkFetches;
+    state.networkFetchedAt = Date.now();
     const error = $("network-error");
-    showInline(error, "");
     try {
       const today = localToday();
       const report = await api("GET", `/api/v1/report?from=${today}&to=${today}`);
@@ -184,28 +250,53 @@
           api("GET", `/api/v1/centers/${encodeURIComponent(c.center)}/dashboard`).catch(() => null),
         ),
       );
-      renderNetwork(report.centers, boards);
+      if (mine !== state.networkFetches) return; // superseded, or the view was left
+      showInline(error, "");
+      state.network = { centers: report.centers, boards };
+      renderNetwork();
     } catch (err) {
-      handleFetchError(err, error);
+      if (mine === state.networkFetches) handleFetchError(err, error);
     }
   }
 
-  function renderNetwork(centers, boards) {
+  function networkRow(code) {
+    return [...$("network-rows").rows].find((tr) => tr.dataset.center === code) || null;
+  }
+
+  function renderNetwork() {
+    if (!state.network) return;
+    const { centers, boards } = state.network;
     const rows = centers.map((center, i) => {
       const board = boards[i];
       const over = board && board.services.some((s) => s.over_target);
-      return el(
+      const tr = el(
         "tr",
         { class: over ? "over" : "", dataset: { center: center.center } },
         el("td", {}, Novbe.named(center.name)),
         el("td", { class: "num", dataset: { figure: "waiting" } }, board ? board.waiting : "–"),
-        el("td", { class: "num" }, board ? minutes(board.longest_wait_s) : "–"),
-        el("td", { class: "num" }, percent(board ? board.today.service_level : center.service_level)),
-        el("td", { class: "num" }, board ? board.today.visitors : center.visitors),
+        el("td", { class: "num", dataset: { figure: "longest" } }, board ? minutes(board.longest_wait_s) : "–"),
+        el(
+          "td",
+          { class: "num", dataset: { figure: "level" } },
+          percent(board ? board.today.service_level : center.service_level),
+        ),
+        el("td", { class: "num", dataset: { figure: "visitors" } }, board ? board.today.visitors : center.visitors),
         el("td", {}, el("button", { type: "button", onclick: () => openCenter(center.center) }, t("manage.open"))),
       );
+      // An event newer than the fetched figures (it came while they were on the way).
+      const live = state.networkLive.get(center.center);
+      if (live && (!board || Date.parse(live.at) >= Date.parse(board.at))) applyNetworkRow(tr, live);
+      return tr;
     });
     $("network-rows").replaceChildren(...rows);
+  }
+
+  function applyNetworkRow(tr, row) {
+    const cell = (figure) => tr.querySelector(`[data-figure="${figure}"]`);
+    cell("waiting").textContent = row.waiting;
+    cell("longest").textContent = minutes(row.longest_wait_s);
+    cell("level").textContent = percent(row.service_level);
+    tr.classList.toggle("over", !!row.over_target);
   }
 
   // ---- one center --------------------------------------------------------------------
@@ -248,20 +339,25 @@
     };
     for (const event of LIVE_EVENTS) handlers[event] = scheduleRefresh;
     const banner = Novbe.statusBanner($("connection"));
-    state.socket = Novbe.live(auth, handlers, {
+    const socket = Novbe.live(auth, handlers, {
       onStatus: (status, reason) => {
+        if (state.socket !== socket) return; // closed on purpose
         banner(status, reason);
         if (status === "refused") loadSession().then(() => !state.user && sessionEnded(t("manage.expired")));
       },
     });
+    state.socket = socket;
   }
 
+  // Leaving a view: its socket is closed on purpose (no "connection lost" banner).
   function disconnect() {
-    if (state.socket) {
-      state.socket.disconnect();
-      state.socket = null;
-    }
+    const socket = state.socket;
+    state.socket = null;
+    if (socket) socket.disconnect();
+    $("connection").hidden = true;
     clearTimeout(state.refreshTimer);
+    clearNetworkTimer();
+    state.networkFetches += 1; // a table fetch still on its way is for nobody
   }
 
   function scheduleRefresh() {
@@ -548,6 +644,7 @@
       render();
       renderCharts(true);
     }
+    if (state.centerCode === null) renderNetwork(); // names and minutes in the new language
     renderReport(); // names and minutes in the new language
     updateCsvLink(); // the CSV names services in the page's language
   }

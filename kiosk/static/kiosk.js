@@ -1,6 +1,7 @@
 // The touch kiosk (/kiosk/<device>): language, category, service, ticket. The tap on
 // a service issues the ticket: at most three taps, two when there is one category.
-// The catalog and queue figures come over the live channel (snapshot, queue.stats);
+// The catalog and queue figures come over the live channel (snapshot, queue.stats;
+// a change of this kiosk's settings, device.updated, fetches a fresh snapshot);
 // tickets are issued over the API with an Idempotency-Key, so that a retry after a
 // lost answer gives back the same ticket instead of a second one.
 "use strict";
@@ -474,13 +475,15 @@ const Kiosk = (() => {
     if (status === "refused") setNotice("kiosk.not_set_up");
   }
 
+  // Every connect, and a resync when this kiosk's settings changed (device.updated),
+  // brings one: a visitor in the middle of taking a ticket keeps their screen.
   function onSnapshot(snapshot) {
     state.snapshot = snapshot;
     document.querySelectorAll("button.language").forEach((b) => (b.disabled = false));
     setNotice(null);
+    if (state.screen === "start") Novbe.setLanguage(startLanguage()); // before the name
     renderCenterName();
     onStats(snapshot.stats);
-    if (state.screen === "start") Novbe.setLanguage(startLanguage());
     if (state.screen === "category") renderCategories();
     if (state.screen === "service") renderPriorities();
   }
@@ -524,9 +527,14 @@ const Kiosk = (() => {
       setNotice("kiosk.not_set_up");
       return;
     }
-    Novbe.live(
+    const socket = Novbe.live(
       { token: state.token },
-      { snapshot: onSnapshot, "queue.stats": onStats, "ticket.print_state": onPrintState },
+      {
+        snapshot: onSnapshot,
+        "queue.stats": onStats,
+        "ticket.print_state": onPrintState,
+        "device.updated": () => Novbe.resync(socket), // a fresh snapshot, no reload
+      },
       { onStatus },
     );
   }

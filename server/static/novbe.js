@@ -101,6 +101,8 @@ const Novbe = (() => {
   // Connects to /live with `auth`, calls handlers[event](data) for every event, and
   // reconnects on its own with back-off (1 s doubling to 15 s, randomized). Every
   // (re)connect brings a fresh `snapshot`, so nothing is lost while away.
+  const resyncing = new WeakSet(); // sockets reconnecting on purpose (resync)
+
   function live(auth, handlers, { onStatus = () => {} } = {}) {
     const socket = io("/live", {
       auth,
@@ -109,9 +111,15 @@ const Novbe = (() => {
       reconnectionDelayMax: 15000,
       randomizationFactor: 0.5,
     });
-    socket.on("connect", () => onStatus("online"));
-    socket.on("disconnect", () => onStatus("offline"));
+    socket.on("connect", () => {
+      resyncing.delete(socket);
+      onStatus("online");
+    });
+    socket.on("disconnect", () => {
+      if (!resyncing.has(socket)) onStatus("offline");
+    });
     socket.on("connect_error", (err) => {
+      resyncing.delete(socket);
       // A refusal by the server (bad token) does not retry by itself.
       if (!socket.active) onStatus("refused", err.message);
       else onStatus("offline");
@@ -120,6 +128,17 @@ const Novbe = (() => {
       socket.on(event, handler);
     }
     return socket;
+  }
+
+  // Everything again, now: the server said that what this screen shows has changed
+  // (its device settings: `device.updated`). A reconnect brings a full `snapshot`,
+  // which every screen already redraws from, so state keeps one path. The blink is on
+  // purpose: it is not reported as "offline" (no banner flashes on a hall's screen).
+  function resync(socket) {
+    if (!socket.connected) return; // reconnecting already: its snapshot is on the way
+    resyncing.add(socket);
+    socket.disconnect();
+    socket.connect();
   }
 
   // A banner that says the screen is offline or refused, in the current language.
@@ -163,6 +182,7 @@ const Novbe = (() => {
     newKey,
     deviceToken,
     live,
+    resync,
     statusBanner,
     el,
   };
