@@ -42,6 +42,8 @@ from .live import LiveCenter, postgres_database
 from .test_kiosk_agent import Agent, printed_numbers
 
 POSTGRES_URL = os.environ.get("NOVBE_TEST_POSTGRES_URL")
+# Whole installations started per module: outside the fast loop (CI runs every test).
+pytestmark = pytest.mark.slow
 
 FOLLOW_S = 1.0  # every screen shows a call within this of the counter's answer
 
@@ -406,7 +408,6 @@ class Staff(threading.Thread):
             self.stop.wait(0.15)
 
 
-@pytest.mark.slow
 def test_kill_9_of_a_process_under_load_loses_and_doubles_nothing(tmp_path, clients):
     cluster_context = _cluster(tmp_path)
     cluster = next(cluster_context)

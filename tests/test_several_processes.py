@@ -24,9 +24,12 @@ REDIS_URL = "redis://127.0.0.1:6379/6"
 NS = "/live"
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.skipif(
-    not POSTGRES_URL, reason="several processes share PostgreSQL (set NOVBE_TEST_POSTGRES_URL)"
-)
+pytestmark = [
+    pytest.mark.slow,  # several server processes per test: outside the fast loop
+    pytest.mark.skipif(
+        not POSTGRES_URL, reason="several processes share PostgreSQL (set NOVBE_TEST_POSTGRES_URL)"
+    ),
+]
 
 
 class Listener:
