@@ -11,6 +11,7 @@ kiosks, displays, counters and visitors' phones. See docs/realtime.md.
 
 from __future__ import annotations
 
+import socketio as socketio_server
 from flask import Flask
 
 from ..cluster import Cluster
@@ -23,12 +24,18 @@ from .publisher import Publisher
 
 
 def init_realtime(app: Flask, cluster: Cluster) -> None:
-    several = bool(app.config["SOCKETIO_MESSAGE_QUEUE"])
+    url = app.config["SOCKETIO_MESSAGE_QUEUE"]  # a redis:// URL (init_cluster checked)
+    several = bool(url)
+    # The manager is made here, not by Flask-SocketIO from `message_queue`: it keeps the
+    # one it made for an earlier app, so an app without a queue created after one with
+    # (tests create many) would still talk to that Redis. None: in this process only.
+    manager = (
+        socketio_server.RedisManager(url, channel=app.config["SOCKETIO_CHANNEL"]) if url else None
+    )
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
-        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"] or None,
-        channel=app.config["SOCKETIO_CHANNEL"],
+        client_manager=manager,
         # Screens are served by this app, so only its own origin may open a socket
         # (None means "same origin"; an empty list would switch the check off).
         cors_allowed_origins=app.config["SOCKETIO_CORS_ORIGINS"] or None,
