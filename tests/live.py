@@ -111,6 +111,15 @@ class LiveServer:
         assert response.status_code in (200, 204), response.text
         return response.json() if response.status_code == 200 else None
 
+    def set_counter_state(self, center: LiveCenter, label: str, state: str) -> None:
+        response = self.api(
+            "POST",
+            f"/counters/{center.counters[label]}/state",
+            center.staff_token,
+            json={"state": state},
+        )
+        assert response.status_code == 200, response.text
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 

@@ -186,13 +186,7 @@ def test_a_counter_closed_on_one_process_changes_estimates_on_the_other_at_once(
     first, second, _ = trio
     center = first.new_center()
     for label in ("1", "2"):
-        opened = first.api(
-            "POST",
-            f"/counters/{center.counters[label]}/state",
-            center.staff_token,
-            json={"state": "open"},
-        )
-        assert opened.status_code == 200, opened.text
+        first.set_counter_state(center, label, "open")
     tickets = [first.issue(center, "pension-new") for _ in range(6)]
     last = tickets[-1]["tracking_token"]
 
@@ -203,13 +197,7 @@ def test_a_counter_closed_on_one_process_changes_estimates_on_the_other_at_once(
 
     before = wait_on_first()
     assert wait_on_first() == before  # cached now
-    closed = second.api(
-        "POST",
-        f"/counters/{center.counters['2']}/state",
-        center.staff_token,
-        json={"state": "closed"},
-    )
-    assert closed.status_code == 200, closed.text
+    second.set_counter_state(center, "2", "closed")
     deadline = time.monotonic() + 1.0  # well inside the cache's 5 s
     after = wait_on_first()
     while after == before and time.monotonic() < deadline:
