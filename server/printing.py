@@ -37,7 +37,7 @@ from .cluster import Cluster, LocalCluster
 from .errors import Conflict, Forbidden, InvalidInput
 from .models import FINAL_STATUSES, Center, Device, Ticket, TicketEvent, utcnow
 from .queue import Actor, estimate
-from .queue.audit import Change, announce
+from .queue.changes import Change, ChangeKind, announce
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def printer_json(device: Device) -> dict | None:
 def _set_state(session: Session, ticket: Ticket, state: str, reason: str | None, action: str):
     ticket.print_state = state
     ticket.print_reason = reason
-    announce(session, Change("print", action, ticket.id))
+    announce(session, Change(ChangeKind.PRINT, action, ticket.id))
 
 
 def assign_print_state(session: Session, ticket: Ticket) -> None:
@@ -306,7 +306,7 @@ def update_printer_status(
         return False
     device.printer_status = status
     device.printer_status_at = now or utcnow()
-    announce(session, Change("printer", "status", device.id))
+    announce(session, Change(ChangeKind.PRINTER, "status", device.id))
     return True
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from .errors import Conflict, InvalidInput, NotFound
 from .models import APPROVING_SCORE, SCORES, Rating, Ticket, utcnow
-from .queue.audit import Change, announce
+from .queue.changes import Change, ChangeKind, announce
 
 
 def check_score(score: object) -> int:
@@ -58,7 +58,7 @@ def rate_ticket(
     session.add(rating)
     session.flush()
     # The center's figures (the public page's approval rate) are due for a refresh.
-    announce(session, Change("center", "rating", ticket.center_id))
+    announce(session, Change(ChangeKind.CENTER, "rating", ticket.center_id))
     return rating
 
 

@@ -12,14 +12,14 @@ from .cluster import cluster_of
 from .extensions import socketio
 from .logs import configure_logging
 from .maintenance import start_maintenance_loop
-from .realtime import NAMESPACE
+from .realtime import NAMESPACE, live_of
 from .realtime.admission import start_join_sweeper
 
 app = create_app({"SOCKETIO_ASYNC_MODE": "gevent"})
 configure_logging(app)  # NOVBE_LOG_FORMAT: text or json (server/logs.py)
 # A kiosk whose print agent died with another server process: its printer's state changes.
 cluster_of(app).start(
-    socketio.start_background_task, app.extensions["novbe_publisher"].printers_changed
+    socketio.start_background_task, live_of(app).publisher.printing.printers_changed
 )
 start_maintenance_loop(app)
 start_join_sweeper(app, NAMESPACE)

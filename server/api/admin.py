@@ -18,10 +18,10 @@ from ..extensions import db
 from ..models import Center, Counter, Device, StaffUser
 from ..queue import Actor
 from ..queue.lookup import get_center, get_counter, get_service
+from ..serializers import iso
 from . import bp
 from .access import caller
 from .request import json_body
-from .serializers import iso
 
 
 @contextmanager

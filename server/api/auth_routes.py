@@ -17,9 +17,10 @@ from ..auth import issue_staff_token, login_candidate, password_matches
 from ..errors import Unauthorized
 from ..extensions import db
 from ..models import StaffUser
+from ..serializers import iso
+from ..session_cookie import session_actor
 from . import bp, login_limits
-from .request import field, json_body, reject_unknown, session_actor
-from .serializers import iso
+from .request import field, json_body, reject_unknown
 
 
 def _user_json(user: StaffUser) -> dict:

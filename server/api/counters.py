@@ -8,10 +8,10 @@ from .. import queue
 from ..auth import require_staff
 from ..extensions import db
 from ..queue.lookup import get_counter
+from ..serializers import ticket_json
 from . import bp
 from .access import caller
 from .request import field, json_body, reject_unknown
-from .serializers import ticket_json
 
 
 @bp.post("/counters/<int:counter_id>/call-next")

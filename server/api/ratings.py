@@ -13,9 +13,9 @@ from .. import ratings
 from ..extensions import db
 from ..public import public_center_json
 from ..queue.lookup import get_center, get_ticket_by_token
+from ..serializers import iso
 from . import bp
 from .request import field, json_body, reject_unknown
-from .serializers import iso
 
 # The public page's figures may be this many seconds old: a crowd of phones opening
 # the page costs the database one computation per interval (behind a caching proxy).

@@ -7,12 +7,13 @@ from typing import Any
 
 from flask import g, request, session
 
-from .. import limits, web_sessions
-from ..auth import actor_for_token, staff_actor
+from .. import limits
+from ..auth import actor_for_token
 from ..errors import Forbidden, InvalidInput, MalformedRequest, Unauthorized
 from ..extensions import db
 from ..queue import Actor
 from ..request_size import whole_body
+from ..session_cookie import session_actor
 
 
 def current_actor() -> Actor | None:
@@ -35,23 +36,6 @@ def current_actor() -> Actor | None:
                 _check_csrf()
     g.actor = actor
     return actor
-
-
-def session_actor(s) -> Actor | None:
-    """The staff member logged in to the web screens with this browser's session cookie;
-    None when logged out, revoked, expired, deactivated or the password changed since
-    (server/web_sessions.py: the cookie's session id must name a live row)."""
-    found = web_sessions.find_session(s, session.get("sid"), session.get("staff_id"))
-    if found is None:
-        return None
-    live, user = found
-    if web_sessions.needs_seen(live):
-        if s.get_bind().get_execution_options().get("novbe_write"):
-            web_sessions.mark_seen(s, live.id)  # in the caller's write transaction
-        else:
-            with db.write() as w:
-                web_sessions.mark_seen(w, live.id)
-    return staff_actor(user)
 
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

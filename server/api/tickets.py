@@ -10,10 +10,10 @@ from ..auth import require_member, require_staff
 from ..errors import NotFound
 from ..extensions import db
 from ..queue.lookup import get_center, get_ticket, get_ticket_by_token
+from ..serializers import public_ticket_json, ticket_json
 from . import bp
 from .access import caller
 from .request import field, json_body, reject_unknown
-from .serializers import public_ticket_json, ticket_json
 from .tracking import phone_page_url, qr_svg
 
 

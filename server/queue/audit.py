@@ -1,22 +1,17 @@
-"""Writing the append-only ticket log, and collecting changes to announce after commit."""
+"""Writing the append-only ticket log; each entry also announces its ticket's change
+(changes.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
-from ..db import PENDING_CHANGES
 from ..models import Ticket, TicketEvent
 from .actor import Actor
+from .changes import Change, ChangeKind, announce
 
-
-class Change(NamedTuple):
-    kind: str  # "ticket", "counter" or "center" (its catalog or policy changed)
-    action: str  # the audit action ("call", "recall", ...) or the counter's new state
-    id: int
-    counters: tuple[int, ...] = ()  # counters whose current ticket this may have changed
+__all__ = ["Change", "ChangeKind", "announce", "record"]
 
 
 def record(
@@ -45,10 +40,6 @@ def record(
     )
     session.add(event)
     touched = {event.counter_id, ticket.counter_id, ticket.target_counter_id} - {None}
-    announce(session, Change("ticket", action, ticket.id, tuple(sorted(touched))))
+    announce(session, Change(ChangeKind.TICKET, action, ticket.id, tuple(sorted(touched))))
     return event
 
-
-def announce(session: Session, change: Change) -> None:
-    """Note a change for the realtime channel, which publishes it once the session commits."""
-    session.info.setdefault(PENDING_CHANGES, []).append(change)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from ..errors import Conflict, InvalidInput
 from ..models import COUNTER_STATES, Counter, CounterEvent, utcnow
 from .actor import Actor
-from .audit import Change, announce
+from .changes import Change, ChangeKind, announce
 from .lookup import get_counter
 from .transitions import current_ticket
 
@@ -74,4 +74,4 @@ def _change(
     counter.state = state
     counter.pause_reason = reason
     counter.state_since = now
-    announce(session, Change("counter", state, counter.id, (counter.id,)))
+    announce(session, Change(ChangeKind.COUNTER, state, counter.id, (counter.id,)))

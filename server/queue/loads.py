@@ -16,6 +16,7 @@ from sqlalchemy import case, func, select, union_all
 from sqlalchemy.orm import Session
 
 from ..models import Counter, CounterService, Service, Ticket, utcnow
+from .changes import Change
 
 RECENT_SAMPLE = 20
 RECENT_WINDOW = timedelta(days=14)
@@ -129,10 +130,10 @@ class LoadCache:
         self._loads.clear()
         self._counters.clear()
 
-    def forget_on(self, changes: Iterable) -> None:
-        """A commit listener: forget everything unless the transaction only issued
-        tickets or touched printing (``changes``: ``audit.Change`` tuples)."""
-        if any(not keeps_loads(change) for change in changes):
+    def forget_on(self, changes: Iterable[Change]) -> None:
+        """A commit listener: forget everything if any change can move loads
+        (changes.py: issuing and printing cannot)."""
+        if any(change.changes_loads for change in changes):
             self.forget()
 
 
@@ -146,13 +147,6 @@ def share_load_cache(db, max_age: float) -> LoadCache | None:
     db.session_info[LOAD_CACHE] = cache
     db.on_commit(cache.forget_on)
     return cache
-
-
-def keeps_loads(change) -> bool:
-    return change.kind in ("print", "printer", "device") or (change.kind, change.action) == (
-        "ticket",
-        "issue",
-    )
 
 
 def service_loads(

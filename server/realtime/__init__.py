@@ -2,7 +2,12 @@
 kiosks, displays, counters and visitors' phones. See docs/realtime.md.
 
 * channel.py: who may connect, which rooms they join, the snapshot they get.
-* publisher.py: turns committed queue changes into events.
+* rooms.py: the namespace, the rooms, and the visitors' phones this process holds.
+* publisher.py: turns committed changes into events, through its listeners
+  (queue_events.py, print_dispatch.py, figures.py) and one emitter (emitter.py).
+* alerts.py: managers' edge-triggered alerts, agreed between processes.
+* public_stats.py: the public page's figures, paced and sliced per process.
+* state.py: what the channel keeps per app.
 * payloads.py: the JSON shapes, shared by snapshots and events.
 * packets.py: what clients send is held to the API's limits.
 * admission.py: caps on connections without a credential; closing those that never join.
@@ -12,15 +17,19 @@ kiosks, displays, counters and visitors' phones. See docs/realtime.md.
 from __future__ import annotations
 
 import socketio as socketio_server
-from flask import Flask
+from flask import Flask, has_request_context, request
 
 from ..cluster import Cluster
 from ..extensions import db, socketio
+from . import channel  # noqa: F401  (registers the namespace's handlers)
 from .admission import init_admission
-from .channel import NAMESPACE  # registers the namespace's handlers
+from .emitter import SocketEmitter
 from .packets import PacketJSON, disconnect_on_malformed_packets
 from .public_snapshot import PublicSnapshots
+from .public_stats import PublicStats
 from .publisher import Publisher
+from .rooms import NAMESPACE
+from .state import EXTENSION, LiveState, live_of
 
 
 def init_realtime(app: Flask, cluster: Cluster) -> None:
@@ -51,11 +60,25 @@ def init_realtime(app: Flask, cluster: Cluster) -> None:
     disconnect_on_malformed_packets(socketio.server)
     init_admission(app)  # caps on connections without a credential
     snapshots = PublicSnapshots(app.config["PUBLIC_SNAPSHOT_MAX_AGE_S"])
-    app.extensions["novbe_public_snapshots"] = snapshots
     cluster.subscribe("changed", lambda body, local: snapshots.forget())
-    publisher = Publisher(app, socketio, db, cluster)
-    app.extensions["novbe_publisher"] = publisher
-    db.on_commit(publisher.publish)
+    emitter = SocketEmitter(socketio)
+    public_stats = PublicStats(emitter, socketio, app.config["PUBLIC_STATS_INTERVAL_S"])
+    publisher = Publisher(
+        emitter,
+        db,
+        cluster,
+        public_stats,
+        interval=app.config["REALTIME_STATS_INTERVAL"],
+        public_base_url=app.config["PUBLIC_BASE_URL"],
+    )
+    app.extensions[EXTENSION] = LiveState(publisher, snapshots)
+    # The address the changing request came to, for print jobs' phone links: read here,
+    # at the edge, so that the publisher knows nothing of Flask's request.
+    db.on_commit(
+        lambda changes: publisher.publish(
+            changes, request.host_url if has_request_context() else None
+        )
+    )
 
 
-__all__ = ["NAMESPACE", "Publisher", "init_realtime"]
+__all__ = ["NAMESPACE", "Publisher", "init_realtime", "live_of"]

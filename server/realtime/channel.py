@@ -30,58 +30,37 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from flask import current_app, request, session
+from flask import request, session
 from flask_socketio import ConnectionRefusedError, emit, join_room
 from sqlalchemy import select
 
 from .. import limits, printing
-from ..api.request import session_actor
 from ..auth import actor_for_token
 from ..errors import NovbeError
 from ..extensions import db, socketio
 from ..models import Center, Counter, Device, Ticket, utcnow
 from ..queue import Actor
-from ..queue.audit import Change, announce
+from ..queue.changes import Change, ChangeKind, announce
+from ..session_cookie import session_actor
 from . import payloads
 from .admission import admitted, release_admission
+from .rooms import (
+    NAMESPACE,
+    NETWORK_ROOM,
+    center_room,
+    counter_room,
+    device_room,
+    printer_room,
+    public_room,
+    ticket_room,
+)
+from .state import live
 
-NAMESPACE = "/live"
 STAFF_ROLES = ("staff", "manager", "admin")
 # auth {"token": <kiosk device token>, "agent": "printer"}: the kiosk print agent.
 PRINT_AGENT = "printer"
 # Where the connection's identity lives in its Socket.IO session.
 IDENTITY = "novbe_live"
-
-
-def center_room(center_id: int) -> str:
-    return f"center:{center_id}"
-
-
-def counter_room(counter_id: int) -> str:
-    return f"counter:{counter_id}"
-
-
-def ticket_room(tracking_token: str) -> str:
-    return f"ticket:{tracking_token}"
-
-
-def public_room(center_id: int) -> str:
-    """Anyone's: the public page's figures (``public.stats``) and nothing else."""
-    return f"public:{center_id}"
-
-
-# Network admins' all-centers view: one row per center, as its figures change.
-NETWORK_ROOM = "network"
-
-
-def device_room(device_id: int) -> str:
-    """A kiosk's or display's own room: its tickets' print states."""
-    return f"device:{device_id}"
-
-
-def printer_room(device_id: int) -> str:
-    """The print agents of a kiosk: its print jobs (they carry phone links)."""
-    return f"device:{device_id}:printer"
 
 
 @socketio.on("connect", namespace=NAMESPACE)
@@ -95,6 +74,7 @@ def on_connect(auth: Any = None) -> None:
     with db.read() as s:
         if isinstance(auth.get("ticket"), str):
             rooms, snapshot = _visitor(s, auth["ticket"])
+            live().publisher.visitors.add(request.sid, auth["ticket"])
         elif isinstance(auth.get("public"), str):
             rooms, snapshot = _public(s, auth["public"])
         elif isinstance(auth.get("token"), str):
@@ -135,7 +115,7 @@ def _visitor(s, tracking_token: str) -> tuple[list[str], dict]:
 
 def _public(s, center_code: str) -> tuple[list[str], dict]:
     # Shared by the connects of one moment (public_snapshot.py): anyone may connect.
-    found = current_app.extensions["novbe_public_snapshots"].get(s, center_code)
+    found = live().snapshots.get(s, center_code)
     if found is None:
         raise ConnectionRefusedError("unknown center")
     center_id, snapshot = found
@@ -203,7 +183,7 @@ def _connect_agent(actor: Actor, auth: dict) -> None:
     join_room(printer_room(actor.id))
     session[IDENTITY] = {"device": actor.id, "center": actor.center_id, "agent": True}
     printing.agents.add(actor.id, request.sid, base_url)
-    publisher = current_app.extensions["novbe_publisher"]
+    publisher = live().publisher
     try:
         with db.write() as s:
             device = s.get(Device, actor.id)
@@ -214,8 +194,8 @@ def _connect_agent(actor: Actor, auth: dict) -> None:
                     printing.update_printer_status(s, device, status)
             tickets = printing.pending_tickets(s, device)
             # The agent's arrival changes the printer's mode, even with the same status.
-            announce(s, Change("printer", "agent", device.id))
-            base = publisher.base_url(device.id)
+            announce(s, Change(ChangeKind.PRINTER, "agent", device.id))
+            base = publisher.printing.base_url(device.id, request.host_url)
             snapshot = payloads.agent_snapshot(s, device, tickets, base)
     except Exception:
         printing.agents.remove(request.sid)
@@ -269,14 +249,9 @@ def on_printer_status(report: Any = None) -> dict:
 @socketio.on("disconnect", namespace=NAMESPACE)
 def on_disconnect(reason: Any = None) -> None:
     release_admission()
+    live().publisher.visitors.remove(request.sid)
     # Rooms are left by python-socketio. A print agent leaving changes its kiosk's
     # printer: the kiosk's next tickets are e-tickets, and managers see it.
     device_id = printing.agents.remove(request.sid)
     if device_id is not None:
-        current_app.extensions["novbe_publisher"].printers_changed({device_id})
-
-
-def connected_ticket_tokens() -> list[str]:
-    """Tracking tokens of visitors connected to this process."""
-    rooms = socketio.server.manager.rooms.get(NAMESPACE, {})
-    return [room[7:] for room in rooms if isinstance(room, str) and room.startswith("ticket:")]
+        live().publisher.printing.printers_changed({device_id})

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import printing
-from ..api.serializers import iso, public_ticket_json, ticket_json
 from ..models import WAITING, Center, Counter, Device, Service, Ticket, utcnow
 from ..queue import Actor, business_day, current_ticket, queue_stats
+from ..serializers import iso, public_ticket_json, ticket_json
 
 RECENT_CALLS = 10
 CALL_ACTIONS = ("call", "call_out_of_order", "recall")

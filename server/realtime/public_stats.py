@@ -25,10 +25,10 @@ import logging
 import threading
 import time
 
-from flask import Flask
 from flask_socketio import SocketIO
 
-from .channel import NAMESPACE, public_room
+from .emitter import Emitter
+from .rooms import NAMESPACE, public_room
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,10 @@ SLICE = 200  # connections per send, encoded once
 
 
 class PublicStats:
-    def __init__(self, app: Flask, socketio: SocketIO) -> None:
-        self.socketio = socketio
-        self.interval_s: float = app.config["PUBLIC_STATS_INTERVAL_S"]
+    def __init__(self, emitter: Emitter, socketio: SocketIO, interval_s: float) -> None:
+        self.emitter = emitter
+        self.socketio = socketio  # whose manager knows this process's connections
+        self.interval_s = interval_s
         self._lock = threading.Lock()
         self._pending: dict[int, dict] = {}  # center id -> figures not sent yet
         self._next_at: dict[int, float] = {}  # center id -> earliest next send
@@ -54,7 +55,7 @@ class PublicStats:
             self._pending[center_id] = figures
             if self._wake is None:
                 self._wake = threading.Event()
-                self.socketio.start_background_task(self._loop, self._wake)
+                self.emitter.background(self._loop, self._wake)
             self._wake.set()
 
     def _loop(self, wake: threading.Event) -> None:
@@ -81,11 +82,5 @@ class PublicStats:
         # emit, encoded once, sent here only (ignore_queue).
         sids = [sid for sid, _ in self.socketio.server.manager.get_participants(NAMESPACE, room)]
         for start in range(0, len(sids), SLICE):
-            self.socketio.emit(
-                EVENT,
-                figures,
-                to=sids[start : start + SLICE],
-                namespace=NAMESPACE,
-                ignore_queue=True,
-            )
-            self.socketio.sleep(0)  # the slice's sends go out; other work gets its turn
+            self.emitter.emit(EVENT, figures, sids[start : start + SLICE], local=True)
+            self.emitter.sleep(0)  # the slice's sends go out; other work gets its turn

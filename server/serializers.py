@@ -1,4 +1,5 @@
-"""JSON shapes of the API. Public shapes carry no personal data and no internal ids."""
+"""JSON shapes of tickets, shared by the API and the live channel. Public shapes carry no
+personal data and no internal ids."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ..models import Ticket
-from ..queue import estimate
+from .models import Ticket
+from .queue import estimate
 
 
 def iso(value: datetime | None) -> str | None:

@@ -1,0 +1,29 @@
+"""What the live channel keeps per app (``create_app`` may run many times in one
+process, as in the tests): its publisher and the public page's shared snapshots. The
+connect and disconnect handlers (channel.py) reach it through :func:`live`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from .public_snapshot import PublicSnapshots
+from .publisher import Publisher
+
+EXTENSION = "novbe_live"
+
+
+@dataclass(frozen=True)
+class LiveState:
+    publisher: Publisher
+    snapshots: PublicSnapshots
+
+
+def live_of(app: Flask) -> LiveState:
+    return app.extensions[EXTENSION]
+
+
+def live() -> LiveState:
+    """The current app's (in a request or a Socket.IO handler)."""
+    return live_of(current_app)

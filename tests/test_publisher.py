@@ -1,0 +1,79 @@
+"""The live channel's publisher and its listeners, with a recording emitter in place of
+Socket.IO: which events a committed change sends, to which rooms, on every backend."""
+
+from __future__ import annotations
+
+import pytest
+
+from server import queue
+from server.cluster import LocalCluster
+from server.extensions import socketio
+from server.queue.changes import Change, ChangeKind
+from server.realtime.emitter import RecordingEmitter
+from server.realtime.public_stats import PublicStats
+from server.realtime.publisher import Publisher
+from server.realtime.rooms import NETWORK_ROOM, center_room, ticket_room
+
+from . import factories
+
+
+@pytest.fixture
+def recorded(app, db):
+    emitter = RecordingEmitter()
+    cluster = LocalCluster()
+    publisher = Publisher(emitter, db, cluster, PublicStats(emitter, socketio, 0), interval=0)
+    return publisher, emitter, cluster
+
+
+def test_an_issued_ticket_goes_to_its_center_with_its_figures(db, center, recorded):
+    publisher, emitter, cluster = recorded
+    heard = []
+    cluster.subscribe("changed", lambda body, local: heard.append(body))
+    with db.write() as s:
+        kiosk = factories.kiosk_actor(s, center)
+        ticket = queue.issue_ticket(s, "baku-1", "pension-new", "az", None, kiosk).ticket
+        ticket_id, center_id = ticket.id, ticket.center_id
+
+    publisher.publish([Change(ChangeKind.TICKET, "issue", ticket_id)], "http://kiosk.example/")
+
+    issued = emitter.named("ticket.issued")
+    assert [(sent.room, sent.data["number"]) for sent in issued] == [
+        (center_room(center_id), "A001")
+    ]
+    [stats] = emitter.named("queue.stats")
+    waiting = {row["service"]: row["waiting"] for row in stats.data["services"]}
+    assert waiting["pension-new"] == 1
+    [row] = emitter.named("network.center")
+    assert row.room == NETWORK_ROOM and row.data["waiting"] == 1
+    # Issuing moves no service's load: other processes keep their caches.
+    assert heard == [{"centers": [center_id], "forget_loads": False}]
+
+
+def test_a_call_reaches_the_ticket_and_moves_the_others_places(db, center, recorded):
+    publisher, emitter, _ = recorded
+    with db.write() as s:
+        kiosk = factories.kiosk_actor(s, center)
+        first = queue.issue_ticket(s, "baku-1", "pension-new", "az", None, kiosk).ticket
+        second = queue.issue_ticket(s, "baku-1", "pension-new", "az", None, kiosk).ticket
+        first_id, first_token, second_token = first.id, first.tracking_token, second.tracking_token
+        counter = factories.counter(s, center, "1").id
+    publisher.visitors.add("sid-2", second_token)  # the second visitor's phone is here
+    with db.write() as s:
+        queue.call_next(s, counter, factories.make_staff(s, "alice"))
+
+    publisher.publish([Change(ChangeKind.TICKET, "call", first_id, (counter,))])
+
+    called_rooms = {sent.room for sent in emitter.named("ticket.called")}
+    assert ticket_room(first_token) in called_rooms
+    [place] = [s for s in emitter.named("ticket.updated") if s.room == ticket_room(second_token)]
+    assert place.data["position"] == 1 and place.local  # each process its own phones
+    assert [s.room for s in emitter.named("counter.updated")] == [f"counter:{counter}"]
+
+
+def test_every_kind_of_change_says_whether_it_moves_loads():
+    for kind in ChangeKind:
+        assert isinstance(Change(kind, "x", 1).changes_loads, bool)
+    assert not Change(ChangeKind.TICKET, "issue", 1).changes_loads
+    assert Change(ChangeKind.TICKET, "complete", 1).changes_loads
+    assert not Change(ChangeKind.PRINT, "printed", 1).changes_loads
+    assert Change(ChangeKind.COUNTER, "open", 1).changes_loads
