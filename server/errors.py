@@ -5,6 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict:
+    """``{"error": {"code", "message", "details"?}}``: the one shape of every error the
+    server answers, over HTTP (the API, the connection limits) and on the live channel."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return {"error": body}
+
+
 class NovbeError(Exception):
     """Base class: ``code`` is stable for clients, ``message`` is for people."""
 
@@ -19,10 +28,7 @@ class NovbeError(Exception):
         self.details = details
 
     def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            body["details"] = self.details
-        return {"error": body}
+        return error_body(self.code, self.message, self.details)
 
 
 class InvalidInput(NovbeError):

@@ -33,11 +33,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import serializers
 from .cluster import Cluster, LocalCluster
 from .errors import Conflict, Forbidden, InvalidInput
 from .models import FINAL_STATUSES, Center, Device, Ticket, TicketEvent, utcnow
 from .queue import Actor, estimate
 from .queue.changes import Change, ChangeKind, announce
+from .serializers import iso
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +145,7 @@ def printer_json(device: Device) -> dict | None:
         "cover_open": status.get("cover_open"),
         "error": status.get("error"),
         "problem": status_problem(status),
-        "at": _iso(device.printer_status_at),
+        "at": iso(device.printer_status_at),
     }
 
 
@@ -318,7 +320,7 @@ def _named(names: dict, language: str) -> str:
 
 
 def phone_url(ticket: Ticket, base_url: str) -> str:
-    return f"{base_url.rstrip('/')}/t/{ticket.tracking_token}"
+    return serializers.phone_url(base_url, ticket.tracking_token)
 
 
 def print_job(session: Session, ticket: Ticket, base_url: str) -> dict:
@@ -333,7 +335,7 @@ def print_job(session: Session, ticket: Ticket, base_url: str) -> dict:
         "number": ticket.display_number,
         "service_name": _named(ticket.service.name, ticket.language),
         "language": ticket.language,
-        "issued_at": _iso(ticket.issued_at),
+        "issued_at": iso(ticket.issued_at),
         "timezone": center.timezone,
         "position": est.position,
         "estimated_wait_s": est.estimated_wait_s,
@@ -348,10 +350,6 @@ def print_state_json(ticket: Ticket) -> dict:
         "state": ticket.print_state,
         "reason": ticket.print_reason,
     }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 # ---- printing from the server ----------------------------------------------------------

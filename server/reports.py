@@ -33,6 +33,7 @@ from .models import (
 from .queue.actor import Actor
 from .queue.estimates import queue_stats
 from .queue.numbering import business_day
+from .serializers import iso
 
 MAX_RANGE_DAYS = 366  # inclusive: a (leap) year
 PERCENTILE = 9  # tenths: the 90th percentile
@@ -382,7 +383,7 @@ def dashboard(session: Session, center: Center, now: datetime | None = None) -> 
     return {
         "center": center.code,
         "name": center.name,
-        "at": _iso(now),
+        "at": iso(now),
         "day": today.isoformat(),
         "waiting": sum(row["waiting"] for row in live["services"]),
         "longest_wait_s": max((row["longest_wait_s"] for row in live["services"]), default=0),
@@ -426,7 +427,7 @@ def _counter_rows(
         result.append(
             {
                 **{name: row[name] for name in _LIVE_COUNTER_FIELDS},
-                "state_since": _iso(counter.state_since),
+                "state_since": iso(counter.state_since),
                 "idle_s": idle,
             }
         )
@@ -443,7 +444,3 @@ def _aware(value):
     if value is not None and value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -3,7 +3,7 @@ personal data and no internal ids."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
@@ -12,7 +12,16 @@ from .queue import estimate
 
 
 def iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+    """ISO 8601 in UTC with a ``Z`` (a naive value is taken as UTC, as SQLite keeps it)."""
+    if value is None:
+        return None
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def phone_url(base_url: str, tracking_token: str) -> str:
+    """The visitor's phone page for a ticket, on the server at ``base_url``."""
+    return f"{base_url.rstrip('/')}/t/{tracking_token}"
 
 
 def ticket_json(session: Session, ticket: Ticket, *, with_token: bool = False) -> dict:

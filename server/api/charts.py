@@ -9,11 +9,11 @@ from flask import Response, request
 
 from .. import charts
 from ..auth import require_staff
-from ..errors import InvalidInput
 from ..extensions import db
 from ..models import utcnow
 from ..queue import business_day
 from ..queue.lookup import get_center
+from ..reports import parse_day
 from . import bp
 from .access import caller
 from .centers import MANAGERS
@@ -22,14 +22,7 @@ from .centers import MANAGERS
 def _day(center, name: str) -> date:
     """The ``name`` query parameter (YYYY-MM-DD), or the center's today."""
     text = request.args.get(name)
-    if not text:
-        return business_day(center, utcnow())
-    try:
-        if len(text) != 10:
-            raise ValueError
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"'{name}' must be a date as YYYY-MM-DD", field=name) from None
+    return parse_day(text, name) if text else business_day(center, utcnow())
 
 
 def _svg(body: str) -> Response:

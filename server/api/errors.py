@@ -5,15 +5,12 @@ from __future__ import annotations
 from flask import current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from ..errors import NovbeError
+from ..errors import NovbeError, error_body
 from . import bp
 
 
 def error_response(status: int, code: str, message: str, details: dict | None = None):
-    body = {"code": code, "message": message}
-    if details:
-        body["details"] = details
-    response = jsonify({"error": body})
+    response = jsonify(error_body(code, message, details))
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="novbe"'

@@ -8,12 +8,13 @@ import qrcode
 import qrcode.image.svg
 from flask import request
 
+from ..serializers import phone_url
+
 
 def phone_page_url(tracking_token: str, public_base_url: str = "") -> str:
     """Where a ticket's QR code points: the configured public address of the server
     (what visitors' phones can reach), or the address this request came to."""
-    base = (public_base_url or request.host_url).rstrip("/")
-    return f"{base}/t/{tracking_token}"
+    return phone_url(public_base_url or request.host_url, tracking_token)
 
 
 def qr_svg(data: str) -> bytes:

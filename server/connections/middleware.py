@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from ..errors import error_body
 from .addresses import client_key
 from .body_deadline import TIMED_OUT, BodyTimedOut, apply_deadline, gevent_is_serving
 from .counts import ClientCounts
@@ -142,7 +143,7 @@ class _Closing:
 
 
 def _refuse(start_response: StartResponse, status: int, code: str, message: str):
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    body = json.dumps(error_body(code, message)).encode()
     reason = {408: "Request Timeout", 429: "Too Many Requests"}[status]
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
     if status == 429:

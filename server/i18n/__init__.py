@@ -14,7 +14,8 @@ import json
 from functools import cache
 from pathlib import Path
 
-LANGUAGES = ("az", "ru", "en")
+from ..models.base import LANGUAGES  # noqa: F401  (the screens' languages are the tickets')
+
 # The Web Speech API's voices, and the lang attribute of the page.
 SPEECH_LANGS = {"az": "az-AZ", "ru": "ru-RU", "en": "en-US"}
 COMMON = Path(__file__).with_name("common.json")

@@ -36,7 +36,7 @@ from sqlalchemy import select
 
 from .. import limits, printing
 from ..auth import actor_for_token
-from ..errors import NovbeError
+from ..errors import NovbeError, error_body
 from ..extensions import db, socketio
 from ..models import Center, Counter, Device, Ticket, utcnow
 from ..queue import Actor
@@ -210,7 +210,7 @@ def _agent_device() -> int | None:
 
 
 def _refused(message: str, code: str = "forbidden") -> dict:
-    return {"ok": False, "error": {"code": code, "message": message}}
+    return {"ok": False, **error_body(code, message)}
 
 
 @socketio.on("ticket.printed", namespace=NAMESPACE)
