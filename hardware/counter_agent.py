@@ -36,88 +36,14 @@ import socketio
 
 from .button import NEXT, RECALL, Button, Press, open_button
 from .led import LedDisplay, LedKeeper
+from .staff_credentials import HTTP_TIMEOUT, AgentError, Credentials, error_message
 
 log = logging.getLogger("novbe.counter_agent")
 
 NAMESPACE = "/live"
 RECONNECT_MIN = 1.0
 RECONNECT_MAX = 30.0
-HTTP_TIMEOUT = (5, 10)  # connect, read (seconds)
 SHUTDOWN_S = 10.0  # at most this long from SIGTERM to exit
-
-
-class AgentError(Exception):
-    """Something the agent cannot do (log in, reach the server); the message says why."""
-
-
-def _error_message(response: requests.Response) -> str:
-    try:
-        error = response.json()["error"]
-        return f"{error['message']} ({error['code']})"
-    except (ValueError, KeyError, TypeError):
-        return f"HTTP {response.status_code}"
-
-
-class Credentials:
-    """The staff bearer token, renewed by logging in again when one is refused, if the
-    agent was given a username and password."""
-
-    def __init__(
-        self,
-        server: str,
-        token: str | None = None,
-        username: str | None = None,
-        password: str | None = None,
-        http: requests.Session | None = None,
-    ) -> None:
-        if not token and not (username and password):
-            raise ValueError("give a staff token, or a username and password")
-        self.server = server
-        self.username = username
-        self._password = password
-        self._token = token
-        self._http = http or requests.Session()
-        self._lock = threading.Lock()
-
-    @property
-    def can_renew(self) -> bool:
-        return bool(self.username and self._password)
-
-    def token(self) -> str:
-        with self._lock:
-            if self._token is None:
-                self._token = self._login()
-            return self._token
-
-    def renew(self, refused: str) -> bool:
-        """The server refused ``refused``: log in again if we can. True if we did."""
-        if not self.can_renew:
-            return False
-        with self._lock:
-            if self._token == refused:
-                self._token = None
-        try:
-            self.token()
-        except AgentError as exc:
-            log.error("log-in as %s failed: %s", self.username, exc)
-            return False
-        return True
-
-    def _login(self) -> str:
-        if not self.can_renew:
-            raise AgentError("the token was refused and there is no password to log in again")
-        try:
-            response = self._http.post(
-                f"{self.server}/api/v1/auth/token",
-                json={"username": self.username, "password": self._password},
-                timeout=HTTP_TIMEOUT,
-            )
-        except requests.RequestException as exc:
-            raise AgentError(f"server not reachable: {exc}") from None
-        if response.status_code != 201:
-            raise AgentError(_error_message(response))
-        log.info("logged in as %s", self.username)
-        return response.json()["token"]
 
 
 class CounterAgent:
@@ -325,7 +251,7 @@ class CounterAgent:
             if self.led:
                 self.led.show(None)
             return None
-        log.warning("call next refused: %s", _error_message(response))
+        log.warning("call next refused: %s", error_message(response))
         return None
 
     def recall(self) -> dict | None:
@@ -339,7 +265,7 @@ class CounterAgent:
         if response is None:
             return None
         if response.status_code != 200:
-            log.warning("recall of %s refused: %s", ticket["number"], _error_message(response))
+            log.warning("recall of %s refused: %s", ticket["number"], error_message(response))
             return None
         body = response.json()
         log.info("recalled %s (recall %s)", body["number"], body["recall_count"])
@@ -368,7 +294,7 @@ class CounterAgent:
             if response.status_code == 401 and attempt == 1 and self.credentials.renew(token):
                 continue
             if response.status_code == 401:
-                log.error("the server refused the token: %s", _error_message(response))
+                log.error("the server refused the token: %s", error_message(response))
             return response
         return None
 

@@ -1,4 +1,4 @@
-"""ESC/POS bytes for a ticket, built with python-escpos (issue 4).
+"""ESC/POS bytes for a ticket, built with python-escpos.
 
 :class:`TicketRenderer` draws the blocks of :func:`hardware.ticket.layout` on python-escpos's
 ``Dummy`` printer, set up with the printer's profile (from python-escpos's printer database)

@@ -1,4 +1,4 @@
-"""What a printed queue ticket says, and in which order (issue 4).
+"""What a printed queue ticket says, and in which order.
 
 A :class:`TicketPrint` holds everything the kiosk prints for one visitor. :func:`layout` turns
 it into a short list of blocks (text, the big number, a rule, the QR code) in the visitor's

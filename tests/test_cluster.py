@@ -25,7 +25,7 @@ import requests
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from hardware.loopback_printer import FakeNetworkPrinter
+from hardware.loopback_printer import LoopbackPrinter
 from server import queue
 from server.models import Center, Ticket, TicketEvent, utcnow
 
@@ -43,7 +43,7 @@ from .test_kiosk_agent import Agent, printed_numbers
 
 POSTGRES_URL = os.environ.get("NOVBE_TEST_POSTGRES_URL")
 # Whole installations started per module: outside the fast loop (CI runs every test).
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 FOLLOW_S = 1.0  # every screen shows a call within this of the counter's answer
 
@@ -185,7 +185,7 @@ def test_a_print_agent_connected_anywhere_prints_every_ticket_once(cluster, tmp_
     every process reach it, each printed exactly once, and every process knows it is
     there (a kiosk issuing on another process must not fall back to e-tickets)."""
     center = cluster.new_center()
-    with FakeNetworkPrinter() as printer:
+    with LoopbackPrinter() as printer:
         agent = Agent(cluster.front, center, printer.url, tmp_path / "state")  # type: ignore[arg-type]
         try:
             deadline = time.monotonic() + 30

@@ -1,5 +1,5 @@
 """The kiosk print agent end to end: a real server (``novbe serve``), the real agent
-(``python -m server.cli kiosk-agent``) and a fake network printer that decodes what it
+(``python -m server.cli kiosk-agent``) and a loopback printer that decodes what it
 is sent. Tickets are issued over the API, as the kiosk does; the tests read what came
 out of the printer and what the server recorded."""
 
@@ -18,8 +18,8 @@ import pytest
 import socketio
 from sqlalchemy import select
 
-from hardware.kiosk_agent import Journal
-from hardware.loopback_printer import FakeNetworkPrinter
+from hardware.kiosk_journal import Journal
+from hardware.loopback_printer import LoopbackPrinter
 from server import printing
 from server.models import Ticket
 
@@ -28,6 +28,7 @@ from .live import LiveCenter, LiveServer, start_live_server
 
 ROOT = Path(__file__).resolve().parent.parent
 NUMBER = re.compile(r"[A-Z][0-9]{3}")
+pytestmark = pytest.mark.e2e
 
 
 class Agent:
@@ -145,7 +146,7 @@ def wait_print_state(server: LiveServer, ticket: dict, state: str) -> Ticket:
         time.sleep(0.05)
 
 
-def printed_numbers(printer: FakeNetworkPrinter) -> list[str]:
+def printed_numbers(printer: LoopbackPrinter) -> list[str]:
     """The ticket number on each ticket that came out (cut) of the printer, in order."""
     numbers = []
     for job in printer.jobs:
@@ -190,7 +191,7 @@ class Listener:
 def test_the_agent_prints_each_ticket_and_a_printer_without_paper_gives_e_tickets(
     live_server, live_center, agents, tmp_path
 ):
-    with FakeNetworkPrinter() as printer:
+    with LoopbackPrinter() as printer:
         agent = agents(live_server, live_center, printer.url, tmp_path / "state")
         assert wait_for_agent(live_server, live_center)["mode"] == "agent"
         kiosk = Listener(live_server, live_center)  # the kiosk's screen
@@ -285,7 +286,7 @@ def test_every_ticket_is_printed_once_across_agent_and_server_restarts(agents, t
     state = tmp_path / "state"
     try:
         center = server.new_center()
-        with FakeNetworkPrinter() as printer:
+        with LoopbackPrinter() as printer:
             first = agents(server, center, printer.url, state)
             wait_for_agent(server, center)
             early = [server.issue(center, "pension-new"), server.issue(center, "job-seeker", "ru")]

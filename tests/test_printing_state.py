@@ -18,7 +18,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
-from hardware.loopback_printer import FakeNetworkPrinter
+from hardware.loopback_printer import LoopbackPrinter
 from server import printing, queue
 from server.db import Database
 from server.extensions import socketio
@@ -466,7 +466,7 @@ def set_printer(db, url: str | None) -> None:
 
 
 def test_the_server_prints_to_the_network_printer_in_the_kiosks_settings(app, client, api, db):
-    with FakeNetworkPrinter() as printer:
+    with LoopbackPrinter() as printer:
         set_printer(db, printer.url)
         kiosk = connect(app, token=token_of(api.kiosk))
         snapshot = named(received(kiosk), "snapshot")[0]

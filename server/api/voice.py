@@ -1,4 +1,4 @@
-"""A call announcement as audio, for displays whose browser cannot speak (issue 4).
+"""A call announcement as audio, for displays whose browser cannot speak.
 
 The display asks for ``announcement.wav?number=A012&counter=5&language=ru`` and
 plays it. The phrase is built here from the words of ``announce.call`` and the

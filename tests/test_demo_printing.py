@@ -20,6 +20,7 @@ from server.models import Center, Device, Ticket
 from .live import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.e2e
 
 
 def wait_for(predicate, timeout: float = 15.0, what: str = "it"):
