@@ -1,4 +1,12 @@
-"""The waiting-room display (/display/<device>): latest calls, voice, queue lengths."""
+"""The screens of the waiting room and of the public: the hall's display
+(/display/<device>: latest calls, voice, queue lengths) and the public transparency
+page (/public/<center>: every service's queue and wait, today's service level).
+
+Both show a center's queue to whoever stands in front of them, with no login and no
+personal data, and follow it over the live channel; they share their words. The phone
+page a ticket's QR code opens lives in ``kiosk/``, beside the kiosk that issues the
+ticket; the staff's screens are ``counter/`` and ``manage/``.
+"""
 
 from pathlib import Path
 
@@ -14,6 +22,4 @@ bp = Blueprint(
     static_url_path="/static/display",
 )
 
-# Register the routes: views (displays, the public page), manage_views (/manage),
-# admin_views (/manage/admin).
-from . import admin_views, manage_views, views  # noqa: E402,F401
+from . import views  # noqa: E402,F401  (registers the routes)

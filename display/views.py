@@ -1,4 +1,6 @@
-"""The display page; its data comes over the live channel with the device token."""
+"""The display and the public page. Neither carries data of its own: the display gets
+its calls and queues over the live channel with its device token, the public page its
+figures from the public API and then live."""
 
 from __future__ import annotations
 

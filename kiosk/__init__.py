@@ -1,5 +1,8 @@
-"""The visitor's side: the touchscreen kiosk (/kiosk/<device>) and the phone page that
-a ticket's QR code opens (/t/<tracking_token>)."""
+"""The visitor's side: the touchscreen kiosk (/kiosk/<device>) that issues tickets, and
+the phone page a ticket's QR code opens (/t/<tracking_token>), which follows that one
+ticket. They live together because the kiosk's ticket leads to the phone page; the
+screens the whole room or the public look at (the display, /public/<center>) are
+``display/``."""
 
 from pathlib import Path
 

@@ -62,6 +62,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     from counter import bp as counter_bp
     from display import bp as display_bp
     from kiosk import bp as kiosk_bp
+    from manage import bp as manage_bp
 
     from .api import bp as api_bp
     from .web import bp as web_bp
@@ -71,6 +72,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(kiosk_bp)
     app.register_blueprint(display_bp)
     app.register_blueprint(counter_bp)
+    app.register_blueprint(manage_bp)
     from .operations import init_operations
 
     init_operations(app)  # /readyz, /metrics and the request timer (server/operations/)

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from . import factories
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 
 def test_manager_changes_a_service_rotates_a_token_and_reads_the_log(

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from server.queue import PAUSE_REASONS
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "counter" / "translations.json"
 

@@ -16,7 +16,7 @@ from .test_manage_browser import log_in as log_in_to_manage
 from .test_manage_browser import manager_username
 from .test_phone_browser import open_phone
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 # Recorded from before the page's first script: violations the policy reported, and the
 # sounds the page played (the display's server voice plays from a blob: URL).

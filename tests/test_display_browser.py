@@ -16,7 +16,7 @@ from server.models import Center, Device
 
 from .browser_helpers import wait_until
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 RECONNECT_TIMEOUT_MS = 25_000  # Socket.IO's back-off waits up to 15 s between tries
 
@@ -173,7 +173,8 @@ def test_without_speech_synthesis_the_announcement_goes_to_the_voice_fallback(
     page.add_init_script(NO_SPEECH)
     page.goto(f"{live_server.url}/display/hall#token={live_center.display_token}")
     expect(page.locator("#services .service").first).to_be_visible()
-    # Issue 4's server-side voice plugs in here.
+    # Record what goes to the fallback instead of fetching the server's recording of it
+    # (that recording: tests/test_voice.py).
     page.evaluate(
         """() => {
             window.__fallback = [];

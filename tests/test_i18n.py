@@ -11,14 +11,15 @@ import pytest
 from server.i18n import COMMON, LANGUAGES, CatalogError, catalog, load
 
 ROOT = Path(__file__).resolve().parent.parent
-SURFACES = ["kiosk", "display", "counter"]
+SURFACES = ["kiosk", "display", "counter", "manage"]
 # data-i18n="key" in templates, t("key") / Novbe.t("key") in scripts.
 KEY_USES = [
     re.compile(r'data-i18n="([a-z0-9_.]+)"'),
     re.compile(r"""\bt\(\s*["']([a-z0-9_.]+)["']"""),
 ]
-# Keys handed to the staff screens' shared macros (server/templates/staff.html).
-MACRO_CALL = re.compile(r"\{\{\s*login_view\(([^)]*)\)")
+# Keys handed to macros: the staff screens' login form (server/templates/staff.html)
+# and the report tables' head (manage/templates/manage/manage.html).
+MACRO_CALL = re.compile(r"\{\{\s*(?:login_view|report_head)\(([^)]*)\)")
 QUOTED_KEY = re.compile(r'"([a-z0-9_.]+)"')
 
 

@@ -20,7 +20,7 @@ from server.models import Center, Device, Ticket
 from .browser_helpers import wait_until
 from .factories import center_spec, names
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 WORDS = catalog(Path(__file__).resolve().parent.parent / "kiosk" / "translations.json")
 # Open round the clock, so that the server's expiry loop never closes these queues.

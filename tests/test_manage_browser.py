@@ -18,9 +18,9 @@ from server.models import Center, utcnow
 
 from . import factories
 from .browser_helpers import wait_until
-from .test_realtime import NAMESPACE, next_event
+from .test_live_channel_e2e import NAMESPACE, next_event
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 
 def manager_username(center) -> str:

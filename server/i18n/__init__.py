@@ -1,7 +1,8 @@
 """The screens' words in az, ru and en.
 
 Each surface keeps one ``translations.json`` beside its code (``kiosk/``,
-``display/``, ``counter/``) and the shared words live in ``server/i18n/common.json``.
+``display/``, ``counter/``, ``manage/``) and the shared words live in
+``server/i18n/common.json``.
 A file maps each key to its three texts side by side, so a missing language is
 visible at a glance, and ``tests/test_i18n.py`` refuses any gap. Pages get the
 catalog of their surface as JSON and the browser switches language without a

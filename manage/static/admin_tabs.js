@@ -1,153 +1,13 @@
-// The admin page (/manage/admin?center=<code>): a center's services, counters, staff,
-// devices, hours and priority classes, and the audit log of changes to them. Managers
-// log in with the web session (an HttpOnly cookie plus a CSRF token for changes), as on
-// the dashboard. Every change goes through the JSON API, which checks the role, validates
-// (a refused change names its field and writes nothing) and writes the audit entry; the
-// page then reloads the center's data, so it always shows what the server holds.
+// The admin page's tabs, each drawn from the center's data (Admin.state.data) as a card
+// with its table and its form: services, counters, staff, devices, the center's hours
+// and priority classes, and the audit log (fetched page by page, filtered).
 "use strict";
 
 (() => {
-  const { t, el, api, ApiError } = Novbe;
-  const $ = (id) => document.getElementById(id);
-  const KEYS = { language: "novbe.manage.language", tab: "novbe.admin.tab" };
+  const { t, el } = Novbe;
+  const { state, call, centerPath, describe, say, showSecret, change } = Admin;
   const LANGS = ["az", "ru", "en"];
   const ENTITY_TYPES = ["service", "category", "counter", "staff", "device", "center"];
-
-  const state = {
-    user: null,
-    csrf: null,
-    center: null, // the center's code
-    data: null, // GET /centers/{c}/admin
-    tab: sessionStorage.getItem(KEYS.tab) || "services",
-    audit: { type: "", user: "", from: "", to: "", page: 1 },
-  };
-
-  // ---- the API, with the login cookie -------------------------------------------------
-
-  async function call(method, path, body) {
-    const headers = method === "GET" ? {} : { "X-CSRF-Token": state.csrf || "" };
-    return api(method, `/api/v1${path}`, { body, headers });
-  }
-
-  const centerPath = (rest = "") => `/centers/${encodeURIComponent(state.center)}${rest}`;
-
-  // The server's reason, with the field it names, in words a manager can act on.
-  function describe(err) {
-    if (err instanceof ApiError) {
-      if (err.status === 401) return t("manage.expired");
-      if (err.status === 403) return t("admin.forbidden");
-      const error = (err.body && err.body.error) || {};
-      const field = error.details && error.details.field;
-      return field ? t("admin.bad_field", { field, message: error.message }) : error.message || t("manage.refused", { status: err.status });
-    }
-    return t("manage.no_answer");
-  }
-
-  function say(text, bad = false) {
-    const box = $("message");
-    box.textContent = text;
-    box.classList.toggle("bad", bad);
-    box.hidden = !text;
-  }
-
-  // A token or password the server shows once: on screen until the manager closes it.
-  function showSecret(label, value) {
-    const box = $("secret");
-    box.replaceChildren(
-      el("p", {}, label),
-      el("p", {}, el("code", { id: "secret-value" }, value)),
-      el("p", { class: "muted" }, t("admin.shown_once")),
-      el("button", { type: "button", class: "primary", onclick: () => (box.hidden = true) }, t("admin.close")),
-    );
-    box.hidden = false;
-  }
-
-  // Run a change; on success reload the data and say so, on refusal say why.
-  async function change(method, path, body, onDone) {
-    say("");
-    try {
-      const result = await call(method, path, body);
-      if (onDone) onDone(result);
-      await loadData();
-      say(t("admin.saved"));
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 401) return signedOut();
-      say(describe(err), true);
-    }
-  }
-
-  // ---- session ---------------------------------------------------------------------------
-
-  function showView(name) {
-    for (const view of ["login", "refused", "pick", "admin"]) $(`${view}-view`).hidden = view !== name;
-  }
-
-  async function start() {
-    try {
-      const body = await call("GET", "/auth/session");
-      state.user = body.user;
-      state.csrf = body.csrf_token;
-    } catch (err) {
-      state.user = null;
-      showView("login");
-      if (!(err instanceof ApiError)) showInline($("login-error"), t("manage.no_answer"));
-      return;
-    }
-    $("who").hidden = false;
-    $("who-name").textContent = state.user.username;
-    if (state.user.role === "staff") return showView("refused");
-    state.center = new URLSearchParams(location.search).get("center") || state.user.center;
-    if (!state.center) return showView("pick");
-    $("center-code").textContent = state.center;
-    showView("admin");
-    try {
-      await loadData();
-    } catch (err) {
-      say(describe(err), true);
-    }
-  }
-
-  function showInline(box, text) {
-    box.textContent = text;
-    box.hidden = !text;
-  }
-
-  function signedOut() {
-    state.user = null;
-    $("who").hidden = true;
-    showView("login");
-    showInline($("login-error"), t("manage.expired"));
-  }
-
-  async function onLogin(event) {
-    event.preventDefault();
-    try {
-      await api("POST", "/api/v1/auth/session", {
-        body: { username: $("username").value.trim(), password: $("password").value },
-      });
-      $("password").value = "";
-      showInline($("login-error"), "");
-      await start();
-    } catch (err) {
-      showInline($("login-error"), err instanceof ApiError && err.status === 401 ? t("manage.bad_login") : describe(err));
-    }
-  }
-
-  async function loadData() {
-    state.data = await call("GET", centerPath("/admin"));
-    render();
-  }
-
-  // ---- drawing ------------------------------------------------------------------------------
-
-  function render() {
-    for (const button of document.querySelectorAll("#tabs button")) {
-      button.setAttribute("aria-pressed", String(button.dataset.tab === state.tab));
-    }
-    if (!state.data) return;
-    const draw = { services, counters, staff, devices, center, audit }[state.tab];
-    $("panel").replaceChildren(draw());
-  }
 
   const th = (...keys) => el("thead", {}, el("tr", {}, keys.map((key) => el("th", {}, key ? t(key) : ""))));
   const input = (attrs) => el("input", { autocapitalize: "none", spellcheck: "false", ...attrs });
@@ -237,7 +97,7 @@
 
   function roles() {
     // Only admins make admins (the server says so too).
-    const list = state.user.role === "admin" ? ["staff", "manager", "admin"] : ["staff", "manager"];
+    const list = StaffSession.user.role === "admin" ? ["staff", "manager", "admin"] : ["staff", "manager"];
     return list.map((role) => [role, t(`admin.role.${role}`)]);
   }
 
@@ -401,38 +261,5 @@
     );
   }
 
-  // ---- language and wiring ---------------------------------------------------------------
-
-  function setLanguage(lang) {
-    Novbe.setLanguage(lang);
-    localStorage.setItem(KEYS.language, lang);
-    for (const button of document.querySelectorAll("#langs button")) {
-      button.setAttribute("aria-pressed", String(button.dataset.lang === lang));
-    }
-    render();
-  }
-
-  for (const button of document.querySelectorAll("#langs button")) {
-    button.addEventListener("click", () => setLanguage(button.dataset.lang));
-  }
-  for (const button of document.querySelectorAll("#tabs button")) {
-    button.addEventListener("click", () => {
-      state.tab = button.dataset.tab;
-      sessionStorage.setItem(KEYS.tab, state.tab);
-      say("");
-      render();
-    });
-  }
-  $("login-form").addEventListener("submit", onLogin);
-  $("pick-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    location.search = `?center=${encodeURIComponent($("pick-center").value.trim())}`;
-  });
-  $("logout").addEventListener("click", async () => {
-    await api("DELETE", "/api/v1/auth/session").catch(() => {});
-    signedOut();
-  });
-  const saved = localStorage.getItem(KEYS.language);
-  setLanguage(saved && Novbe.page.i18n[saved] ? saved : Novbe.language);
-  start();
+  Admin.tabs = { services, counters, staff, devices, center, audit };
 })();

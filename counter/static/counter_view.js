@@ -1,0 +1,272 @@
+// The counter page's drawing: which view shows, the counter picker, and the desk drawn
+// from Counter.state (header, current ticket, buttons with why they are off, the
+// counter's queues, the priority notice, parked tickets, running timers). Nothing here
+// changes the state; the live events and the actions call these to redraw.
+"use strict";
+
+(() => {
+  const C = Counter;
+  const { t, el } = Novbe;
+  const { $, state, clock, word, serviceName, currentTicket, recallsMissing } = C;
+
+  function showView(name) {
+    for (const view of ["login", "picker", "desk"]) {
+      $(`${view}-view`).hidden = view !== name;
+    }
+    $("who").hidden = !StaffSession.user;
+    $("change-counter").hidden = name !== "desk";
+    renderWho();
+  }
+
+  function renderWho() {
+    const user = StaffSession.user;
+    if (!user) return;
+    const parts = [user.username];
+    if (!$("desk-view").hidden && state.counter) {
+      parts.push(t("counter_n", { label: state.counter.label }));
+    }
+    $("who-name").textContent = parts.join(" · ");
+  }
+
+  // ---- the counter picker ------------------------------------------------------------
+
+  function renderPicker() {
+    const stats = state.pickerStats;
+    if (!stats) return;
+    const names = new Map(stats.services.map((s) => [s.service, Novbe.named(s.name)]));
+    const buttons = stats.counters.map((counter) =>
+      el(
+        "button",
+        {
+          type: "button",
+          class: "counter-choice",
+          dataset: { counter: counter.id },
+          onclick: () => C.pickCounter(counter.id),
+        },
+        el("strong", {}, t("counter_n", { label: counter.label })),
+        el("span", { class: `state-chip ${counter.state}` }, word("cstate", counter.state)),
+        el("span", { class: "muted" }, counter.services.map((c) => names.get(c) || c).join(", ")),
+        counter.current_ticket
+          ? el("span", {}, `${t("ticket")} ${counter.current_ticket.number}`)
+          : null,
+      ),
+    );
+    $("counter-list").replaceChildren(...buttons);
+  }
+
+  // ---- the desk ------------------------------------------------------------------------
+
+  function renderDesk() {
+    if ($("desk-view").hidden) return;
+    const refused = state.refused !== null;
+    $("refused").hidden = !refused;
+    $("desk").hidden = refused;
+    if (refused) {
+      $("refused-text").textContent = t("desk.refused", { reason: state.refused });
+      $("priority-notice").hidden = true;
+      return;
+    }
+    renderWho();
+    renderHeader();
+    renderTicket();
+    renderButtons();
+    renderQueues();
+    renderPriority();
+    renderParked();
+    tick();
+  }
+
+  function renderHeader() {
+    const counter = state.counter;
+    $("counter-title").textContent = counter
+      ? t("counter_n", { label: counter.label })
+      : t("desk.connecting");
+    const chip = $("counter-state");
+    const timer = $("state-timer");
+    chip.hidden = timer.hidden = !counter;
+    if (!counter) return;
+    chip.className = `state-chip ${counter.state}`;
+    chip.textContent =
+      counter.state === "paused"
+        ? t("cstate.paused_for", { reason: word("pause", counter.pause_reason) })
+        : word("cstate", counter.state);
+    timer.dataset.since = counter.state_since || "";
+  }
+
+  function fact(label, value, attrs = {}) {
+    return el("div", { class: "fact", ...attrs }, el("dt", {}, label), el("dd", {}, value));
+  }
+
+  function renderTicket() {
+    const box = $("ticket-box");
+    const ticket = currentTicket();
+    if (!state.counter) {
+      box.replaceChildren(el("p", { class: "muted" }, t("desk.connecting")));
+      return;
+    }
+    if (!ticket) {
+      box.replaceChildren(
+        el("p", { class: "no-ticket", id: "no-ticket" }, t("ticket.none")),
+        el("p", { class: "muted" }, t("ticket.none_hint")),
+      );
+      return;
+    }
+    const waitedMs = Date.parse(ticket.called_at) - Date.parse(ticket.created_at);
+    const stepSince = ticket.status === "serving" ? ticket.started_at : ticket.called_at;
+    // Optional parts sit inside el(), which skips nulls (replaceChildren would print them).
+    box.replaceChildren(
+      el(
+        "div",
+        { class: "ticket-head" },
+        el("span", { class: "ticket-number", id: "ticket-number" }, ticket.number),
+        el(
+          "span",
+          { class: `status-chip ${ticket.status}`, id: "ticket-status" },
+          word("tstatus", ticket.status),
+        ),
+        ticket.priority
+          ? el(
+              "span",
+              { class: "priority-tag", id: "ticket-priority" },
+              `${t("ticket.priority")}: ${word("priority", ticket.priority)}`,
+            )
+          : null,
+      ),
+      el(
+        "dl",
+        { class: "facts" },
+        fact(t("service"), serviceName(ticket.service), { id: "ticket-service" }),
+        fact(t("ticket.language"), word("lang", ticket.language)),
+        fact(t("ticket.waited"), Number.isFinite(waitedMs) ? clock(waitedMs) : "—", {
+          id: "ticket-waited",
+        }),
+        fact(
+          t(ticket.status === "serving" ? "step.serving" : "step.called"),
+          el("span", { class: "timer", dataset: { since: stepSince || "" } }),
+        ),
+        ticket.recall_count
+          ? fact(t("ticket.recalls"), `${ticket.recall_count} / ${state.recallsNeeded}`, {
+              id: "ticket-recalls",
+            })
+          : null,
+      ),
+    );
+  }
+
+  function renderButtons() {
+    for (const button of document.querySelectorAll("#actions button[data-action]")) {
+      button.disabled = !C.enabled(button.dataset.action);
+    }
+    const ticket = currentTicket();
+    // Say why the buttons people look for are off.
+    const noShowWhy =
+      ticket && ticket.status === "called" && recallsMissing(ticket) > 0
+        ? t("why.recall_first", { n: recallsMissing(ticket) })
+        : "";
+    $("why-no-show").textContent = noShowWhy;
+    let callWhy = "";
+    if (state.counter && !state.online && state.refused === null) callWhy = t("why.offline");
+    else if (ticket && ticket.status === "called") {
+      callWhy = t("why.finish_called", { number: ticket.number });
+    }
+    $("why-call-next").textContent = callWhy;
+  }
+
+  // The counter's services in its order of preference, with their queue figures.
+  function myServiceStats() {
+    if (!state.counter || !state.stats) return [];
+    const byCode = new Map(state.stats.services.map((s) => [s.service, s]));
+    return state.counter.services
+      .map((id) => state.services.find((s) => s.id === id))
+      .filter(Boolean)
+      .map((service) => byCode.get(service.code))
+      .filter(Boolean);
+  }
+
+  function longestWait(stats) {
+    return t("queues.longest", { time: clock(stats.longest_wait_s * 1000) });
+  }
+
+  function renderQueues() {
+    const rows = myServiceStats().map((s) =>
+      el(
+        "li",
+        { dataset: { service: s.service }, class: s.priority_waiting ? "has-priority" : "" },
+        el(
+          "div",
+          { class: "queue-name" },
+          el("span", {}, `${s.prefix} · ${Novbe.named(s.name)}`),
+          s.active ? null : el("small", { class: "muted" }, t("queues.inactive")),
+          s.waiting ? el("small", { class: "muted" }, longestWait(s)) : null,
+        ),
+        el(
+          "div",
+          { class: "queue-figures" },
+          el("span", { class: "count", title: t("waiting") }, String(s.waiting)),
+          s.priority_waiting
+            ? el("small", { class: "priority" }, t("queues.priority_n", { n: s.priority_waiting }))
+            : null,
+        ),
+      ),
+    );
+    $("queue-list").replaceChildren(...rows);
+  }
+
+  function renderPriority() {
+    const notice = $("priority-notice");
+    const waiting = myServiceStats().filter((s) => s.priority_waiting > 0);
+    notice.hidden = waiting.length === 0 || state.refused !== null;
+    notice.textContent = waiting.length
+      ? t("alert.priority", {
+          services: waiting.map((s) => `${Novbe.named(s.name)} (${s.priority_waiting})`).join(", "),
+        })
+      : "";
+  }
+
+  function renderParked() {
+    if (state.counterId === null) return;
+    const entries = C.parkedEntries();
+    $("parked-empty").hidden = entries.length > 0;
+    $("parked-list").replaceChildren(
+      ...entries.map((entry) =>
+        el(
+          "li",
+          { dataset: { number: entry.number } },
+          el("span", { class: "parked-number" }, entry.number),
+          el("span", { class: "muted" }, serviceName(entry.service)),
+          el(
+            "button",
+            {
+              type: "button",
+              class: "resume",
+              disabled: !state.online || state.busy,
+              onclick: () => C.resume(entry),
+            },
+            t("act.resume"),
+          ),
+        ),
+      ),
+    );
+  }
+
+  // Once a second: the running timers.
+  function tick() {
+    const now = C.serverNow();
+    for (const node of document.querySelectorAll("#desk-view [data-since]")) {
+      const since = Date.parse(node.dataset.since);
+      node.textContent = Number.isFinite(since) ? clock(now - since) : "";
+    }
+  }
+
+  Object.assign(C, {
+    showView,
+    renderWho,
+    renderPicker,
+    renderDesk,
+    renderButtons,
+    renderQueues,
+    renderPriority,
+    renderParked,
+    tick,
+  });
+})();
