@@ -17,11 +17,11 @@ from pathlib import Path
 
 from tests.live import start_live_server
 
-from . import call_next, ceiling, day, durability, fanout, issuance, memory
+from . import call_next, ceiling, day, durability, fanout, issuance, memory, processes
 from .common import Context, machine
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = [ceiling, issuance, call_next, fanout, memory, day, durability]
+SCENARIOS = [ceiling, issuance, call_next, fanout, memory, day, durability, processes]
 NOTES = "## What limits the figures"
 
 
@@ -197,10 +197,78 @@ def rows(report: dict) -> list[tuple[str, str, str]]:
                     "–",
                 )
             )
+    if (p := s.get("processes")) and "error" not in p:
+        out += processes_rows(p)
     for name, result in s.items():
         if "error" in result:
             out.append((name, "FAILED: " + result["error"].strip().splitlines()[-1], "–"))
     return out
+
+
+def processes_rows(p: dict) -> list[tuple[str, str, str]]:
+    """Scenario 8 (bench/processes.py): each setup's issuance with the CPU it cost, and
+    its delivery of a call made on process 1."""
+    out: list[tuple[str, str, str]] = []
+    for setup in p["setups"]:
+        label, i, d = setup["label"], setup["issuance"], setup["delivery"]
+        fixed = i["fixed"]
+        out.append(
+            (
+                f"{label}: issuance at {fixed['offered_per_s']}/s",
+                f"p50 {_fmt(fixed['p50_ms'])} / p99 {_fmt(fixed['p99_ms'])} ms, "
+                f"{fixed['errors']} errors; {_cpu(fixed)}",
+                "–",
+            )
+        )
+        best = i["max_sustained_per_s"]
+        step = next(
+            (x for x in [fixed, *i["search"]] if x["offered_per_s"] == best),
+            None,
+        )
+        out.append(
+            (
+                f"{label}: issuance, highest sustained",
+                f"{_fmt(best)}/s; {_cpu(step)}" if step else "none held",
+                "–",
+            )
+        )
+        displays = ", ".join(str(n) for n in d["displays_on"])
+        missed = d["missed"]
+        for what, figures, lost in (
+            (f"displays on {displays}", d["displays"], sum(missed.values()) - missed["phone"]),
+            (f"a phone on {d['phone_on']} (its new place)", d["phone"], missed["phone"]),
+        ):
+            out.append(
+                (
+                    f"{label}: call on process {d['made_on']} to {what}",
+                    f"p50 {_fmt(figures['p50_ms'])} / p99 {_fmt(figures['p99_ms'])} ms "
+                    f"from the call's request (n={figures['n']}, {lost} missed)",
+                    "–",
+                )
+            )
+    if (bus := p.get("bus_cpu_ms_per_ticket")) is not None:
+        rounds = ", ".join(f"{x:+.2f}" for x in p.get("bus_cpu_ms_per_ticket_by_round", []))
+        out.append(
+            (
+                "The Redis bus: server CPU per ticket, with it − without",
+                f"{bus:+.2f} ms" + (f" (by round: {rounds})" if rounds else ""),
+                "–",
+            )
+        )
+    return out
+
+
+def _cpu(step: dict) -> str:
+    """CPU per ticket: the server processes', then nginx's, PostgreSQL's and the load
+    generator's (on the same cores)."""
+    parts = [f"CPU/ticket: servers {_fmt(step['cpu_ms_per_ticket'])} ms"]
+    if step.get("nginx_cpu_ms_per_ticket") is not None:
+        parts.append(f"nginx {_fmt(step['nginx_cpu_ms_per_ticket'])}")
+    if step.get("database_cpu_ms_per_ticket") is not None:
+        parts.append(f"PostgreSQL {_fmt(step['database_cpu_ms_per_ticket'])}")
+    if step.get("kiosks_cpu_ms_per_ticket") is not None:
+        parts.append(f"load generator {_fmt(step['kiosks_cpu_ms_per_ticket'])}")
+    return ", ".join(parts)
 
 
 def _pct(value: float | None) -> str:

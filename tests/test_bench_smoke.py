@@ -1,6 +1,9 @@
 """The benchmarks keep working: ``python -m bench.run --smoke`` runs every scenario
 against a real server and writes a well-formed result file. No timing assertions:
-the figures themselves are for ``make bench`` and docs/benchmarks.md."""
+the figures themselves are for ``make bench`` and docs/benchmarks.md. The several
+processes scenario starts its own installations: it needs PostgreSQL
+(NOVBE_TEST_POSTGRES_URL, or the local ``test`` database), Redis and nginx, as
+tests/test_cluster.py does."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import pytest
 from bench.run import SCENARIOS
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.slow
@@ -51,5 +55,19 @@ def test_smoke_run_completes_and_writes_every_scenario(tmp_path):
     durability = {m["synchronous"]: m for m in s["durability"]["modes"]}
     assert set(durability) == {"NORMAL", "FULL"}
     assert all(m["tickets"] == 50 and m["p50_ms"] > 0 for m in durability.values())
+    setups = {setup["key"]: setup for setup in s["processes"]["setups"]}
+    assert set(setups) == {"single", "bus", "cluster"}
+    for setup in setups.values():  # every kiosk request made a ticket, and its CPU is counted
+        fixed = setup["issuance"]["fixed"]
+        assert fixed["errors"] == 0 and fixed["ok"] == fixed["tickets"] > 0, setup["key"]
+        assert fixed["cpu_ms_per_ticket"] > 0 and fixed["database_cpu_ms_per_ticket"] > 0
+        delivery = setup["delivery"]  # every call reached every display and the phone
+        assert not any(delivery["missed"].values()), (setup["key"], delivery["missed"])
+        assert delivery["phone"]["n"] == delivery["calls"] > 0
+    cluster = setups["cluster"]
+    assert len(cluster["issuance"]["fixed"]["process_cpu_ms_per_ticket"]) == 3
+    assert cluster["issuance"]["fixed"]["nginx_cpu_ms_per_ticket"] is not None
+    assert cluster["delivery"]["displays_on"] == [2, 3]  # across processes
+    assert cluster["delivery"]["displays"]["n"] == 2 * cluster["delivery"]["calls"]
     assert "| Measure |" in run.stdout  # the table is printed
     assert "## Simulated day, per service" in run.stdout
