@@ -29,6 +29,9 @@ from .models import ROLES, ApiToken, Center, Device, StaffUser, utcnow
 from .password_work import off_the_loop
 from .queue.actor import Actor
 
+# Who may change a center's catalog, counters, staff, devices and settings.
+MANAGER_ROLES = ("manager", "admin")
+
 STAFF_TOKEN_PREFIX = "st_"
 DEVICE_TOKEN_PREFIX = "dv_"
 MIN_PASSWORD_LENGTH = 8

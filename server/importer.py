@@ -1,48 +1,56 @@
-"""Importing a center's catalog from a YAML or JSON file (``novbe import-center``).
+"""Importing a center from a YAML or JSON file (``novbe import-center``).
 
-The whole file is checked before anything is written, and the import runs in
-one transaction: a bad file changes nothing. Re-importing updates the catalog
-(names, targets, counters' services) and never touches tickets. Services and
-counters missing from the file are kept but deactivated / closed, because
-tickets refer to them.
+First the file's shape is checked: one mapping holding lists of mappings, no code,
+label or name twice, counters serving only services of the file. Then the center's
+settings, each category, service, counter and device are created or changed through
+the admin functions (server/admin/), as the admin page would: the same rules, an audit
+entry for each change (by the system actor ``import-center``), and the same
+announcements, so screens follow (a display gets its new settings at once). A
+re-import that changes nothing records nothing. Every refusal names the line or the
+field as the file has it (``categories[0].services[1].prefix: ...``).
+
+The import runs in the caller's transaction: a bad file changes nothing. Re-importing
+updates the catalog and never touches tickets. Services and counters missing from the
+file are kept but deactivated / emptied, because tickets refer to them; so their
+prefixes stay taken (a ticket number names one service).
 """
 
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, NoReturn
 
 import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import limits
+from . import admin, limits
+from .admin import validation as check
 from .errors import InvalidInput
-from .models import (
-    CALL_POLICIES,
-    DEVICE_KINDS,
-    LANGUAGES,
-    Center,
-    Counter,
-    CounterService,
-    Device,
-    Service,
-    ServiceCategory,
-)
+from .models import Center, Counter, Device, Service, ServiceCategory, utcnow
+from .queue.actor import Actor
 
-# \Z, not $: "$" also matches before a final newline, which would then be stored.
-CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
-PREFIX_RE = re.compile(r"^[A-Z]{1,3}\Z")
-TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]\Z")
-# The same bounds as the API's PATCH endpoints; they also keep values inside the columns.
-MAX_MINUTES = 24 * 60
-MAX_DAILY_QUOTA = 100_000
-MAX_PRIORITY_CLASS_LENGTH = 32  # tickets.priority
+IMPORTER = Actor(kind="system", name="import-center")
+# What a file that leaves a field out means (the columns' defaults).
+CENTER_DEFAULTS = {
+    "timezone": "Asia/Baku",
+    "hours": {"open": "09:00", "close": "18:00"},
+    "priority_classes": [],
+    "call_policy": "strict",
+    "priority_ratio": 2,
+    "recalls_before_no_show": 1,
+}
+SERVICE_DEFAULTS = {
+    "target_wait_min": 15,
+    "default_service_min": 5,
+    "daily_quota": None,
+    "active": True,
+}
 
 
 class CenterFileError(InvalidInput):
@@ -84,24 +92,54 @@ def load_center_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def import_center(session: Session, data: dict[str, Any]) -> ImportSummary:
-    """Validate ``data`` fully, then create or update the center in ``session``."""
-    spec = _validate(data)
-    center = session.scalar(select(Center).where(Center.code == spec["code"]))
+def import_center(
+    session: Session,
+    data: dict[str, Any],
+    *,
+    actor: Actor = IMPORTER,
+    now: datetime | None = None,
+) -> ImportSummary:
+    """Check ``data``'s shape, then create or update the center in ``session``."""
+    now = now or utcnow()
+    with _in_file(""):
+        _check_shape(data)
+    center = session.scalar(select(Center).where(Center.code == data["code"]))
     created = center is None
-    if center is None:
-        center = Center(code=spec["code"])
-        session.add(center)
-    center.name = spec["name"]
-    center.timezone = spec["timezone"]
-    center.opens_at, center.closes_at = spec["hours"]
-    center.priority_classes = spec["priority_classes"]
-    center.call_policy = spec["call_policy"]
-    center.priority_ratio = spec["priority_ratio"]
-    center.recalls_before_no_show = spec["recalls_before_no_show"]
-    session.flush()
+    hours = data.get("hours", CENTER_DEFAULTS["hours"])
+    settings = {
+        **{key: data.get(key, default) for key, default in CENTER_DEFAULTS.items()},
+        "name": data.get("name"),
+        "hours": {"open": hours.get("open"), "close": hours.get("close")},
+    }
+    with _in_file(""):
+        if center is None:
+            center = admin.create_center(session, actor, {"code": data["code"], **settings}, now)
+        else:
+            admin.update_center(session, actor, center, settings, now)
+    services = _import_catalog(session, actor, center, data["categories"], now)
+    counters = data.get("counters") or []
+    _import_counters(session, actor, center, counters, now)
+    devices = data.get("devices") or []
+    _import_devices(session, actor, center, devices, now)
+    return ImportSummary(
+        center=center.code,
+        created=created,
+        categories=len(data["categories"]),
+        services=services,
+        counters=len(counters),
+        devices=len(devices),
+    )
 
-    categories = {
+
+# --- applying the file through the admin functions ----------------------------------------
+
+
+def _import_catalog(
+    session: Session, actor: Actor, center: Center, categories: list, now: datetime
+) -> int:
+    """Categories, then their services; services the file leaves out are deactivated.
+    Returns how many services the file lists."""
+    existing = {
         c.code: c
         for c in session.scalars(
             select(ServiceCategory).where(ServiceCategory.center_id == center.id)
@@ -110,221 +148,177 @@ def import_center(session: Session, data: dict[str, Any]) -> ImportSummary:
     services = {
         s.code: s for s in session.scalars(select(Service).where(Service.center_id == center.id))
     }
-    seen_services = set()
-    for cat_pos, cat_spec in enumerate(spec["categories"]):
-        category = categories.get(cat_spec["code"])
-        if category is None:
-            category = ServiceCategory(center_id=center.id, code=cat_spec["code"])
-            session.add(category)
-        category.name = cat_spec["name"]
-        category.position = cat_pos
-        session.flush()
-        for svc_pos, svc_spec in enumerate(cat_spec["services"]):
-            service = services.get(svc_spec["code"])
-            if service is None:
-                service = Service(center_id=center.id, code=svc_spec["code"])
-                session.add(service)
-                services[service.code] = service
-            service.category_id = category.id
-            service.prefix = svc_spec["prefix"]
-            service.name = svc_spec["name"]
-            service.target_wait_min = svc_spec["target_wait_min"]
-            service.default_service_min = svc_spec["default_service_min"]
-            service.daily_quota = svc_spec["daily_quota"]
-            service.active = svc_spec["active"]
-            service.position = cat_pos * 1000 + svc_pos
-            seen_services.add(service.code)
-    for code, service in services.items():
-        if code not in seen_services:
-            service.active = False
-    session.flush()
+    pending = []  # (where in the file, service code, values)
+    for i, spec in enumerate(categories):
+        where = f"categories[{i}]"
+        values = {"name": spec.get("name"), "position": i}
+        with _in_file(where):
+            category = existing.get(spec["code"])
+            if category is None:
+                admin.create_category(session, actor, center, {"code": spec["code"], **values}, now)
+            else:
+                admin.update_category(session, actor, center, category, values, now)
+        for j, svc in enumerate(spec["services"]):
+            values = {
+                **{key: svc.get(key, default) for key, default in SERVICE_DEFAULTS.items()},
+                "category": spec["code"],
+                "prefix": svc.get("prefix"),
+                "name": svc.get("name"),
+                "position": i * 1000 + j,
+            }
+            pending.append((f"{where}.services[{j}]", svc["code"], values))
+    listed = {code for _, code, _ in pending}
 
-    counters = {
+    # A prefix may pass from one service to another: the one giving it up goes first.
+    while pending:
+        holders = {service.prefix: code for code, service in services.items()}
+        # Nothing free: a swap, or a prefix kept by a service left out. Refused, naming
+        # the service that holds it.
+        ready = [item for item in pending if _prefix_free(item, holders)] or pending[:1]
+        for item in ready:
+            where, code, values = item
+            with _in_file(where):
+                if code in services:
+                    admin.update_service(session, actor, center, services[code], values, now)
+                else:
+                    new = {"code": code, **values}
+                    services[code] = admin.create_service(session, actor, center, new, now)
+            pending.remove(item)
+    for code, service in services.items():
+        if code not in listed and service.active:
+            admin.update_service(session, actor, center, service, {"active": False}, now)
+    return len(listed)
+
+
+def _prefix_free(item: tuple[str, str, dict], holders: dict[str, str]) -> bool:
+    _, code, values = item
+    prefix = values["prefix"]
+    return not isinstance(prefix, str) or holders.get(prefix, code) == code
+
+
+def _import_counters(
+    session: Session, actor: Actor, center: Center, counters: list, now: datetime
+) -> None:
+    """Counters the file leaves out are kept (for their history) and serve nothing."""
+    existing = {
         c.label: c for c in session.scalars(select(Counter).where(Counter.center_id == center.id))
     }
-    for counter_spec in spec["counters"]:
-        counter = counters.get(counter_spec["label"])
-        if counter is None:
-            counter = Counter(center_id=center.id, label=counter_spec["label"], state="closed")
-            session.add(counter)
-        counter.service_links = [
-            CounterService(service_id=services[code].id, rank=rank)
-            for rank, code in enumerate(counter_spec["services"])
-        ]
-    listed = {c["label"] for c in spec["counters"]}
-    for label, counter in counters.items():
+    listed = set()
+    for i, spec in enumerate(counters):
+        with _in_file(f"counters[{i}]"):
+            label = check.label(spec["label"])
+            listed.add(label)
+            served = {"services": spec["services"]}
+            if label in existing:
+                admin.set_counter_services(session, actor, center, existing[label], served, now)
+            else:
+                admin.create_counter(session, actor, center, {"label": label, **served}, now)
+    for label, counter in existing.items():
         if label not in listed:
-            counter.service_links = []
-    session.flush()
+            admin.set_counter_services(session, actor, center, counter, {"services": []}, now)
 
-    devices = {
+
+def _import_devices(
+    session: Session, actor: Actor, center: Center, devices: list, now: datetime
+) -> None:
+    """New devices get no token: ``novbe device-token`` issues it. A device without
+    ``settings`` in the file keeps its own."""
+    existing = {
         d.name: d for d in session.scalars(select(Device).where(Device.center_id == center.id))
     }
-    for device_spec in spec["devices"]:
-        device = devices.get(device_spec["name"])
-        if device is None:
-            device = Device(center_id=center.id, name=device_spec["name"], settings={})
-            session.add(device)
-        device.kind = device_spec["kind"]
-        if device_spec["settings"] is not None:
-            device.settings = device_spec["settings"]
-    session.flush()
-    return ImportSummary(
-        center=center.code,
-        created=created,
-        categories=len(spec["categories"]),
-        services=len(seen_services),
-        counters=len(spec["counters"]),
-        devices=len(spec["devices"]),
-    )
+    for i, spec in enumerate(devices):
+        values = {"kind": spec.get("kind")}
+        if spec.get("settings") is not None:
+            values["settings"] = spec["settings"]
+        with _in_file(f"devices[{i}]"):
+            device = existing.get(spec["name"])
+            if device is None:
+                new = {"name": spec["name"], **values}
+                admin.create_device(session, actor, center, new, now, with_token=False)
+            else:
+                admin.update_device(session, actor, center, device, values, now)
 
 
-# --- validation -----------------------------------------------------------
+@contextmanager
+def _in_file(where: str) -> Iterator[None]:
+    """Name a refused field as the file has it: the ``prefix`` of the service at
+    ``categories[0].services[1]`` is ``categories[0].services[1].prefix``."""
+    try:
+        yield
+    except CenterFileError:
+        raise
+    except InvalidInput as exc:
+        field = exc.details.get("field") or ""
+        problem = exc.message.removeprefix(f"{field}: ")
+        path = f"{where}.{field}" if where and field else where or field
+        raise CenterFileError(f"{path}: {problem}", field=path) from None
 
 
-def _validate(data: dict[str, Any]) -> dict[str, Any]:
+# --- the file's shape -----------------------------------------------------------------------
+
+
+def _check_shape(data: dict[str, Any]) -> None:
+    """What the admin functions cannot see one change at a time: the file's structure,
+    codes, labels and names given twice, and counters serving services not in the file.
+    The values themselves are the admin functions' to check."""
     bad = limits.first_bad_text(data)
     if bad is not None:
         _fail(*bad)
-    spec: dict[str, Any] = {}
-    spec["code"] = _code(data, "code", "code")
-    spec["name"] = _names(data, "name", "name")
-    spec["timezone"] = _timezone(data.get("timezone", "Asia/Baku"))
-    hours = data.get("hours", {"open": "09:00", "close": "18:00"})
-    if not isinstance(hours, dict):
+    check.code(data.get("code"), "code")
+    if not isinstance(data.get("hours", CENTER_DEFAULTS["hours"]), dict):
         _fail("hours", "must be a mapping like {open: '09:00', close: '18:00'}")
-    opens, closes = _time(hours, "open", "hours.open"), _time(hours, "close", "hours.close")
-    if closes <= opens:
-        _fail("hours", "close must be later than open")
-    spec["hours"] = (opens, closes)
-    classes = data.get("priority_classes", [])
-    if not isinstance(classes, list) or not all(
-        isinstance(c, str) and CODE_RE.match(c) and len(c) <= MAX_PRIORITY_CLASS_LENGTH
-        for c in classes
-    ):
-        _fail("priority_classes", "must be a list of short lowercase codes")
-    spec["priority_classes"] = classes
-    spec["call_policy"] = data.get("call_policy", "strict")
-    if spec["call_policy"] not in CALL_POLICIES:
-        _fail("call_policy", f"must be one of {', '.join(CALL_POLICIES)}")
-    spec["priority_ratio"] = _int(
-        data, "priority_ratio", "priority_ratio", 2, minimum=1, maximum=100
-    )
-    spec["recalls_before_no_show"] = _int(
-        data, "recalls_before_no_show", "recalls_before_no_show", 1, minimum=0, maximum=10
-    )
 
-    categories = _list(data, "categories", "categories", required=True)
-    spec["categories"] = []
-    service_codes: set[str] = set()
+    services: set[str] = set()
     prefixes: dict[str, str] = {}  # prefix -> service code: a number names one service
-    for i, cat in enumerate(categories):
-        where = f"categories[{i}]"
-        _mapping(cat, where)
-        cat_spec = {
-            "code": _code(cat, "code", f"{where}.code"),
-            "name": _names(cat, "name", f"{where}.name"),
-            "services": [],
-        }
-        if cat_spec["code"] in {c["code"] for c in spec["categories"]}:
-            _fail(f"{where}.code", f"duplicate category code '{cat_spec['code']}'")
-        for j, svc in enumerate(_list(cat, "services", f"{where}.services", required=True)):
-            swhere = f"{where}.services[{j}]"
-            _mapping(svc, swhere)
-            code = _code(svc, "code", f"{swhere}.code")
-            if code in service_codes:
-                _fail(f"{swhere}.code", f"duplicate service code '{code}'")
-            service_codes.add(code)
-            prefix = svc.get("prefix")
-            if not isinstance(prefix, str) or not PREFIX_RE.match(prefix):
-                _fail(f"{swhere}.prefix", "must be 1 to 3 uppercase Latin letters, e.g. A")
-            if prefix in prefixes:
+    for where, category, _ in _entries(data, "categories", "category", "code", set()):
+        for swhere, service, code in _entries(
+            category, "services", "service", "code", services, where
+        ):
+            prefix = service.get("prefix")
+            if isinstance(prefix, str) and prefix in prefixes:
                 _fail(
                     f"{swhere}.prefix", f"prefix '{prefix}' is already used by '{prefixes[prefix]}'"
                 )
-            prefixes[prefix] = code
-            quota = svc.get("daily_quota")
-            if quota is not None and (
-                isinstance(quota, bool)
-                or not isinstance(quota, int)
-                or not 0 <= quota <= MAX_DAILY_QUOTA
-            ):
-                _fail(
-                    f"{swhere}.daily_quota",
-                    f"must be a whole number of tickets, 0 to {MAX_DAILY_QUOTA}",
-                )
-            active = svc.get("active", True)
-            if not isinstance(active, bool):
-                _fail(f"{swhere}.active", "must be true or false")
-            cat_spec["services"].append(
-                {
-                    "code": code,
-                    "prefix": prefix,
-                    "name": _names(svc, "name", f"{swhere}.name"),
-                    "target_wait_min": _int(
-                        svc,
-                        "target_wait_min",
-                        f"{swhere}.target_wait_min",
-                        15,
-                        minimum=0,
-                        maximum=MAX_MINUTES,
-                    ),
-                    "default_service_min": _int(
-                        svc,
-                        "default_service_min",
-                        f"{swhere}.default_service_min",
-                        5,
-                        minimum=1,
-                        maximum=MAX_MINUTES,
-                    ),
-                    "daily_quota": quota,
-                    "active": active,
-                }
-            )
-        spec["categories"].append(cat_spec)
+            if isinstance(prefix, str):
+                prefixes[prefix] = code
 
-    spec["counters"] = []
-    for i, counter in enumerate(_list(data, "counters", "counters")):
-        where = f"counters[{i}]"
-        _mapping(counter, where)
-        label = counter.get("label")
-        if isinstance(label, int):
-            label = str(label)
-        if not isinstance(label, str) or not 1 <= len(label) <= limits.MAX_LABEL_LENGTH:
-            _fail(f"{where}.label", 'must be a short text such as "5" (max 16)')
-        if label in {c["label"] for c in spec["counters"]}:
-            _fail(f"{where}.label", f"duplicate counter label '{label}'")
+    for where, counter, _ in _entries(data, "counters", "counter", "label", set()):
         served = _list(counter, "services", f"{where}.services", required=True)
         for code in served:
-            if code not in service_codes:
+            if not isinstance(code, str):
+                _fail(f"{where}.services", "must be a list of service codes")
+            if code not in services:
                 _fail(f"{where}.services", f"unknown service '{code}'")
         if len(set(served)) != len(served):
             _fail(f"{where}.services", "lists a service twice")
-        spec["counters"].append({"label": label, "services": served})
 
-    spec["devices"] = []
-    for i, device in enumerate(_list(data, "devices", "devices")):
-        where = f"devices[{i}]"
-        _mapping(device, where)
-        if device.get("kind") not in DEVICE_KINDS:
-            _fail(f"{where}.kind", f"must be one of {', '.join(DEVICE_KINDS)}")
-        name = _code(device, "name", f"{where}.name")
-        if name in {d["name"] for d in spec["devices"]}:
-            _fail(f"{where}.name", f"duplicate device name '{name}'")
-        settings = device.get("settings")
-        if settings is not None and not isinstance(settings, dict):
+    for where, device, _ in _entries(data, "devices", "device", "name", set()):
+        if device.get("settings") is not None and not isinstance(device["settings"], dict):
             _fail(f"{where}.settings", "must be a mapping")
-        spec["devices"].append({"kind": device["kind"], "name": name, "settings": settings})
-    return spec
 
 
-def _fail(field: str, message: str):
+def _entries(
+    data: dict, key: str, what: str, ident: str, seen: set[str], parent: str = ""
+) -> Iterator[tuple[str, dict, str]]:
+    """The mappings listed at ``key`` (a list of them required for categories and their
+    services), each with its place in the file and its code or label, which must not be
+    in ``seen`` yet."""
+    where = f"{parent}.{key}" if parent else key
+    required = key in ("categories", "services")
+    rule = check.label if ident == "label" else check.code
+    for i, item in enumerate(_list(data, key, where, required=required)):
+        place = f"{where}[{i}]"
+        if not isinstance(item, dict):
+            _fail(place, "must be a mapping")
+        value = rule(item.get(ident), f"{place}.{ident}")
+        if value in seen:
+            _fail(f"{place}.{ident}", f"duplicate {what} {ident} '{value}'")
+        seen.add(value)
+        yield place, item, value
+
+
+def _fail(field: str, message: str) -> NoReturn:
     raise CenterFileError(f"{field}: {message}", field=field)
-
-
-def _mapping(value: Any, where: str) -> None:
-    if not isinstance(value, dict):
-        _fail(where, "must be a mapping")
 
 
 def _list(data: dict, key: str, where: str, *, required: bool = False) -> list:
@@ -338,56 +332,3 @@ def _list(data: dict, key: str, where: str, *, required: bool = False) -> list:
     if required and not value:
         _fail(where, "must not be empty")
     return value
-
-
-def _code(data: dict, key: str, where: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not CODE_RE.match(value):
-        _fail(where, "must be a code of lowercase letters, digits, '-' or '_' (max 64)")
-    return value
-
-
-def _names(data: dict, key: str, where: str) -> dict[str, str]:
-    value = data.get(key)
-    if not isinstance(value, dict):
-        _fail(where, "must give the name in az, ru and en, e.g. {az: ..., ru: ..., en: ...}")
-    for lang in LANGUAGES:
-        text = value.get(lang)
-        if not isinstance(text, str) or not text.strip():
-            _fail(f"{where}.{lang}", "is missing or empty")
-        problem = limits.text_problem(text) or limits.length_problem(
-            text.strip(), limits.MAX_NAME_LENGTH
-        )
-        if problem:
-            _fail(f"{where}.{lang}", problem)
-    extra = set(value) - set(LANGUAGES)
-    if extra:
-        _fail(where, f"unknown language(s): {', '.join(sorted(extra))}")
-    return {lang: value[lang].strip() for lang in LANGUAGES}
-
-
-def _int(data: dict, key: str, where: str, default: int, *, minimum: int, maximum: int) -> int:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-        _fail(where, f"must be a whole number from {minimum} to {maximum}")
-    return value
-
-
-def _time(data: dict, key: str, where: str) -> time:
-    value = data.get(key)
-    if isinstance(value, int):  # YAML 1.1 reads 09:00 unquoted as sexagesimal 540
-        value = f"{value // 60:02d}:{value % 60:02d}"
-    if not isinstance(value, str) or not TIME_RE.match(value):
-        _fail(where, 'must be a time like "09:00"')
-    hours, minutes = value.split(":")
-    return time(int(hours), int(minutes))
-
-
-def _timezone(value: Any) -> str:
-    try:
-        if len(str(value)) > limits.MAX_CODE_LENGTH:  # centers.timezone is String(64)
-            raise ValueError
-        ZoneInfo(str(value))
-    except (ZoneInfoNotFoundError, ValueError):
-        _fail("timezone", f"unknown time zone {value!r}; use a name like Asia/Baku")
-    return str(value)

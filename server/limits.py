@@ -1,7 +1,7 @@
 """The limits every input is held to, in one place.
 
 The API (server/api/validation.py enforces openapi.json, whose bounds are these), the
-admin changes (server/admin.py) and the center file importer (server/importer.py) all
+admin changes (server/admin/) and the center file importer (server/importer.py) all
 use these rules, so what one accepts the others accept, and nothing that reaches the
 database can make it fail:
 

@@ -61,6 +61,10 @@ def test_manager_changes_a_service_rotates_a_token_and_reads_the_log(
 
     page.click("#tabs button[data-tab='audit']")
     rows = page.locator("#audit-rows tr")
+    expect(rows.nth(0)).to_contain_text("new token")  # newest first
+    expect(page.locator("#audit-rows")).to_contain_text("import-center")  # the center file
+    page.fill("#audit-form input[name=user]", manager)
+    page.click("#audit-form button[type=submit]")
     expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_contain_text("new token")
     expect(rows.nth(1)).to_contain_text("pension-new")

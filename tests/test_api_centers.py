@@ -295,6 +295,7 @@ def test_patching_an_unknown_service_or_center_is_404(client, api):
         ({"target_wait_min": 15.5}, "target_wait_min"),
         ({"target_wait_min": True}, "target_wait_min"),
         ({"default_service_min": -5}, "default_service_min"),
+        ({"default_service_min": 0}, "default_service_min"),  # every estimate would be 0
         ({"active": "no"}, "active"),
         ({"active": 0}, "active"),
         ({"daily_quota": -1}, "daily_quota"),
@@ -321,6 +322,36 @@ def test_bad_service_values_are_422_naming_the_field_and_change_nothing(
         3,
     )
     assert (row.prefix, row.name) == ("D", factories.names("Unemployment benefit"))
+
+
+def test_a_default_service_time_under_a_minute_is_refused_by_every_route(client, db, api):
+    """One rule (server/admin/validation.py) for the figures' PATCH, the admin page's
+    PATCH and a new service (and the center file: tests/test_importer.py)."""
+    new = {
+        "code": "passport",
+        "category": "pensions",
+        "prefix": "P",
+        "name": factories.names("Passport"),
+    }
+    for method, url, body in (
+        ("patch", service_url("unemployment"), {"default_service_min": 0}),
+        ("patch", service_url("unemployment"), {"target_wait_min": 9, "default_service_min": 0}),
+        (
+            "patch",
+            f"{PREFIX}/centers/baku-1/admin/services/unemployment",
+            {"default_service_min": 0},
+        ),
+        ("post", f"{PREFIX}/centers/baku-1/services", {**new, "default_service_min": 0}),
+    ):
+        r = getattr(client, method)(url, json=body, headers=api.manager)
+        error = assert_error(r, 422, "invalid_input", field="default_service_min")
+        assert "between 1 and 1440" in error["message"], error  # openapi.json's range
+    row = service_row(db, "unemployment")
+    assert (row.default_service_min, row.target_wait_min) == (5, 20)
+    r = client.patch(
+        service_url("unemployment"), json={"default_service_min": 1}, headers=api.manager
+    )
+    assert r.status_code == 200 and r.get_json()["default_service_min"] == 1
 
 
 # --- PATCH the policy ----------------------------------------------------------------------

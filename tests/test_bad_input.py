@@ -1,5 +1,5 @@
-"""Bad input gets a clear error naming what is wrong, never a 500, and writes nothing
-(issue 9, items 3 and 4): a table of every case the attack found, run on SQLite and on
+"""Bad input gets a clear error naming what is wrong, never a 500, and writes nothing:
+a table of every case found by attacking the API, run on SQLite and on
 PostgreSQL (the fixtures run each test on both when NOVBE_TEST_POSTGRES_URL is set), and
 the 100 MB body sent to a real ``novbe serve``.
 
@@ -25,15 +25,10 @@ from sqlalchemy import func
 from sqlalchemy import select as sql_select
 
 from server import admin, limits
+from server.admin.validation import MAX_DAILY_QUOTA, MAX_MINUTES
 from server.api.validation import operations
 from server.errors import InvalidInput
-from server.importer import (
-    MAX_DAILY_QUOTA,
-    MAX_MINUTES,
-    CenterFileError,
-    import_center,
-    load_center_file,
-)
+from server.importer import CenterFileError, import_center, load_center_file
 from server.models import Base
 from server.queue import Actor
 
@@ -712,10 +707,16 @@ def network_admin() -> Actor:
         ("create_category", {"code": "c\n", "name": NAMES}, "code"),
         ("create_device", {"kind": "kiosk", "name": "k", "printer": "tcp://a\x00"}, "printer"),
         ("create_service", {"code": "s", "category": 5, "prefix": "S", "name": NAMES}, "category"),
+        (
+            "create_service",
+            {"code": "s", "category": "pensions", "prefix": "S", "name": NAMES}
+            | {"default_service_min": 0},
+            "default_service_min",
+        ),
     ],
 )
 def test_admin_changes_hold_to_the_same_rules(db, center, change, data, field):
-    """server/admin.py refuses what the API refuses, without the API's layer in front."""
+    """server/admin/ refuses what the API refuses, without the API's layer in front."""
     before = row_counts(db)
     with pytest.raises(InvalidInput) as refused, db.write() as s:
         center_row = s.merge(center)
@@ -859,6 +860,9 @@ def test_the_document_says_the_limits_of_server_limits():
         assert props["target_wait_min"]["maximum"] == MAX_MINUTES
         assert props["default_service_min"]["maximum"] == MAX_MINUTES
         assert props["daily_quota"]["maximum"] == MAX_DAILY_QUOTA
+    # A service takes at least a minute: what is sent, and so what is answered.
+    for name in ("ServiceUpdate", "ServiceEdit", "ServiceCreate", "AdminService", "CatalogService"):
+        assert schemas[name]["properties"]["default_service_min"]["minimum"] == 1, name
 
 
 def test_every_documented_operation_is_checked_by_the_layer(app):

@@ -1,6 +1,6 @@
 """A center's administration (managers and admins): catalog, counters, staff, devices,
-hours and priority classes, and the audit log of those changes. Thin: the rules and
-the audit entries are in server/admin.py."""
+hours and priority classes, and the audit log of those changes. Thin: the rules, the
+audit entries and the announcements are server/admin/'s."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from flask import jsonify, request
 from sqlalchemy.orm import Session
 
 from .. import admin, limits
+from ..auth import MANAGER_ROLES
 from ..errors import InvalidInput
 from ..extensions import db
 from ..models import Center, Counter, Device, StaffUser
@@ -21,14 +22,14 @@ from ..queue.lookup import get_center, get_counter, get_service
 from ..serializers import iso
 from . import bp
 from .access import caller
-from .request import json_body
+from .request import json_body, reject_unknown
 
 
 @contextmanager
-def _managing(center_code: str, *, write: bool = False) -> Iterator[tuple[Session, Actor, Center]]:
+def managing(center_code: str, *, write: bool = False) -> Iterator[tuple[Session, Actor, Center]]:
     """A session on one center for its manager or an admin (checked before anything else);
     ``write``: a write transaction, committed when the block ends without an error."""
-    actor = caller(roles=admin.MANAGERS)
+    actor = caller(roles=MANAGER_ROLES)
     with db.write() if write else db.read() as s:
         center = get_center(s, center_code)
         admin.require_admin(actor, center)
@@ -53,21 +54,12 @@ def _counter_json(s, counter: Counter) -> dict:
     return {"id": counter.id, **admin.counter_state(s, counter), "state": counter.state}
 
 
-def _center_json(center) -> dict:
-    return {
-        "code": center.code,
-        "name": center.name,
-        "timezone": center.timezone,
-        **admin.center_state(center),
-    }
-
-
 @bp.get("/centers/<center_code>/admin")
 def admin_overview(center_code: str):
     """Everything the admin page edits, in one answer (inactive services included)."""
-    with _managing(center_code) as (s, actor, center):
+    with managing(center_code) as (s, actor, center):
         body = {
-            "center": _center_json(center),
+            "center": admin.center_json(center),
             "categories": [admin.category_state(c) for c in center.categories],
             "services": [admin.service_state(x) for x in center.services],
             "counters": [_counter_json(s, c) for c in center.counters],
@@ -91,7 +83,7 @@ def admin_overview(center_code: str):
 @bp.post("/centers/<center_code>/categories")
 def create_category(center_code: str):
     data = json_body()
-    with _managing(center_code, write=True) as (s, actor, center):
+    with managing(center_code, write=True) as (s, actor, center):
         body = admin.category_state(admin.create_category(s, actor, center, data))
     return jsonify(body), 201
 
@@ -99,7 +91,7 @@ def create_category(center_code: str):
 @bp.patch("/centers/<center_code>/categories/<category_code>")
 def update_category(center_code: str, category_code: str):
     data = json_body()
-    with _managing(center_code, write=True) as (s, actor, center):
+    with managing(center_code, write=True) as (s, actor, center):
         category = admin.get_category_at(s, center, category_code)
         body = admin.category_state(admin.update_category(s, actor, center, category, data))
     return jsonify(body)
@@ -108,7 +100,7 @@ def update_category(center_code: str, category_code: str):
 @bp.post("/centers/<center_code>/services")
 def create_service(center_code: str):
     data = json_body()
-    with _managing(center_code, write=True) as (s, actor, center):
+    with managing(center_code, write=True) as (s, actor, center):
         body = admin.service_state(admin.create_service(s, actor, center, data))
     return jsonify(body), 201
 
@@ -118,7 +110,7 @@ def edit_service(center_code: str, service_code: str):
     """Every editable field of a service (PATCH /centers/<c>/services/<s> changes the
     figures only); checked like the center file."""
     data = json_body()
-    with _managing(center_code, write=True) as (s, actor, center):
+    with managing(center_code, write=True) as (s, actor, center):
         service = get_service(s, center, service_code)
         body = admin.service_state(admin.update_service(s, actor, center, service, data))
     return jsonify(body)
@@ -130,7 +122,7 @@ def edit_service(center_code: str, service_code: str):
 @bp.post("/centers/<center_code>/counters")
 def create_counter(center_code: str):
     data = json_body()
-    with _managing(center_code, write=True) as (s, actor, center):
+    with managing(center_code, write=True) as (s, actor, center):
         body = _counter_json(s, admin.create_counter(s, actor, center, data))
     return jsonify(body), 201
 
@@ -138,7 +130,7 @@ def create_counter(center_code: str):
 @bp.put("/counters/<int:counter_id>/services")
 def set_counter_services(counter_id: int):
     data = json_body()
-    actor = caller(roles=admin.MANAGERS)  # before the counter is looked up
+    actor = caller(roles=MANAGER_ROLES)  # before the counter is looked up
     with db.write() as s:
         counter = get_counter(s, counter_id)
         center = counter.center
@@ -153,7 +145,7 @@ def set_counter_services(counter_id: int):
 @bp.post("/centers/<center_code>/staff")
 def create_staff(center_code: str):
     data = json_body()
-    with _managing(center_code, write=True) as (s, actor, center):
+    with managing(center_code, write=True) as (s, actor, center):
         body = _staff_json(admin.create_staff(s, actor, center, data))
     return jsonify(body), 201
 
@@ -161,7 +153,7 @@ def create_staff(center_code: str):
 @bp.patch("/centers/<center_code>/staff/<username>")
 def update_staff(center_code: str, username: str):
     data = json_body()
-    with _managing(center_code, write=True) as (s, actor, center):
+    with managing(center_code, write=True) as (s, actor, center):
         user = admin.get_staff_at(s, center, username)
         body = _staff_json(admin.update_staff(s, actor, center, user, data))
     return jsonify(body)
@@ -170,7 +162,7 @@ def update_staff(center_code: str, username: str):
 @bp.post("/centers/<center_code>/staff/<username>/password")
 def reset_password(center_code: str, username: str):
     data = json_body()
-    with _managing(center_code, write=True) as (s, actor, center):
+    with managing(center_code, write=True) as (s, actor, center):
         user = admin.get_staff_at(s, center, username)
         password = admin.reset_password(s, actor, center, user, data)
         # Echo a generated password once; never one the caller chose.
@@ -184,7 +176,7 @@ def reset_password(center_code: str, username: str):
 @bp.post("/centers/<center_code>/devices")
 def create_device(center_code: str):
     data = json_body()
-    with _managing(center_code, write=True) as (s, actor, center):
+    with managing(center_code, write=True) as (s, actor, center):
         device, token = admin.create_device(s, actor, center, data)
         body = {**_device_json(device), "token": token}
     return jsonify(body), 201
@@ -193,7 +185,7 @@ def create_device(center_code: str):
 @bp.patch("/centers/<center_code>/devices/<name>")
 def update_device(center_code: str, name: str):
     data = json_body()
-    with _managing(center_code, write=True) as (s, actor, center):
+    with managing(center_code, write=True) as (s, actor, center):
         device = admin.get_device_at(s, center, name)
         body = _device_json(admin.update_device(s, actor, center, device, data))
     return jsonify(body)
@@ -202,7 +194,7 @@ def update_device(center_code: str, name: str):
 @bp.post("/centers/<center_code>/devices/<name>/token")
 def rotate_device_token(center_code: str, name: str):
     json_body()  # nothing to send, but a body that is not JSON is still refused
-    with _managing(center_code, write=True) as (s, actor, center):
+    with managing(center_code, write=True) as (s, actor, center):
         device = admin.get_device_at(s, center, name)
         token = admin.rotate_device_token(s, actor, center, device)
         body = {**_device_json(device), "token": token}
@@ -214,9 +206,11 @@ def rotate_device_token(center_code: str, name: str):
 
 @bp.patch("/centers/<center_code>/settings")
 def update_center_settings(center_code: str):
+    """The hours and priority classes (the call policy is PATCH /centers/<c>/policy)."""
     data = json_body()
-    with _managing(center_code, write=True) as (s, actor, center):
-        body = _center_json(admin.update_center(s, actor, center, data))
+    reject_unknown(data, {"hours", "priority_classes"})
+    with managing(center_code, write=True) as (s, actor, center):
+        body = admin.center_json(admin.update_center(s, actor, center, data))
     return jsonify(body)
 
 
@@ -264,11 +258,8 @@ def _entry_json(entry) -> dict:
 
 @bp.get("/centers/<center_code>/audit")
 def center_audit(center_code: str):
-    actor = caller(roles=admin.MANAGERS)
     page = request.args.get("page", "1")  # digits, 1 to 2**31 - 1 (openapi.json)
-    with db.read() as s:
-        center = get_center(s, center_code)
-        admin.require_admin(actor, center)
+    with managing(center_code) as (s, actor, center):
         tz = ZoneInfo(center.timezone)
         entries, total = admin.list_audit(
             s,

@@ -1,27 +1,41 @@
-"""A center's queue figures and catalog, and the settings managers may change."""
+"""A center's queue figures and catalog, and the settings managers may change here: a
+service's figures and the call policy. The changes are server/admin/'s, as the admin
+page's and the center file's are."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask import jsonify
+from sqlalchemy.orm import Session
 
 from .. import admin, queue
-from ..auth import require_member, require_staff
+from ..auth import require_member
 from ..extensions import db
-from ..queue.audit import Change, announce
+from ..models import Center
 from ..queue.lookup import get_center, get_service
 from . import bp
-from .access import caller
-from .request import authenticated_actor, field, json_body, reject_unknown
+from .admin import managing
+from .request import authenticated_actor, json_body, reject_unknown
 
-MANAGERS = ("manager", "admin")
+SERVICE_FIGURES = {"target_wait_min", "default_service_min", "daily_quota", "active"}
+POLICY = {"call_policy", "priority_ratio", "recalls_before_no_show"}
 
 
-@bp.get("/centers/<center_code>/queue")
-def center_queue(center_code: str):
+@contextmanager
+def _as_member(center_code: str) -> Iterator[tuple[Session, Center]]:
+    """A read session on a center for its devices and staff."""
     actor = authenticated_actor()
     with db.read() as s:
         center = get_center(s, center_code)
         require_member(actor, center.id)
+        yield s, center
+
+
+@bp.get("/centers/<center_code>/queue")
+def center_queue(center_code: str):
+    with _as_member(center_code) as (s, center):
         body = queue.queue_stats(s, center)
     return jsonify(body)
 
@@ -29,26 +43,11 @@ def center_queue(center_code: str):
 @bp.get("/centers/<center_code>/services")
 def center_services(center_code: str):
     """The catalog as a kiosk shows it: categories, services, names, current estimates."""
-    actor = authenticated_actor()
-    with db.read() as s:
-        center = get_center(s, center_code)
-        require_member(actor, center.id)
+    with _as_member(center_code) as (s, center):
         loads = queue.service_loads(s, list(center.services))
         stats = {row["service"]: row for row in queue.queue_stats(s, center)["services"]}
         body = {
-            "center": {
-                "code": center.code,
-                "name": center.name,
-                "timezone": center.timezone,
-                "hours": {
-                    "open": center.opens_at.strftime("%H:%M"),
-                    "close": center.closes_at.strftime("%H:%M"),
-                },
-                "priority_classes": center.priority_classes,
-                "call_policy": center.call_policy,
-                "priority_ratio": center.priority_ratio,
-                "recalls_before_no_show": center.recalls_before_no_show,
-            },
+            "center": admin.center_json(center),
             "categories": [
                 {
                     "code": category.code,
@@ -79,37 +78,21 @@ def _service_json(service, stats: dict) -> dict:
     }
 
 
+def _sent(data: dict, *, null_means: tuple[str, ...] = ()) -> dict:
+    """The fields sent: null leaves a field as it is, except those in ``null_means``
+    (``daily_quota``: null is no quota)."""
+    return {key: value for key, value in data.items() if value is not None or key in null_means}
+
+
 @bp.patch("/centers/<center_code>/services/<service_code>")
 def update_service(center_code: str, service_code: str):
+    """A service's figures (PATCH /centers/<c>/admin/services/<s> changes everything)."""
     data = json_body()
-    reject_unknown(data, {"target_wait_min", "default_service_min", "daily_quota", "active"})
-    changes = {
-        "target_wait_min": field(data, "target_wait_min", int, required=False),
-        "default_service_min": field(data, "default_service_min", int, required=False),
-        "active": field(data, "active", bool, required=False),
-    }  # their ranges are openapi.json's (server/api/validation.py)
-    actor = caller(roles=MANAGERS)
-    with db.write() as s:
-        center = get_center(s, center_code)
-        require_staff(actor, center.id, roles=MANAGERS)
+    reject_unknown(data, SERVICE_FIGURES)
+    with managing(center_code, write=True) as (s, actor, center):
         service = get_service(s, center, service_code)
-        before = admin.service_state(service)
-        for name, value in changes.items():
-            if value is not None:
-                setattr(service, name, value)
-        if "daily_quota" in data:
-            service.daily_quota = field(data, "daily_quota", int, required=False)
-        # Kiosks and displays redraw their catalog from the next queue.stats.
-        announce(s, Change("center", "catalog", center.id))
-        s.flush()
-        s.refresh(service, ["category"])
-        after = admin.service_state(service)
-        action = "update"
-        if before["active"] != after["active"]:
-            action = "activate" if after["active"] else "deactivate"
-        admin.record_update(
-            s, actor, center.id, "service", service.code, before, after, action=action
-        )
+        changes = _sent(data, null_means=("daily_quota",))
+        admin.update_service(s, actor, center, service, changes)
         stats = {row["service"]: row for row in queue.queue_stats(s, center)["services"]}
         body = _service_json(service, stats[service.code])
     return jsonify(body)
@@ -118,26 +101,8 @@ def update_service(center_code: str, service_code: str):
 @bp.patch("/centers/<center_code>/policy")
 def update_policy(center_code: str):
     data = json_body()
-    reject_unknown(data, {"call_policy", "priority_ratio", "recalls_before_no_show"})
-    policy = field(data, "call_policy", str, required=False)
-    ratio = field(data, "priority_ratio", int, required=False)
-    recalls = field(data, "recalls_before_no_show", int, required=False)
-    # The policies and the ranges are openapi.json's (server/api/validation.py).
-    actor = caller(roles=MANAGERS)
-    with db.write() as s:
-        center = get_center(s, center_code)
-        require_staff(actor, center.id, roles=MANAGERS)
-        before = admin.center_state(center)
-        if policy is not None:
-            center.call_policy = policy
-        if ratio is not None:
-            center.priority_ratio = ratio
-        if recalls is not None:
-            center.recalls_before_no_show = recalls
-        admin.record_center_change(s, actor, center, before)
-        body = {
-            "call_policy": center.call_policy,
-            "priority_ratio": center.priority_ratio,
-            "recalls_before_no_show": center.recalls_before_no_show,
-        }
+    reject_unknown(data, POLICY)
+    with managing(center_code, write=True) as (s, actor, center):
+        admin.update_center(s, actor, center, _sent(data))
+        body = {key: value for key, value in admin.center_state(center).items() if key in POLICY}
     return jsonify(body)

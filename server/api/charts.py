@@ -8,6 +8,7 @@ from datetime import date
 from flask import Response, request
 
 from .. import charts
+from ..auth import MANAGER_ROLES as MANAGERS
 from ..auth import require_staff
 from ..extensions import db
 from ..models import utcnow
@@ -16,7 +17,6 @@ from ..queue.lookup import get_center
 from ..reports import parse_day
 from . import bp
 from .access import caller
-from .centers import MANAGERS
 
 
 def _day(center, name: str) -> date:

@@ -8,6 +8,7 @@ import io
 from flask import Response, jsonify, request
 
 from .. import reports
+from ..auth import MANAGER_ROLES as MANAGERS
 from ..auth import require_staff
 from ..errors import InvalidInput
 from ..extensions import db
@@ -15,7 +16,6 @@ from ..models import LANGUAGES
 from ..queue.lookup import get_center
 from . import bp
 from .access import caller
-from .centers import MANAGERS
 
 REPORT_PARAMETERS = ("from", "to", "format", "lang")
 FORMATS = ("json", "csv")

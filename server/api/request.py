@@ -8,6 +8,7 @@ from typing import Any
 from flask import g, request, session
 
 from .. import limits
+from ..admin.validation import reject_unknown as reject_unknown  # one rule for all
 from ..auth import actor_for_token
 from ..errors import Forbidden, InvalidInput, MalformedRequest, Unauthorized
 from ..extensions import db
@@ -104,15 +105,6 @@ def field(data: dict, name: str, kind: type | tuple[type, ...], *, required: boo
         type_names = {"str": "a string", "int": "an integer", "bool": "true or false"}
         raise InvalidInput(f"'{name}' must be {type_names.get(expected, expected)}", field=name)
     return value
-
-
-def reject_unknown(data: dict, allowed: set[str]) -> None:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise InvalidInput(
-            f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}",
-            field=unknown[0],
-        )
 
 
 # Everything under /api/v1 needs credentials except these.

@@ -35,7 +35,7 @@ from flask_socketio import ConnectionRefusedError, emit, join_room
 from sqlalchemy import select
 
 from .. import limits, printing
-from ..auth import actor_for_token
+from ..auth import MANAGER_ROLES, actor_for_token
 from ..errors import NovbeError, error_body
 from ..extensions import db, socketio
 from ..models import Center, Counter, Device, Ticket, utcnow
@@ -139,7 +139,7 @@ def _member(s, actor: Actor, auth: dict) -> tuple[list[str], dict]:
         rooms = [center_room(center.id), device_room(actor.id)]
         return rooms, payloads.device_snapshot(s, center, actor)
     if counter_id is None:
-        if actor.role not in ("manager", "admin"):
+        if actor.role not in MANAGER_ROLES:
             raise ConnectionRefusedError("staff connect for a counter: send auth {token, counter}")
         if auth.get("network") is True:
             if actor.center_id is not None:

@@ -1,0 +1,116 @@
+"""A center's staff accounts: creating them, changing a role, deactivating, and setting
+a new password. A manager runs the center's staff and managers; only an admin makes or
+touches an admin, and nobody deactivates or demotes themselves. Deactivating an account
+or setting its password ends its API tokens and web logins at once; the audit log
+never holds a password nor its hash."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from .. import auth, limits, web_sessions
+from ..errors import Conflict, NotFound
+from ..models import ROLES, ApiToken, Center, StaffUser
+from ..queue.actor import Actor
+from . import validation as check
+from .access import may_grant
+from .audit import record, record_update
+
+
+def staff_state(user: StaffUser) -> dict:
+    return {
+        "username": user.username,
+        "role": user.role,
+        "active": user.active,
+        "center": user.center.code if user.center else None,
+    }
+
+
+def get_staff_at(session: Session, center: Center, username: str) -> StaffUser:
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username))
+    if user is None or user.center_id != center.id:
+        raise NotFound(f"unknown staff member '{username}'", code="staff_not_found")
+    return user
+
+
+def create_staff(
+    session: Session, actor: Actor, center: Center, data: dict, now: datetime | None = None
+) -> StaffUser:
+    check.reject_unknown(data, {"username", "password", "role"})
+    for required in ("username", "password", "role"):
+        if not isinstance(data.get(required), str):
+            check.fail(required, "is required (a string)")
+    check.text(data["password"], "password", limits.MAX_PASSWORD_LENGTH)
+    may_grant(actor, data["role"])
+    if not check.CODE_RE.match(data["username"]):
+        check.fail("username", "must be lowercase letters, digits, '-' or '_' (max 64)")
+    user = auth.create_staff(session, data["username"], data["password"], data["role"], center.code)
+    if now is not None:
+        user.created_at = now
+    session.flush()
+    after = staff_state(user)
+    record(session, actor, center.id, "staff", user.username, "create", None, after, now)
+    return user
+
+
+def update_staff(
+    session: Session,
+    actor: Actor,
+    center: Center,
+    user: StaffUser,
+    data: dict,
+    now: datetime | None = None,
+) -> StaffUser:
+    """Change a staff member's role or deactivate/reactivate the account."""
+    check.reject_unknown(data, {"role", "active"})
+    if user.role == "admin":
+        may_grant(actor, "admin")  # a manager cannot demote or lock out an admin
+    role = check.one_of(data.get("role", user.role), "role", ROLES)
+    may_grant(actor, role)
+    active = check.boolean(data["active"], "active") if "active" in data else user.active
+    if user.id == actor.staff_id and (not active or role != user.role):
+        raise Conflict("you cannot deactivate yourself or change your own role", code="own_account")
+    before = staff_state(user)
+    user.role, user.active = role, active
+    after = staff_state(user)
+    action = "update"
+    if before["active"] != after["active"]:
+        action = "activate" if active else "deactivate"
+    record_update(session, actor, center.id, "staff", user.username, before, after, now, action)
+    if not active:
+        _revoke_tokens(session, user)
+    return user
+
+
+def reset_password(
+    session: Session,
+    actor: Actor,
+    center: Center,
+    user: StaffUser,
+    data: dict,
+    now: datetime | None = None,
+) -> str:
+    """Set a new password (given, or generated and returned once). The old one, its web
+    sessions and its API tokens stop working."""
+    check.reject_unknown(data, {"password"})
+    if user.role == "admin":
+        may_grant(actor, "admin")
+    password = data.get("password")
+    if password is None:
+        password = secrets.token_urlsafe(9)  # 12 characters, shown once
+    else:
+        check.text(password, "password", limits.MAX_PASSWORD_LENGTH)
+    user.password_hash = auth.hash_password(password)  # checks the length
+    _revoke_tokens(session, user)
+    # Never the password or its hash: only that it happened.
+    record(session, actor, center.id, "staff", user.username, "reset_password", None, None, now)
+    return password
+
+
+def _revoke_tokens(session: Session, user: StaffUser) -> None:
+    session.execute(delete(ApiToken).where(ApiToken.staff_id == user.id))
+    web_sessions.revoke_staff_sessions(session, user.id)  # and its web logins
