@@ -42,4 +42,3 @@ def record(
     touched = {event.counter_id, ticket.counter_id, ticket.target_counter_id} - {None}
     announce(session, Change(ChangeKind.TICKET, action, ticket.id, tuple(sorted(touched))))
     return event
-
