@@ -8,7 +8,7 @@ CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install browser voice fonts nginx wrk demo serve test install-check bench screenshots lint format clean
+.PHONY: install browser voice fonts nginx wrk demo serve test test-fast install-check bench screenshots lint format clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -71,15 +71,20 @@ test: install browser voice fonts nginx
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory install-check
 
+# The fast loop while working: unit and integration tests, no server process or browser
+# (tests/conftest.py marks every test unit, integration or e2e from what it uses).
+test-fast: install
+	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+
 # A clean install serves (tests/clean_install.py): `pip install .` and a built wheel with
 # [postgres,redis], each in a throwaway venv run outside the tree; every screen loads.
 install-check: install
 	$(PY) tests/clean_install.py
 
-# Benchmarks against a production-mode server (bench/, issue 6): prints a table, writes
+# Benchmarks against production-mode servers (bench/): prints a table, writes
 # bench/results/<time>.json and, for a full run, docs/benchmarks.md.
 # `make bench BENCH_ARGS=--smoke` for the short mode; BENCH_ARGS="--only fanout" for one.
-bench: install wrk
+bench: install wrk nginx
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 # docs/screenshots/*.png: every screen at both sizes, in az and en (see docs/make_screenshots.py).

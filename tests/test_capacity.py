@@ -14,6 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 1000
+pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""The real ``novbe`` command, run as a subprocess against a temporary SQLite database."""
+"""The ``novbe`` command against a temporary SQLite database: in process with Click's
+runner, and ``novbe serve`` as the real process it is."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,17 +20,22 @@ import pytest
 import requests
 import yaml
 from alembic.script import ScriptDirectory
+from click.testing import CliRunner, Result
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from server import create_app
 from server.auth import check_login, device_actor
+from server.cli import main
+from server.config import Config
 from server.db import Database
 from server.demo.setup import CENTER_FILE
 from server.extensions import db as app_db
 from server.migrate import alembic_config
 from server.models import (
+    AuditEntry,
     Base,
     Center,
     Counter,
@@ -42,7 +50,7 @@ from server.queue import issue_ticket
 
 from . import factories
 
-CLI_TIMEOUT_S = 120
+SERVE_TIMEOUT_S = 60
 NEW_PASSWORD = "a-long-enough-secret"
 
 
@@ -52,27 +60,18 @@ def db_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def env(db_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env["NOVBE_DATABASE_URL"] = db_url
-    env.pop("WEB_CONCURRENCY", None)
-    return env
+def novbe(db_url, tmp_path, monkeypatch):
+    """Run ``novbe ARGS`` in process in tmp_path, against db_url; returns Click's Result."""
+    monkeypatch.chdir(tmp_path)
+    # Config read NOVBE_DATABASE_URL when it was imported, before this test set it.
+    monkeypatch.setattr(Config, "DATABASE_URL", db_url)
+    runner = CliRunner()
 
-
-@pytest.fixture
-def novbe(env, tmp_path):
-    """Run ``novbe ARGS`` (python -m server.cli) in tmp_path; returns the CompletedProcess."""
-
-    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "server.cli", *args],
-            env=env,
-            cwd=tmp_path,
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=CLI_TIMEOUT_S,
-        )
+    def run(*args: str, input: str | None = None) -> Result:
+        try:
+            return runner.invoke(main, list(args), input=input, env={"NOVBE_DATABASE_URL": db_url})
+        finally:
+            app_db.dispose()  # the command's connections, as its process exit would
 
     return run
 
@@ -87,20 +86,27 @@ def engine(db_url):
 @pytest.fixture
 def ready_db(novbe):
     """A migrated, empty database."""
-    result = novbe("init-db")
-    assert result.returncode == 0, result.stderr
+    ok(novbe("init-db"))
 
 
-def ok(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 0, f"stdout: {result.stdout}\nstderr: {result.stderr}"
+def _no_crash(result: Result) -> None:
+    """An exception the command did not turn into a message fails the test with its own
+    traceback (a user would have seen that traceback)."""
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+
+
+def ok(result: Result) -> str:
+    _no_crash(result)
+    assert result.exit_code == 0, result.output
     return result.stdout
 
 
-def failed(result: subprocess.CompletedProcess) -> str:
+def failed(result: Result) -> str:
     """A clean failure: non-zero exit, an "Error: ..." line, no traceback."""
-    assert result.returncode != 0, result.stdout
+    _no_crash(result)
+    assert result.exit_code != 0, result.output
     assert "Error:" in result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
     return result.stderr
 
 
@@ -117,19 +123,9 @@ def write_center(path: Path, spec: dict) -> Path:
 # --- init-db ------------------------------------------------------------------------
 
 
-def test_init_db_creates_the_schema_at_head_and_can_run_twice(env, tmp_path, db_url, engine):
-    # The installed console script, as an operator would run it.
-    script = Path(sys.executable).with_name("novbe")
+def test_init_db_creates_the_schema_at_head_and_can_run_twice(novbe, db_url, engine):
     for _ in range(2):
-        result = subprocess.run(
-            [str(script), "init-db"],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=CLI_TIMEOUT_S,
-        )
-        assert "database ready: sqlite:///" in ok(result)
+        assert ok(novbe("init-db")).strip() == f"database ready: {db_url}"
     tables = set(inspect(engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
     head = ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
@@ -162,6 +158,16 @@ def test_import_center_creates_then_updates(novbe, ready_db, tmp_path, engine):
             "Renamed center"
         )
         assert s.scalar(select(Service.target_wait_min).where(Service.code == "pension-new")) == 25
+        # Audited as the importer's: the two changes, after the first import's creations.
+        updates = s.execute(
+            select(AuditEntry.username, AuditEntry.entity_type, AuditEntry.entity_id)
+            .where(AuditEntry.action == "update")
+            .order_by(AuditEntry.id)
+        ).all()
+        assert updates == [
+            ("import-center", "center", "cli-1"),
+            ("import-center", "service", "pension-new"),
+        ]
     assert (count(engine, Center), count(engine, Service), count(engine, Counter)) == (1, 4, 3)
 
 
@@ -260,6 +266,16 @@ def test_create_user_fails_cleanly_on_unknown_center_and_short_password(novbe, i
 # --- device-token -----------------------------------------------------------------------
 
 
+@contextmanager
+def web(db_url: str) -> Iterator[FlaskClient]:
+    """The web app over db_url, as the server would run it once the command is done."""
+    app = create_app({"DATABASE_URL": db_url, "TESTING": True, "SECRET_KEY": "test"})
+    try:
+        yield app.test_client()
+    finally:
+        app_db.dispose()
+
+
 def test_device_token_works_as_bearer_and_rotating_revokes_the_old(novbe, imported, db_url, engine):
     first = ok(novbe("device-token", "cli-1", "kiosk-1")).strip()
     assert re.fullmatch(r"dv_[A-Za-z0-9_-]{40,}", first), first
@@ -267,15 +283,12 @@ def test_device_token_works_as_bearer_and_rotating_revokes_the_old(novbe, import
         stored = s.scalar(select(Device.token_hash).where(Device.name == "kiosk-1"))
     assert stored == hashlib.sha256(first.encode()).hexdigest()
 
-    app = create_app({"DATABASE_URL": db_url, "TESTING": True, "SECRET_KEY": "test"})
-    try:
-        client = app.test_client()
-        url = "/api/v1/centers/cli-1/services"
+    def status(client: FlaskClient, token: str) -> int:
+        headers = {"Authorization": f"Bearer {token}"}
+        return client.get("/api/v1/centers/cli-1/services", headers=headers).status_code
 
-        def status(token: str) -> int:
-            return client.get(url, headers={"Authorization": f"Bearer {token}"}).status_code
-
-        assert status(first) == 200
+    with web(db_url) as client:
+        assert status(client, first) == 200
         issued = client.post(
             "/api/v1/centers/cli-1/tickets",
             json={"service": "pension-new", "language": "en"},
@@ -283,12 +296,11 @@ def test_device_token_works_as_bearer_and_rotating_revokes_the_old(novbe, import
         )
         assert issued.status_code == 201  # a kiosk token may issue tickets
 
-        second = ok(novbe("device-token", "cli-1", "kiosk-1")).strip()
-        assert second.startswith("dv_") and second != first
-        assert status(second) == 200
-        assert status(first) == 401
-    finally:
-        app_db.dispose()
+    second = ok(novbe("device-token", "cli-1", "kiosk-1")).strip()
+    assert second.startswith("dv_") and second != first
+    with web(db_url) as client:
+        assert status(client, second) == 200
+        assert status(client, first) == 401
 
     err = failed(novbe("device-token", "cli-1", "no-such-kiosk"))
     assert "no device 'no-such-kiosk' at center 'cli-1'" in err
@@ -359,7 +371,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_serve_runs_gunicorn_with_gevent_and_answers(novbe, ready_db, env, tmp_path):
+def test_serve_runs_gunicorn_with_gevent_and_answers(ready_db, db_url, tmp_path):
+    """The real process: gunicorn, its gevent worker and a graceful stop on SIGTERM."""
+    env = dict(os.environ, NOVBE_DATABASE_URL=db_url)
+    env.pop("WEB_CONCURRENCY", None)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = (tmp_path / "serve.log").open("w+")
@@ -391,7 +406,7 @@ def test_serve_runs_gunicorn_with_gevent_and_answers(novbe, ready_db, env, tmp_p
         assert "/tickets/{tracking_token}" in spec.json()["paths"]
 
         server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=60) == 0  # a graceful gunicorn shutdown exits 0
+        assert server.wait(timeout=SERVE_TIMEOUT_S) == 0  # a graceful gunicorn shutdown exits 0
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)

@@ -28,7 +28,7 @@ SERVICES = ["pension-new", "pension-recalc", "job-seeker"]
 @pytest.fixture
 def db(app, database_url):
     """The queue engine's database alone, without the live channel's publisher
-    (tests/test_realtime.py covers that): these tests are about claims and numbers."""
+    (tests/test_live_channel_e2e.py covers that): these tests are about claims and numbers."""
     bare = Database(database_url)
     yield bare
     bare.dispose()

@@ -14,6 +14,7 @@ from . import fuzz
 BACKENDS = ["sqlite", "postgresql"] if os.environ.get("NOVBE_TEST_POSTGRES_URL") else ["sqlite"]
 REQUESTS_PER_ROLE = 200
 SEED = int(os.environ.get("NOVBE_FUZZ_SEED", fuzz.DEFAULT_SEED))  # another seed, other cases
+pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.fuzz

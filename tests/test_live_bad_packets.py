@@ -12,6 +12,7 @@ import websocket
 from server.limits import MAX_JSON_DEPTH
 
 MAX_MESSAGE_BYTES = 64 * 1024  # server/config.py SOCKETIO_MAX_MESSAGE_BYTES
+pytestmark = pytest.mark.e2e
 
 
 def open_socket(live_server) -> websocket.WebSocket:

@@ -7,6 +7,7 @@ import socketio
 
 NAMESPACE = "/live"
 FORBIDDEN_KEYS = {"tracking_token", "priority", "staff", "staff_id", "username"}
+pytestmark = pytest.mark.e2e
 
 
 def connect(live_server, auth) -> socketio.SimpleClient:

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from server.i18n import catalog
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 WORDS = catalog(Path(__file__).resolve().parent.parent / "kiosk" / "translations.json")
 # Open round the clock, so that the server's expiry loop never closes these queues.

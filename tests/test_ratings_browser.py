@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from server.i18n import catalog
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 ROOT = Path(__file__).resolve().parent.parent
 PHONE_WORDS = catalog(ROOT / "kiosk" / "translations.json")

@@ -25,6 +25,7 @@ NS = "/live"
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = [
+    pytest.mark.e2e,
     pytest.mark.slow,  # several server processes per test: outside the fast loop
     pytest.mark.skipif(
         not POSTGRES_URL, reason="several processes share PostgreSQL (set NOVBE_TEST_POSTGRES_URL)"

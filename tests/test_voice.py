@@ -1,4 +1,4 @@
-"""Server-side voice (issue 4): call announcements rendered by espeak-ng, cached per
+"""Server-side voice: call announcements rendered by espeak-ng, cached per
 phrase, and served to displays whose browser cannot speak.
 
 These tests run the real espeak-ng (Debian's package; ``make voice`` installs it)."""

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 CALL_DELIVERY_MS = 1000  # the bound for the display and the phone
 
