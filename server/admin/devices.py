@@ -102,10 +102,14 @@ def update_device(
     device: Device,
     data: dict,
     now: datetime | None = None,
+    *,
+    resync: bool = False,
 ) -> Device:
     """Change a device's ``kind``, its ``settings`` (the whole mapping) or a kiosk's
     ``printer`` (null or "" removes it: the kiosk's agent prints, or visitors get
-    e-tickets)."""
+    e-tickets). Audited and announced when something changed; ``resync`` announces
+    it anyway (the admin page's save: the screen fetches its settings again, which
+    also brings it settings changed by an import its server process did not hear)."""
     check.reject_unknown(data, {"kind", "printer", "settings"})
     kind = check.one_of(data["kind"], "kind", DEVICE_KINDS) if "kind" in data else device.kind
     settings = _settings(kind, data, device.settings or {})
@@ -113,7 +117,8 @@ def update_device(
     device.kind = kind
     device.settings = settings  # a new dict, so the JSON column sees the change
     after = device_state(device)
-    if record_update(session, actor, center.id, "device", device.name, before, after, now):
+    changed = record_update(session, actor, center.id, "device", device.name, before, after, now)
+    if changed or resync:
         announce(session, Change(ChangeKind.DEVICE, "settings", device.id))  # its screen
     return device
 

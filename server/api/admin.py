@@ -187,7 +187,7 @@ def update_device(center_code: str, name: str):
     data = json_body()
     with managing(center_code, write=True) as (s, actor, center):
         device = admin.get_device_at(s, center, name)
-        body = _device_json(admin.update_device(s, actor, center, device, data))
+        body = _device_json(admin.update_device(s, actor, center, device, data, resync=True))
     return jsonify(body)
 
 
