@@ -1,6 +1,11 @@
 // The waiting-room display (/display/<device>): a TV that shows and announces the
 // latest calls, the waiting counts and the time, unattended for weeks.
 //
+// One file (~650 lines) on purpose for now: the call list, the announcement queue and
+// the figures all redraw from one snapshot state and one settings object; split, each
+// part would reach into the others' state. Its layout is due to be reworked (every
+// service on screen, long names), and that rework is the place to split it by job.
+//
 // Everything on screen is rebuilt from the `snapshot` each (re)connect brings, then
 // kept current by live events; nothing is polled. A change of the display's settings
 // (device.updated) reconnects at once for a fresh snapshot. Every list is bounded
