@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
-# Okabe-Ito: told apart with the common colour blindnesses (as server/charts.py).
+# Okabe-Ito: told apart with the common colour blindnesses (as server/charts/).
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000"]
 GREY = "#9A9A9A"
 FONT = "font-family='DejaVu Sans, Arial, sans-serif' font-size='12'"

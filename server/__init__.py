@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 
 from .cluster import init_cluster
-from .config import Config
+from .config import Config, config_from_environment
 from .connections import limit_connections, trust_proxies
 from .extensions import db, limiter
 from .queue.loads import share_load_cache
@@ -22,7 +22,8 @@ from .security_headers import init_security_headers
 
 def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
-    app.config.from_object(Config)
+    # The NOVBE_* variables as they are now, not when server.config was imported.
+    app.config.from_object(config_from_environment())
     if isinstance(config, dict):
         app.config.update(config)
     elif config is not None:

@@ -29,7 +29,6 @@ from sqlalchemy.pool import NullPool
 from server import create_app
 from server.auth import check_login, device_actor
 from server.cli import main
-from server.config import Config
 from server.db import Database
 from server.demo.setup import CENTER_FILE
 from server.extensions import db as app_db
@@ -61,10 +60,10 @@ def db_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def novbe(db_url, tmp_path, monkeypatch):
-    """Run ``novbe ARGS`` in process in tmp_path, against db_url; returns Click's Result."""
+    """Run ``novbe ARGS`` in process in tmp_path, against db_url; returns Click's Result.
+    The database is named only in the command's environment, which the command reads
+    when it runs (not when server.config was imported)."""
     monkeypatch.chdir(tmp_path)
-    # Config read NOVBE_DATABASE_URL when it was imported, before this test set it.
-    monkeypatch.setattr(Config, "DATABASE_URL", db_url)
     runner = CliRunner()
 
     def run(*args: str, input: str | None = None) -> Result:

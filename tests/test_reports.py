@@ -1,4 +1,4 @@
-"""Report and dashboard figures (server/reports.py, docs/reports.md) on a seeded day with
+"""Report and dashboard figures (server/reports/, docs/reports.md) on a seeded day with
 known times, checked against values worked out by hand; the report API as JSON and
 CSV; who may read them.
 
@@ -309,10 +309,10 @@ def test_csv_rows_defuse_spreadsheet_formulas():
                 "service": "s",
                 "name": {"en": "=HYPERLINK(1)"},
                 "target_wait_min": 5,
-                **reports._empty(),
+                **reports.empty_figures(),
             }
         ],
-        "staff": [{"center": None, "username": "@bob", **reports._empty()}],
+        "staff": [{"center": None, "username": "@bob", **reports.empty_figures()}],
     }
     header, service, staff = reports.csv_rows(body)
     assert service[3] == "'=HYPERLINK(1)"

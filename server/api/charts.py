@@ -1,4 +1,4 @@
-"""Managers' charts as SVG images (server/charts.py draws them), for <img> tags on the
+"""Managers' charts as SVG images (server/charts/ draws them), for <img> tags on the
 dashboard: the login cookie goes along with an image request, so no script is needed."""
 
 from __future__ import annotations

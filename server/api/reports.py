@@ -1,4 +1,4 @@
-"""Managers' reports (JSON or CSV) and the live dashboard figures (server/reports.py)."""
+"""Managers' reports (JSON or CSV) and the live dashboard figures (server/reports/)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ center's screens and staff (docs/security.md, "Connections").
 
 Live connections without a credential are capped at the Socket.IO connect, where the
 credential is known (server/realtime/admission.py). The request line and headers are
-bounded by gunicorn (``--keep-alive``, server/cli.py), the number of connections by
+bounded by gunicorn (``--keep-alive``, server/cli/serving.py), the number of connections by
 ``--worker-connections``.
 
 The layers, outermost first: ProxyFix (only with trusted proxies), the security

@@ -1,0 +1,168 @@
+"""``novbe`` commands that serve: ``serve`` (production) and ``demo``. Both replace the
+command's process with gunicorn (``exec_server``), after making sure of a lasting secret
+key and of enough open files for the connections."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+
+import click
+
+from . import fail, main
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5000
+# Files the worker has open besides its connections: the listening socket, the
+# database, logs, the Python modules it is reading, the Redis connection.
+FILES_BESIDES_CONNECTIONS = 100
+
+
+@main.command()
+@click.option("--host", default=DEFAULT_HOST, show_default=True)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes on this port (more than 1 needs NOVBE_MESSAGE_QUEUE=redis://...).",
+)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve in production mode: gunicorn with gevent workers (docs/deploy.md)."""
+    queue = os.environ.get("NOVBE_MESSAGE_QUEUE", "")
+    if queue and not queue.startswith(("redis://", "rediss://", "unix://")):
+        fail("NOVBE_MESSAGE_QUEUE must be a redis:// URL: the server processes share it")
+    if workers > 1 and not queue:
+        fail(
+            f"--workers {workers}: the processes must share live events and state through "
+            "Redis; set NOVBE_MESSAGE_QUEUE=redis://host:6379/0 (docs/deploy.md)"
+        )
+    exec_server(host, port, workers)
+
+
+@main.command()
+@click.option("--host", default=DEFAULT_HOST, show_default=True)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Set the demo up, print its logins, and stop.")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """Create the demo center (its own database unless NOVBE_DATABASE_URL is set) and serve it."""
+    from .. import create_app
+    from ..demo.setup import set_up_demo
+
+    app = create_app()
+    if not os.environ.get("NOVBE_DATABASE_URL"):
+        url = "sqlite:///" + os.path.join(app.instance_path, "demo.db")
+        os.environ["NOVBE_DATABASE_URL"] = url
+        app = create_app({"DATABASE_URL": url})
+    with app.app_context():
+        info = set_up_demo()
+    prints = os.path.join(app.instance_path, "demo-prints")
+    click.echo(info.describe(f"http://{host}:{port}", prints))
+    if not no_serve:
+        # The demo kiosk prints through the server to this loopback printer (the
+        # center file's kiosk-1 settings); it goes away with the server on Ctrl-C.
+        subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "loopback-printer", "--out", prints],
+            stdout=subprocess.DEVNULL,
+        )
+        exec_server(host, port)
+
+
+def exec_server(host: str, port: int, workers: int = 1) -> None:
+    """Replace this process with gunicorn, so gevent patches a fresh interpreter."""
+    from ..config import config_from_environment
+
+    config = config_from_environment()
+    env = dict(os.environ)
+    env.pop("WEB_CONCURRENCY", None)  # it would override --workers
+    if not env.get("NOVBE_SECRET_KEY"):  # only then: the instance folder may be read-only
+        env["NOVBE_SECRET_KEY"] = instance_secret_key()
+    # gevent keeps every greenlet's spawning stack for debugging: memory and time on
+    # each of the several greenlets a live connection has, for nothing in production.
+    env.setdefault("GEVENT_TRACK_GREENLET_TREE", "false")
+    connections = connection_budget(config.WORKER_CONNECTIONS)
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--worker-class",
+        "gevent",
+        # Each worker is a process of its own with its own connections; the kernel
+        # hands new connections to any of them, which works because in multi-process
+        # mode the live channel is WebSocket only (no session spans two requests).
+        "--workers",
+        str(workers),
+        # Beyond this the worker stops accepting: it is not what a flood should fill
+        # first (the per-client caps are, server/connections/).
+        "--worker-connections",
+        str(connections),
+        # The request line and headers must arrive within this (the body has its own
+        # deadline, BODY_TIMEOUT_S); also how long an idle keep-alive connection stays.
+        "--keep-alive",
+        str(config.HEADERS_TIMEOUT_S),
+        "--bind",
+        f"{host}:{port}",
+        "--graceful-timeout",
+        "10",
+        "--error-logfile",
+        "-",
+        "--no-control-socket",
+        "server.wsgi:app",
+    ]
+    click.echo(
+        f"serving on http://{host}:{port} (gunicorn, {workers} gevent worker(s), "
+        f"up to {connections} connections each)",
+        err=True,
+    )
+    sys.stdout.flush()
+    os.execve(sys.executable, args, env)
+
+
+def instance_secret_key() -> str:
+    """The key that signs login cookies, kept in the instance folder so that staff stay
+    logged in across restarts (set NOVBE_SECRET_KEY to manage it yourself)."""
+    from flask import Flask
+
+    path = os.path.join(Flask("server", instance_relative_config=True).instance_path, "secret_key")
+    if not os.path.exists(path):
+        # Written whole under another name, then linked into place: of several server
+        # processes starting at once, one key wins and none reads a half-written file.
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        draft = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process's key is in place: use it
+        finally:
+            os.unlink(draft)
+    with open(path) as key:
+        return key.read().strip()
+
+
+def connection_budget(wanted: int) -> int:
+    """Raise the open-file limit (one file per connection) as far as allowed, and say
+    how many connections fit: ``wanted`` or, if the hard limit is too low, fewer."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = wanted + FILES_BESIDES_CONNECTIONS
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return wanted
+    fits = max(soft - FILES_BESIDES_CONNECTIONS, 100)
+    click.echo(
+        f"warning: the open-file limit is {soft}, too low for {wanted} connections: "
+        f"serving at most {fits}. Raise it (ulimit -n, or LimitNOFILE= in the systemd "
+        f"unit) to at least {needed}, or set NOVBE_WORKER_CONNECTIONS lower.",
+        err=True,
+    )
+    return fits
