@@ -24,8 +24,9 @@ Invariants, as in the queue engine (server/queue/):
   change.
 
 Modules: settings.py (the center), catalog.py (categories, services), counters.py,
-staff.py, devices.py, audit.py (write and read the log), validation.py (the field
-rules), access.py (who may).
+staff.py, devices.py, audit.py (apply a change and write the log; read it),
+validation.py (the field rules, and that a row named is the center's), access.py (who
+may).
 """
 
 from .access import require_admin

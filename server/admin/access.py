@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import auth
 from ..errors import Forbidden
-from ..models import Center
+from ..models import Center, StaffUser
 from ..queue.actor import Actor
 
 
@@ -17,3 +17,10 @@ def may_grant(actor: Actor, role: str) -> None:
     """A manager runs a center's staff; only admins make (or touch) admins."""
     if role == "admin" and actor.role != "admin":
         raise Forbidden("only an admin may create or promote admins", code="role_not_allowed")
+
+
+def may_touch(actor: Actor, user: StaffUser) -> None:
+    """Only an admin changes an admin's account: a manager cannot demote, lock out or
+    reset the password of an admin."""
+    if user.role == "admin":
+        may_grant(actor, "admin")

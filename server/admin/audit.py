@@ -4,11 +4,17 @@ transaction, and reading a center's entries back.
 Entries are append-only (server/models/audit.py refuses updates and deletes). An
 update records only the fields that changed, and nothing when none did, so applying
 the same values twice (a re-imported center file) leaves no trace.
+
+A change function reads: check the values (validation.py), apply them
+(:func:`apply_values`, which keeps the state before and after), record (:func:`record`
+a creation, :func:`record_update` an update), and announce when something was recorded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,6 +24,8 @@ from ..models import AUDIT_ENTITY_TYPES, AuditEntry, Center, utcnow
 from ..queue.actor import Actor
 
 AUDIT_PAGE_SIZE = 50
+
+Row = TypeVar("Row")
 
 
 def record(
@@ -48,6 +56,17 @@ def record(
     return entry
 
 
+def apply_values(
+    row: Row, values: dict[str, Any], state: Callable[[Row], dict]
+) -> tuple[dict, dict]:
+    """Set the checked ``values`` on ``row``; its ``state`` before and after, for
+    :func:`record_update`."""
+    before = state(row)
+    for name, value in values.items():
+        setattr(row, name, value)
+    return before, state(row)
+
+
 def record_update(
     session: Session,
     actor: Actor,
@@ -57,12 +76,15 @@ def record_update(
     before: dict,
     after: dict,
     now: datetime | None = None,
-    action: str = "update",
 ) -> AuditEntry | None:
-    """Record only the fields that changed; nothing (None) when nothing did."""
+    """Record only the fields that changed; nothing (None) when nothing did. The action
+    is ``update``, or ``activate`` / ``deactivate`` when the change turns ``active``."""
     changed = [key for key in after if before.get(key) != after[key]]
     if not changed:
         return None
+    action = "update"
+    if "active" in changed:
+        action = "activate" if after["active"] else "deactivate"
     return record(
         session,
         actor,

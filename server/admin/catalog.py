@@ -8,18 +8,18 @@ never deleted: tickets refer to it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..errors import NotFound
 from ..models import Center, Service, ServiceCategory
 from ..queue.actor import Actor
 from ..queue.changes import Change, ChangeKind, announce
 from . import validation as check
-from .audit import record, record_update
+from .audit import Row, apply_values, record, record_update
 
 SERVICE_FIELDS = {
     "category",
@@ -36,6 +36,25 @@ SERVICE_FIELDS = {
 def catalog_changed(session: Session, center: Center) -> None:
     """Kiosks, displays and counters redraw their catalog from the next queue.stats."""
     announce(session, Change(ChangeKind.CENTER, "catalog", center.id))
+
+
+def add_to_catalog(
+    session: Session,
+    actor: Actor,
+    center: Center,
+    entity_type: str,
+    entity_id: str,
+    row: Row,
+    state: Callable[[Row], dict],
+    now: datetime | None,
+) -> Row:
+    """Add a new category, service or counter (flushed: its id and the columns'
+    defaults), record its creation with its whole ``state``, and announce the catalog."""
+    session.add(row)
+    session.flush()
+    record(session, actor, center.id, entity_type, entity_id, "create", None, state(row), now)
+    catalog_changed(session, center)
+    return row
 
 
 # --- as the admin page shows them (the audit log adds the position) -------------------
@@ -71,9 +90,7 @@ def _audited_service(service: Service) -> dict:
 
 def get_category_at(session: Session, center: Center, code: str) -> ServiceCategory:
     category = _find_category(session, center, code)
-    if category is None:
-        raise NotFound(f"unknown category '{code}'", code="category_not_found")
-    return category
+    return check.found(category, center, f"category '{code}'", "category_not_found")
 
 
 def create_category(
@@ -90,12 +107,9 @@ def create_category(
     if _find_category(session, center, code) is not None:
         check.fail("code", f"category '{code}' already exists")
     category = ServiceCategory(center_id=center.id, code=code, name=name, position=position)
-    session.add(category)
-    session.flush()
-    after = _audited_category(category)
-    record(session, actor, center.id, "category", code, "create", None, after, now)
-    catalog_changed(session, center)
-    return category
+    return add_to_catalog(
+        session, actor, center, "category", code, category, _audited_category, now
+    )
 
 
 def update_category(
@@ -113,10 +127,7 @@ def update_category(
         values["name"] = check.names(data["name"], "name")
     if "position" in data:
         values["position"] = check.position(data["position"])
-    before = _audited_category(category)
-    for name, value in values.items():
-        setattr(category, name, value)
-    after = _audited_category(category)
+    before, after = apply_values(category, values, _audited_category)
     if record_update(session, actor, center.id, "category", category.code, before, after, now):
         catalog_changed(session, center)
     return category
@@ -140,10 +151,11 @@ def _next_position(session: Session, model: type, center: Center) -> int:
 
 
 def service_values(session: Session, center: Center, data: dict, service: Service | None) -> dict:
-    """The checked column values of ``data``'s fields, before any is applied."""
+    """The checked values of ``data``'s fields (the category as its row), before any is
+    applied."""
     values: dict[str, Any] = {}
     if "category" in data:
-        values["category_id"] = _category(session, center, data["category"]).id
+        values["category"] = _category(session, center, data["category"])
     if "prefix" in data:
         values["prefix"] = _unique_prefix(session, center, data["prefix"], service)
     if "name" in data:
@@ -182,12 +194,7 @@ def create_service(
     if "position" not in values:
         values["position"] = _next_position(session, Service, center)
     service = Service(center_id=center.id, code=code, **values)
-    session.add(service)
-    session.flush()  # the columns' defaults; the category is in the session already
-    after = _audited_service(service)
-    record(session, actor, center.id, "service", code, "create", None, after, now)
-    catalog_changed(session, center)
-    return service
+    return add_to_catalog(session, actor, center, "service", code, service, _audited_service, now)
 
 
 def update_service(
@@ -201,20 +208,8 @@ def update_service(
     """Change any of SERVICE_FIELDS; all are checked before any is applied."""
     check.reject_unknown(data, SERVICE_FIELDS)
     values = service_values(session, center, data, service)
-    before = _audited_service(service)
-    for name, value in values.items():
-        setattr(service, name, value)
-    if "category_id" in values:
-        session.flush()
-        session.refresh(service, ["category"])
-    after = _audited_service(service)
-    action = "update"
-    if before["active"] != after["active"]:
-        action = "activate" if after["active"] else "deactivate"
-    entry = record_update(
-        session, actor, center.id, "service", service.code, before, after, now, action
-    )
-    if entry is not None:
+    before, after = apply_values(service, values, _audited_service)
+    if record_update(session, actor, center.id, "service", service.code, before, after, now):
         catalog_changed(session, center)
     return service
 

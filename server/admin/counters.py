@@ -6,17 +6,17 @@ instead, and keeps its history."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import NotFound
 from ..models import Center, Counter, CounterService, Service, utcnow
 from ..queue.actor import Actor
 from ..queue.changes import Change, ChangeKind, announce
 from . import validation as check
-from .audit import record, record_update
-from .catalog import catalog_changed
+from .audit import record_update
+from .catalog import add_to_catalog, catalog_changed
 
 
 def counter_state(session: Session, counter: Counter) -> dict:
@@ -27,9 +27,7 @@ def counter_state(session: Session, counter: Counter) -> dict:
 
 def get_counter_at(session: Session, center: Center, counter_id: int) -> Counter:
     counter = session.get(Counter, counter_id)
-    if counter is None or counter.center_id != center.id:
-        raise NotFound(f"unknown counter {counter_id}", code="counter_not_found")
-    return counter
+    return check.found(counter, center, f"counter {counter_id}", "counter_not_found")
 
 
 def create_counter(
@@ -45,12 +43,8 @@ def create_counter(
     services = _served(session, center, data.get("services", []))
     counter = Counter(center_id=center.id, label=label, state="closed", state_since=now or utcnow())
     counter.service_links = _links(services)
-    session.add(counter)
-    session.flush()
-    after = counter_state(session, counter)
-    record(session, actor, center.id, "counter", label, "create", None, after, now)
-    catalog_changed(session, center)
-    return counter
+    state = partial(counter_state, session)
+    return add_to_catalog(session, actor, center, "counter", label, counter, state, now)
 
 
 def set_counter_services(

@@ -16,12 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import auth, limits
-from ..errors import NotFound
 from ..models import DEVICE_KINDS, Center, Device
 from ..queue.actor import Actor
 from ..queue.changes import Change, ChangeKind, announce
 from . import validation as check
-from .audit import record, record_update
+from .audit import apply_values, record, record_update
 
 
 def device_state(device: Device) -> dict:
@@ -42,9 +41,7 @@ def get_device_at(session: Session, center: Center, name: str) -> Device:
     device = session.scalar(
         select(Device).where(Device.center_id == center.id, Device.name == name)
     )
-    if device is None:
-        raise NotFound(f"unknown device '{name}'", code="device_not_found")
-    return device
+    return check.found(device, center, f"device '{name}'", "device_not_found")
 
 
 def create_device(
@@ -113,10 +110,8 @@ def update_device(
     check.reject_unknown(data, {"kind", "printer", "settings"})
     kind = check.one_of(data["kind"], "kind", DEVICE_KINDS) if "kind" in data else device.kind
     settings = _settings(kind, data, device.settings or {})
-    before = device_state(device)
-    device.kind = kind
-    device.settings = settings  # a new dict, so the JSON column sees the change
-    after = device_state(device)
+    values = {"kind": kind, "settings": settings}  # a new dict: the JSON column sees it
+    before, after = apply_values(device, values, device_state)
     changed = record_update(session, actor, center.id, "device", device.name, before, after, now)
     if changed or resync:
         announce(session, Change(ChangeKind.DEVICE, "settings", device.id))  # its screen

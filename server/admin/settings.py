@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ..models import CALL_POLICIES, Center
 from ..queue.actor import Actor
 from . import validation as check
-from .audit import record, record_update
+from .audit import apply_values, record, record_update
 from .catalog import catalog_changed
 
 CENTER_FIELDS = {
@@ -77,10 +77,7 @@ def update_center(
     """Change any of CENTER_FIELDS; all are checked before any is applied."""
     check.reject_unknown(data, CENTER_FIELDS)
     values = _values(data, (center.opens_at, center.closes_at))
-    before = center_state(center)
-    for name, value in values.items():
-        setattr(center, name, value)
-    after = center_state(center)
+    before, after = apply_values(center, values, center_state)
     if record_update(session, actor, center.id, "center", center.code, before, after, now):
         catalog_changed(session, center)
     return center

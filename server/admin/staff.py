@@ -13,12 +13,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from .. import auth, limits, web_sessions
-from ..errors import Conflict, NotFound
+from ..errors import Conflict
 from ..models import ROLES, ApiToken, Center, StaffUser
 from ..queue.actor import Actor
 from . import validation as check
-from .access import may_grant
-from .audit import record, record_update
+from .access import may_grant, may_touch
+from .audit import apply_values, record, record_update
 
 
 def staff_state(user: StaffUser) -> dict:
@@ -32,9 +32,7 @@ def staff_state(user: StaffUser) -> dict:
 
 def get_staff_at(session: Session, center: Center, username: str) -> StaffUser:
     user = session.scalar(select(StaffUser).where(StaffUser.username == username))
-    if user is None or user.center_id != center.id:
-        raise NotFound(f"unknown staff member '{username}'", code="staff_not_found")
-    return user
+    return check.found(user, center, f"staff member '{username}'", "staff_not_found")
 
 
 def create_staff(
@@ -67,20 +65,14 @@ def update_staff(
 ) -> StaffUser:
     """Change a staff member's role or deactivate/reactivate the account."""
     check.reject_unknown(data, {"role", "active"})
-    if user.role == "admin":
-        may_grant(actor, "admin")  # a manager cannot demote or lock out an admin
+    may_touch(actor, user)
     role = check.one_of(data.get("role", user.role), "role", ROLES)
     may_grant(actor, role)
     active = check.boolean(data["active"], "active") if "active" in data else user.active
     if user.id == actor.staff_id and (not active or role != user.role):
         raise Conflict("you cannot deactivate yourself or change your own role", code="own_account")
-    before = staff_state(user)
-    user.role, user.active = role, active
-    after = staff_state(user)
-    action = "update"
-    if before["active"] != after["active"]:
-        action = "activate" if active else "deactivate"
-    record_update(session, actor, center.id, "staff", user.username, before, after, now, action)
+    before, after = apply_values(user, {"role": role, "active": active}, staff_state)
+    record_update(session, actor, center.id, "staff", user.username, before, after, now)
     if not active:
         _revoke_tokens(session, user)
     return user
@@ -97,8 +89,7 @@ def reset_password(
     """Set a new password (given, or generated and returned once). The old one, its web
     sessions and its API tokens stop working."""
     check.reject_unknown(data, {"password"})
-    if user.role == "admin":
-        may_grant(actor, "admin")
+    may_touch(actor, user)
     password = data.get("password")
     if password is None:
         password = secrets.token_urlsafe(9)  # 12 characters, shown once

@@ -6,18 +6,21 @@ raises :class:`InvalidInput` naming the field, with a message that starts with i
 (``prefix: must be 1 to 3 uppercase Latin letters, e.g. A``), so that a caller can name
 the field its own way (the importer says ``categories[0].services[1].prefix``). The
 bounds are the columns' and openapi.json's (server/limits.py).
+
+One rule is about the row a change is to: :func:`found` (it must be the center's, or
+it is :class:`NotFound`).
 """
 
 from __future__ import annotations
 
 import re
 from datetime import time
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .. import limits
-from ..errors import InvalidInput
-from ..models import LANGUAGES
+from ..errors import InvalidInput, NotFound
+from ..models import LANGUAGES, Center
 
 # \Z, not $: "$" also matches before a final newline, which would then be stored.
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
@@ -29,8 +32,23 @@ MAX_PRIORITY_CLASS_LENGTH = 32  # tickets.priority
 MAX_POSITION = limits.MAX_ID
 
 
+class _CenterRow(Protocol):
+    center_id: Any
+
+
+Row = TypeVar("Row", bound=_CenterRow)
+
+
 def fail(field: str, problem: str) -> NoReturn:
     raise InvalidInput(f"{field}: {problem}", field=field)
+
+
+def found(row: Row | None, center: Center, what: str, code: str) -> Row:
+    """``row`` if it is one of ``center``'s; else NotFound ``unknown <what>`` with ``code``
+    (another center's row is not found, as if it did not exist)."""
+    if row is None or row.center_id != center.id:
+        raise NotFound(f"unknown {what}", code=code)
+    return row
 
 
 def reject_unknown(data: dict, allowed: set[str]) -> None:

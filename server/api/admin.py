@@ -4,13 +4,15 @@ audit entries and the announcements are server/admin/'s."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
+from functools import partial
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from flask import jsonify, request
-from sqlalchemy.orm import Session
+from flask import Response, jsonify, request
+from sqlalchemy.orm import Session, object_session
 
 from .. import admin, limits
 from ..auth import MANAGER_ROLES
@@ -24,6 +26,8 @@ from . import bp
 from .access import caller
 from .request import json_body, reject_unknown
 
+Row = TypeVar("Row")
+
 
 @contextmanager
 def managing(center_code: str, *, write: bool = False) -> Iterator[tuple[Session, Actor, Center]]:
@@ -34,6 +38,33 @@ def managing(center_code: str, *, write: bool = False) -> Iterator[tuple[Session
         center = get_center(s, center_code)
         admin.require_admin(actor, center)
         yield s, actor, center
+
+
+def _create(
+    center_code: str, create: Callable[..., Row], to_json: Callable[[Row], dict]
+) -> tuple[Response, int]:
+    """POST a new row: ``create`` it from the body (which checks it), answer 201 with
+    ``to_json`` of it."""
+    data = json_body()
+    with managing(center_code, write=True) as (s, actor, center):
+        body = to_json(create(s, actor, center, data))
+    return jsonify(body), 201
+
+
+def _update(
+    center_code: str,
+    find: Callable[[Session, Center, str], Row],
+    key: str,
+    update: Callable[..., Row],
+    to_json: Callable[[Row], dict],
+) -> Response:
+    """PATCH a row: ``find`` the center's ``key`` (404 if it has none), ``update`` it
+    with the body, answer with ``to_json`` of it."""
+    data = json_body()
+    with managing(center_code, write=True) as (s, actor, center):
+        row = find(s, center, key)
+        body = to_json(update(s, actor, center, row, data))
+    return jsonify(body)
 
 
 def _staff_json(user: StaffUser) -> dict:
@@ -50,7 +81,14 @@ def _device_json(device: Device) -> dict:
     }
 
 
-def _counter_json(s, counter: Counter) -> dict:
+def _device_with_token(made: tuple[Device, str | None]) -> dict:
+    """A device and its new token, shown this once."""
+    device, token = made
+    return {**_device_json(device), "token": token}
+
+
+def _counter_json(counter: Counter) -> dict:
+    s = object_session(counter)  # the one it was loaded in: its services are there
     return {"id": counter.id, **admin.counter_state(s, counter), "state": counter.state}
 
 
@@ -62,7 +100,7 @@ def admin_overview(center_code: str):
             "center": admin.center_json(center),
             "categories": [admin.category_state(c) for c in center.categories],
             "services": [admin.service_state(x) for x in center.services],
-            "counters": [_counter_json(s, c) for c in center.counters],
+            "counters": [_counter_json(c) for c in center.counters],
             "staff": [
                 _staff_json(u)
                 for u in s.query(StaffUser)
@@ -82,38 +120,32 @@ def admin_overview(center_code: str):
 
 @bp.post("/centers/<center_code>/categories")
 def create_category(center_code: str):
-    data = json_body()
-    with managing(center_code, write=True) as (s, actor, center):
-        body = admin.category_state(admin.create_category(s, actor, center, data))
-    return jsonify(body), 201
+    return _create(center_code, admin.create_category, admin.category_state)
 
 
 @bp.patch("/centers/<center_code>/categories/<category_code>")
 def update_category(center_code: str, category_code: str):
-    data = json_body()
-    with managing(center_code, write=True) as (s, actor, center):
-        category = admin.get_category_at(s, center, category_code)
-        body = admin.category_state(admin.update_category(s, actor, center, category, data))
-    return jsonify(body)
+    return _update(
+        center_code,
+        admin.get_category_at,
+        category_code,
+        admin.update_category,
+        admin.category_state,
+    )
 
 
 @bp.post("/centers/<center_code>/services")
 def create_service(center_code: str):
-    data = json_body()
-    with managing(center_code, write=True) as (s, actor, center):
-        body = admin.service_state(admin.create_service(s, actor, center, data))
-    return jsonify(body), 201
+    return _create(center_code, admin.create_service, admin.service_state)
 
 
 @bp.patch("/centers/<center_code>/admin/services/<service_code>")
 def edit_service(center_code: str, service_code: str):
     """Every editable field of a service (PATCH /centers/<c>/services/<s> changes the
     figures only); checked like the center file."""
-    data = json_body()
-    with managing(center_code, write=True) as (s, actor, center):
-        service = get_service(s, center, service_code)
-        body = admin.service_state(admin.update_service(s, actor, center, service, data))
-    return jsonify(body)
+    return _update(
+        center_code, get_service, service_code, admin.update_service, admin.service_state
+    )
 
 
 # --- counters -------------------------------------------------------------------------
@@ -121,10 +153,7 @@ def edit_service(center_code: str, service_code: str):
 
 @bp.post("/centers/<center_code>/counters")
 def create_counter(center_code: str):
-    data = json_body()
-    with managing(center_code, write=True) as (s, actor, center):
-        body = _counter_json(s, admin.create_counter(s, actor, center, data))
-    return jsonify(body), 201
+    return _create(center_code, admin.create_counter, _counter_json)
 
 
 @bp.put("/counters/<int:counter_id>/services")
@@ -135,7 +164,7 @@ def set_counter_services(counter_id: int):
         counter = get_counter(s, counter_id)
         center = counter.center
         admin.require_admin(actor, center)
-        body = _counter_json(s, admin.set_counter_services(s, actor, center, counter, data))
+        body = _counter_json(admin.set_counter_services(s, actor, center, counter, data))
     return jsonify(body)
 
 
@@ -144,19 +173,12 @@ def set_counter_services(counter_id: int):
 
 @bp.post("/centers/<center_code>/staff")
 def create_staff(center_code: str):
-    data = json_body()
-    with managing(center_code, write=True) as (s, actor, center):
-        body = _staff_json(admin.create_staff(s, actor, center, data))
-    return jsonify(body), 201
+    return _create(center_code, admin.create_staff, _staff_json)
 
 
 @bp.patch("/centers/<center_code>/staff/<username>")
 def update_staff(center_code: str, username: str):
-    data = json_body()
-    with managing(center_code, write=True) as (s, actor, center):
-        user = admin.get_staff_at(s, center, username)
-        body = _staff_json(admin.update_staff(s, actor, center, user, data))
-    return jsonify(body)
+    return _update(center_code, admin.get_staff_at, username, admin.update_staff, _staff_json)
 
 
 @bp.post("/centers/<center_code>/staff/<username>/password")
@@ -175,20 +197,13 @@ def reset_password(center_code: str, username: str):
 
 @bp.post("/centers/<center_code>/devices")
 def create_device(center_code: str):
-    data = json_body()
-    with managing(center_code, write=True) as (s, actor, center):
-        device, token = admin.create_device(s, actor, center, data)
-        body = {**_device_json(device), "token": token}
-    return jsonify(body), 201
+    return _create(center_code, admin.create_device, _device_with_token)
 
 
 @bp.patch("/centers/<center_code>/devices/<name>")
 def update_device(center_code: str, name: str):
-    data = json_body()
-    with managing(center_code, write=True) as (s, actor, center):
-        device = admin.get_device_at(s, center, name)
-        body = _device_json(admin.update_device(s, actor, center, device, data, resync=True))
-    return jsonify(body)
+    update = partial(admin.update_device, resync=True)  # the screen fetches its settings
+    return _update(center_code, admin.get_device_at, name, update, _device_json)
 
 
 @bp.post("/centers/<center_code>/devices/<name>/token")
@@ -197,7 +212,7 @@ def rotate_device_token(center_code: str, name: str):
     with managing(center_code, write=True) as (s, actor, center):
         device = admin.get_device_at(s, center, name)
         token = admin.rotate_device_token(s, actor, center, device)
-        body = {**_device_json(device), "token": token}
+        body = _device_with_token((device, token))
     return jsonify(body)
 
 

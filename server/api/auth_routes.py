@@ -9,8 +9,11 @@ logging out ends it for any copy of the cookie.
 """
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import current_app, jsonify, session
+from sqlalchemy.orm import Session
 
 from .. import web_sessions
 from ..auth import issue_staff_token, login_candidate, password_matches
@@ -48,19 +51,22 @@ def _authenticate() -> int:
     return candidate.staff_id
 
 
-def _active(s, staff_id: int) -> StaffUser:
-    user = s.get(StaffUser, staff_id)
-    if user is None or not user.active:  # deactivated while its password was checked
-        raise Unauthorized("wrong username or password", code="bad_credentials")
-    return user
+@contextmanager
+def _logging_in() -> Iterator[tuple[Session, StaffUser]]:
+    """The account the body names, in a write transaction for its token or session: the
+    password is checked first, with no database session open."""
+    staff_id = _authenticate()
+    with db.write() as s:
+        user = s.get(StaffUser, staff_id)
+        if user is None or not user.active:  # deactivated while its password was checked
+            raise Unauthorized("wrong username or password", code="bad_credentials")
+        yield s, user
 
 
 @bp.post("/auth/token")
 @login_limits.limited
 def create_token():
-    staff_id = _authenticate()
-    with db.write() as s:
-        user = _active(s, staff_id)
+    with _logging_in() as (s, user):
         token, expires = issue_staff_token(s, user, current_app.config["API_TOKEN_HOURS"])
         body = {
             "token": token,
@@ -73,9 +79,8 @@ def create_token():
 @bp.post("/auth/session")
 @login_limits.limited
 def create_session():
-    staff_id = _authenticate()
-    with db.write() as s:
-        user = _active(s, staff_id)
+    with _logging_in() as (s, user):
+        staff_id = user.id
         web_sessions.revoke_session(s, session.get("sid"))  # this browser's previous login
         sid = web_sessions.open_session(s, user, current_app.permanent_session_lifetime)
         body = _user_json(user)
