@@ -1,4 +1,4 @@
-"""Benchmarks (issue 6): ``python -m bench.run [--smoke] [--only NAME]`` or ``make bench``.
+"""Benchmarks: ``python -m bench.run [--smoke] [--only NAME]`` or ``make bench``.
 
 Each scenario is a module with ``NAME``, ``TITLE`` and ``run(ctx) -> dict``; they run
 against one real ``novbe serve`` process (gunicorn, one gevent worker, SQLite) started

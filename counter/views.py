@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
+from server.i18n import LANGUAGES
 from server.queue import PAUSE_REASONS
 from server.screens import render_screen
 
@@ -13,7 +14,7 @@ from . import TRANSLATIONS, bp
 @bp.get("/counter")
 def index():
     # The browser's language first; the page remembers a staff member's own choice.
-    language = request.accept_languages.best_match(["az", "ru", "en"])
+    language = request.accept_languages.best_match(LANGUAGES)
     return render_screen(
         "counter/counter.html",
         TRANSLATIONS,

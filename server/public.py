@@ -21,6 +21,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from .models import Center, Service, Ticket, utcnow
 from .queue import business_day, queue_stats
 from .ratings import approval_rate
+from .serializers import iso
 
 
 class seconds_between(FunctionElement):  # noqa: N801 (reads like the SQL function it is)
@@ -107,5 +108,5 @@ def public_center_json(
             "approval_rate": approval,
             "ratings": ratings,
         },
-        "at": now.isoformat().replace("+00:00", "Z"),
+        "at": iso(now),
     }

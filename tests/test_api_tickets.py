@@ -27,7 +27,7 @@ from .api_helpers import (
 )
 
 ISSUE_URL = f"{PREFIX}/centers/baku-1/tickets"
-# The fields the issue lists for the issuing response; the OpenAPI Ticket schema adds
+# The fields the issuing response must carry; the OpenAPI Ticket schema adds
 # counter, recall_count and the call/start/end times.
 ISSUE_FIELDS = {
     "id",

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-CALL_DELIVERY_MS = 1000  # the bound for the display and the phone
+CALL_DELIVERY_MS = 1000  # a call reaches the display and the phone within this
 
 
 def test_a_ticket_from_kiosk_to_done_with_every_screen_following(

@@ -406,7 +406,7 @@ const NovbeDisplay = (() => {
 
   // Where this browser cannot speak (no speechSynthesis, or no voice for the
   // language): the server's recording of the same phrase, made with espeak-ng from
-  // the same words (GET /api/v1/centers/{center}/announcement.wav, issue 4). Only
+  // the same words (GET /api/v1/centers/{center}/announcement.wav). Only
   // the number, counter and language go to the server, never the text. Resolves once
   // it has been played, or at once when there is nothing to play (server without a
   // voice, network down): the chime alone has then done what it could.

@@ -11,6 +11,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from ..extensions import db
+from ..realtime import live_of
 
 bp = Blueprint("operations", __name__)
 EXTENSION = "novbe_operations"
@@ -31,7 +32,8 @@ def init_operations(app: Flask) -> None:
     )
     queues = CollectorRegistry()  # apart: a scrape may leave it out (?queues=0)
     queues.register(metrics.QueueCollector(db))
-    registry.register(metrics.LiveConnectionsCollector())
+    # The live channel (init_realtime, earlier in create_app) counts the connections.
+    registry.register(metrics.LiveConnectionsCollector(live_of(app).connections))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)

@@ -46,11 +46,11 @@ from prometheus_client.samples import Sample
 from sqlalchemy import and_, func, or_, select, text
 
 from ..db import Database
-from ..extensions import socketio
 from ..models import WAITING, Center, Service, Ticket, utcnow
 from ..queue.estimates import LANES
 from ..queue.numbering import business_day
-from ..reports import _aware as aware_utc  # SQLite's aggregates: naive, or text
+from ..realtime.rooms import Connections
+from ..reports.figures import aware_utc  # SQLite's aggregates: naive, or text
 from . import EXTENSION, bp
 
 log = logging.getLogger(__name__)
@@ -59,17 +59,6 @@ log = logging.getLogger(__name__)
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "<unmatched>"  # no route: 404, or a 405 for the method
 TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
-
-# The live channel's rooms (server/realtime/channel.py), by the kind of client in them;
-# a client in several counts once, as the first kind that matches in this order.
-ROOM_KINDS = (
-    ("agent", lambda room: room.startswith("device:") and room.endswith(":printer")),
-    ("device", lambda room: room.startswith("device:")),
-    ("visitor", lambda room: room.startswith("ticket:")),
-    ("public", lambda room: room.startswith("public:")),
-    ("staff", lambda room: room.startswith(("center:", "counter:")) or room == "network"),
-)
-KINDS = tuple(kind for kind, _ in ROOM_KINDS)
 
 
 def parse_networks(setting: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -285,8 +274,11 @@ def _today_by_service(session, centers, now: datetime) -> dict[int, tuple[int, i
 
 
 class LiveConnectionsCollector(Collector):
-    """This process's live-channel connections by kind, from the rooms they joined (the
-    credential decides the rooms: server/realtime/channel.py)."""
+    """This process's live-channel connections by kind, as the channel counts them at
+    connect and disconnect (server/realtime/channel.py, rooms.Connections)."""
+
+    def __init__(self, connections: Connections) -> None:
+        self.connections = connections
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
@@ -297,42 +289,6 @@ class LiveConnectionsCollector(Collector):
             "print agent).",
             labels=["kind"],
         )
-        counts = count_live_connections()
-        for kind in KINDS:
-            family.add_metric([kind], counts.get(kind, 0))
+        for kind, count in self.connections.counts().items():
+            family.add_metric([kind], count)
         yield family
-
-
-def count_live_connections() -> dict[str, int]:
-    from ..realtime import NAMESPACE
-
-    rooms = socketio.server.manager.rooms.get(NAMESPACE, {}) if socketio.server else {}
-    for _attempt in range(3):
-        try:
-            kinds: dict[str, str] = {}  # sid -> kind
-            for room, members in list(rooms.items()):
-                if not isinstance(room, str):
-                    continue  # None: the whole namespace
-                kind = _room_kind(room)
-                if kind is None:
-                    continue
-                for sid in list(members):
-                    known = kinds.get(sid)
-                    if known is None or KINDS.index(kind) < KINDS.index(known):
-                        kinds[sid] = kind
-            break
-        except RuntimeError:  # a room changed while read (the threading mode): again
-            continue
-    else:
-        return {}
-    counts: dict[str, int] = {}
-    for kind in kinds.values():
-        counts[kind] = counts.get(kind, 0) + 1
-    return counts
-
-
-def _room_kind(room: str) -> str | None:
-    for kind, matches in ROOM_KINDS:
-        if matches(room):
-            return kind
-    return None

@@ -21,10 +21,11 @@ import json
 from datetime import UTC, datetime
 
 from ..cluster import Cluster
+from ..serializers import iso
 
 
 def _now_iso() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return iso(datetime.now(UTC))
 
 
 def printer_problem(printer: dict) -> str | None:

@@ -23,6 +23,9 @@ judged by who connected, never by what the event claims.
 
 Every connect, first or after a drop, gets a full ``snapshot``: python-socketio
 keeps no state across reconnects, so the client redraws from it.
+
+A connection that got its snapshot is counted by kind (rooms.Connections, read by
+``/metrics``) until its disconnect.
 """
 
 from __future__ import annotations
@@ -45,8 +48,13 @@ from ..session_cookie import session_actor
 from . import payloads
 from .admission import admitted, release_admission
 from .rooms import (
+    AGENT,
+    DEVICE,
     NAMESPACE,
     NETWORK_ROOM,
+    PUBLIC,
+    STAFF,
+    VISITOR,
     center_room,
     counter_room,
     device_room,
@@ -56,7 +64,6 @@ from .rooms import (
 )
 from .state import live
 
-STAFF_ROLES = ("staff", "manager", "admin")
 # auth {"token": <kiosk device token>, "agent": "printer"}: the kiosk print agent.
 PRINT_AGENT = "printer"
 # Where the connection's identity lives in its Socket.IO session.
@@ -75,8 +82,10 @@ def on_connect(auth: Any = None) -> None:
         if isinstance(auth.get("ticket"), str):
             rooms, snapshot = _visitor(s, auth["ticket"])
             live().publisher.visitors.add(request.sid, auth["ticket"])
+            kind = VISITOR
         elif isinstance(auth.get("public"), str):
             rooms, snapshot = _public(s, auth["public"])
+            kind = PUBLIC
         elif isinstance(auth.get("token"), str):
             try:
                 actor = actor_for_token(s, auth["token"])
@@ -84,9 +93,10 @@ def on_connect(auth: Any = None) -> None:
                 raise ConnectionRefusedError(exc.message) from exc
             if "agent" in auth:
                 _check_agent(actor, auth)
-                rooms, snapshot = [], None
+                rooms, snapshot, kind = [], None, AGENT
             else:
                 rooms, snapshot = _member(s, actor, auth)
+                kind = DEVICE if actor.kind == "device" else STAFF
         elif session.get("staff_id"):
             # A web screen logged in with the session cookie (the counter page): the
             # server-side session must still be live (not logged out, revoked, expired).
@@ -94,16 +104,19 @@ def on_connect(auth: Any = None) -> None:
             if actor is None:
                 raise ConnectionRefusedError("the login has ended: log in again")
             rooms, snapshot = _member(s, actor, auth)
+            kind = STAFF
         else:
             raise ConnectionRefusedError("log in, or send auth {token} or {ticket}")
     if snapshot is None:
         _connect_agent(actor, auth)  # outside the read: it writes
+        live().connections.add(request.sid, kind)
         return
     for room in rooms:
         join_room(room)
     if actor is not None and actor.kind == "device":
         session[IDENTITY] = {"device": actor.id, "center": actor.center_id, "agent": False}
     emit("snapshot", snapshot)
+    live().connections.add(request.sid, kind)
 
 
 def _visitor(s, tracking_token: str) -> tuple[list[str], dict]:
@@ -250,6 +263,7 @@ def on_printer_status(report: Any = None) -> dict:
 def on_disconnect(reason: Any = None) -> None:
     release_admission()
     live().publisher.visitors.remove(request.sid)
+    live().connections.remove(request.sid)
     # Rooms are left by python-socketio. A print agent leaving changes its kiosk's
     # printer: the kiosk's next tickets are e-tickets, and managers see it.
     device_id = printing.agents.remove(request.sid)

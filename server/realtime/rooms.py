@@ -1,4 +1,5 @@
-"""The live channel's namespace and rooms, and which visitors' phones this process holds.
+"""The live channel's namespace and rooms, which visitors' phones this process holds,
+and how many connections of each kind it holds.
 
 A room's name says who is in it; the channel (channel.py) decides from the credential
 which rooms a connection joins, never the client.
@@ -7,6 +8,7 @@ which rooms a connection joins, never the client.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 
 NAMESPACE = "/live"
 
@@ -61,3 +63,36 @@ class Visitors:
     def tokens(self) -> list[str]:
         with self._lock:
             return sorted(set(self._tokens.values()))
+
+
+# The kinds of live connection, as the metrics label them (server/operations/metrics.py).
+AGENT = "agent"  # a kiosk's print agent
+DEVICE = "device"  # a kiosk or display screen
+VISITOR = "visitor"  # a phone following its ticket
+PUBLIC = "public"  # the public page
+STAFF = "staff"  # a counter, a manager's dashboard, the network view
+KINDS = (AGENT, DEVICE, VISITOR, PUBLIC, STAFF)
+
+
+class Connections:
+    """The ``/live`` connections this process holds, by kind: Socket.IO session id ->
+    kind. The channel adds a connection once its connect succeeded and removes it at
+    its disconnect; ``/metrics`` reads the counts."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kinds: dict[str, str] = {}
+
+    def add(self, sid: str, kind: str) -> None:
+        with self._lock:
+            self._kinds[sid] = kind
+
+    def remove(self, sid: str) -> None:
+        with self._lock:
+            self._kinds.pop(sid, None)
+
+    def counts(self) -> dict[str, int]:
+        """Every kind's count, 0 for those with none."""
+        with self._lock:
+            held = Counter(self._kinds.values())
+        return {kind: held[kind] for kind in KINDS}

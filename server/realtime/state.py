@@ -1,15 +1,17 @@
 """What the live channel keeps per app (``create_app`` may run many times in one
-process, as in the tests): its publisher and the public page's shared snapshots. The
-connect and disconnect handlers (channel.py) reach it through :func:`live`."""
+process, as in the tests): its publisher, the public page's shared snapshots and the
+connections it holds by kind. The connect and disconnect handlers (channel.py) reach it
+through :func:`live`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 
 from .public_snapshot import PublicSnapshots
 from .publisher import Publisher
+from .rooms import Connections
 
 EXTENSION = "novbe_live"
 
@@ -18,6 +20,7 @@ EXTENSION = "novbe_live"
 class LiveState:
     publisher: Publisher
     snapshots: PublicSnapshots
+    connections: Connections = field(default_factory=Connections)
 
 
 def live_of(app: Flask) -> LiveState:
