@@ -72,9 +72,10 @@ test: install browser voice fonts nginx
 	$(MAKE) --no-print-directory install-check
 
 # The fast loop while working: unit and integration tests, no server process or browser
-# (tests/conftest.py marks every test unit, integration or e2e from what it uses).
+# (tests/conftest.py marks every test unit, integration or e2e from what it uses), and not
+# the few concurrency stress tests (`slow`; make test runs them), on every core.
 test-fast: install
-	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not e2e and not slow" -n auto $(PYTEST_ARGS)
 
 # A clean install serves (tests/clean_install.py): `pip install .` and a built wheel with
 # [postgres,redis], each in a throwaway venv run outside the tree; every screen loads.

@@ -23,8 +23,9 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
+from werkzeug.security import generate_password_hash
 
-from server import create_app
+from server import auth, create_app
 from server.config import TestConfig
 from server.extensions import db as database
 from server.migrate import upgrade
@@ -88,6 +89,26 @@ def _one_engine_per_session_database() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(server_db, "make_engine", _session_engine)
         yield
+
+
+# Passwords in in-process tests: the same scrypt as production with a small work factor.
+# Production's (Werkzeug's default, ~100 ms of CPU a hash) is what makes guessing slow; a
+# test checks that a password is hashed, checked, changed and refused, not how slowly, and
+# the logins and password changes of the fast loop cost ~20 s more with it. Servers the
+# e2e tests start run in their own processes with the real factor.
+TEST_PASSWORD_METHOD = "scrypt:1024:8:1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    def cheap(password: str, method: str = TEST_PASSWORD_METHOD, salt_length: int = 16) -> str:
+        return generate_password_hash(password, method=method, salt_length=salt_length)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(auth, "generate_password_hash", cheap)
+        auth._dummy_hash.cache_clear()
+        yield
+    auth._dummy_hash.cache_clear()
 
 
 @contextmanager
