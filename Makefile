@@ -7,19 +7,29 @@ NODE_STAMP := node_modules/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+# make demo PORT=8000 PRINTER_PORT=9200: the demo server's port, and its loopback printer's.
+PORT ?= 5000
+PRINTER_PORT ?= 9100
 
 .PHONY: install browser voice fonts nginx wrk demo serve test test-fast install-check bench screenshots lint format clean
 
+# Installing says what it does in a line and prints nothing more unless something goes
+# wrong. pip -qq shows errors only: otherwise setuptools' notice about editable installs
+# of a top-level (not src/) layout, information and no fault, would look like one.
 $(STAMP): setup.cfg pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,postgres]'
-	touch $(STAMP)
+	@echo "installing novbe and its Python packages into $(VENV)/ (a minute or two)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -qq --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install -qq --disable-pip-version-check -e '.[test,postgres]'
+	@touch $(STAMP)
 
-# Browser packages (the Socket.IO client), pinned by package-lock.json and served by the app.
+# Browser packages (the Socket.IO client), pinned by package-lock.json and served by the
+# app. npm's output is shown only if it fails.
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund
-	touch $(NODE_STAMP)
+	@echo "installing the browser packages into node_modules/ (npm ci)"
+	@log=$$(mktemp) && npm ci --no-audit --no-fund --loglevel=error >$$log 2>&1 \
+		|| { cat $$log; rm -f $$log; exit 1; }; rm -f $$log
+	@touch $(NODE_STAMP)
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -27,21 +37,24 @@ install: $(STAMP) $(NODE_STAMP)
 browser:
 	@test -x $(CHROMIUM) || { \
 		echo "installing Debian's chromium for the browser tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+		apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # Debian's espeak-ng: the server speaks announcements for displays whose browser
 # cannot (hardware/voice.py; voices az, ru, en-us come with it).
 voice:
 	@command -v espeak-ng >/dev/null || { \
 		echo "installing Debian's espeak-ng for the server-side voice"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng; }
+		apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; }
 
 # Debian's DejaVu Sans: tickets draw text that no printer code page holds (Azerbaijani ə)
 # with it (hardware/escpos_render.py; NOVBE_TICKET_FONT names another .ttf).
 fonts:
 	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || { \
 		echo "installing Debian's fonts-dejavu-core for printed tickets"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core; }
+		apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null; }
 
 # Debian's nginx for the multi-process tests (tests/cluster.py starts it unprivileged in
 # front of three servers, with deploy/nginx/novbe.conf). RUNLEVEL=1: the package's
@@ -49,17 +62,20 @@ fonts:
 nginx:
 	@test -x /usr/sbin/nginx || { \
 		echo "installing Debian's nginx for the multi-process tests"; \
-		apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }
+		apt-get update -qq >/dev/null && \
+		RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
 
 # Debian's wrk: the load generator for the benchmarks' ceiling (bench/ceiling.py
 # falls back to Python clients without it).
 wrk:
 	@command -v wrk >/dev/null || { \
 		echo "installing Debian's wrk for the benchmarks"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+		apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
+# A port already in use stops it with a line saying which and how to choose another.
 demo: install voice fonts
-	$(VENV)/bin/novbe demo
+	$(VENV)/bin/novbe demo --port $(PORT) --printer-port $(PRINTER_PORT)
 
 serve: install
 	$(VENV)/bin/novbe init-db

@@ -10,6 +10,14 @@ Azerbaijani without ``ə``). When no supported code page holds it all (Azerbaija
 none of them), the paragraph is drawn with a TrueType font (DejaVu Sans from Debian's
 ``fonts-dejavu-core``, or ``NOVBE_TICKET_FONT``) and printed as a raster image (``GS v 0``).
 
+The ticket number is always a picture, drawn in the bold font as large as the paper allows,
+so it is the heaviest thing on the ticket and looks the same on every printer (a printer's
+own font magnified six times is a blocky, thinner thing). Only a printer that cannot print
+raster images (impact printers) gets it as text at its largest bold size.
+
+Pictures are drawn at the printer's resolution (one pixel a dot) and cut to black and white
+at a fixed threshold, not dithered: dithering scatters loose dots along every edge.
+
 QR code: the printer's own ``GS ( k`` command where the profile lists ``qrCode``; otherwise an
 image made with the ``qrcode`` package.
 """
@@ -35,7 +43,12 @@ from .ticket import Block, Number, Qr, Rule, Text, TicketPrint, layout
 PAPER_DOTS = {80: 576, 58: 384}
 CHAR_WIDTH_DOTS = 12  # font A is 12 x 24 dots
 TEXT_PX = 24  # height of a font A line, used for text drawn as an image
-NUMBER_MAX_SCALE = {80: 6, 58: 4}  # GS ! magnification of the ticket number
+NUMBER_MAX_SCALE = {80: 6, 58: 4}  # GS ! magnification of a number printed as text
+# The number's type size in pixels, as a share of the printable width (172 px on 80 mm
+# paper: digits about 16 mm tall); smaller where a long number would not fit.
+NUMBER_SIZE_OF_WIDTH = 0.3
+NUMBER_MARGIN_DOTS = 16  # left and right of the number, and above and below its ink
+INK_THRESHOLD = 128  # grey levels below this print black
 QR_MODULE_DOTS = {80: 6, 58: 5}
 
 # Tried first, in this order; then the profile's other code pages by table number.
@@ -171,8 +184,14 @@ def wrap_pixels(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str
     return lines
 
 
+def black_and_white(image: Image.Image) -> Image.Image:
+    """A grey picture cut to black and white at :data:`INK_THRESHOLD` (mode ``1``), not
+    dithered: python-escpos would dither a grey one, leaving stray dots along the edges."""
+    return image.point(lambda v: 0 if v < INK_THRESHOLD else 255, mode="1")
+
+
 def text_image(text: str, width: int, size_px: int, bold: bool = False) -> Image.Image:
-    """``text`` drawn centered, wrapped to ``width`` dots, black on white (mode ``L``)."""
+    """``text`` drawn centered, wrapped to ``width`` dots, black on white (mode ``1``)."""
     font = ImageFont.truetype(find_font(bold), size_px)
     lines = wrap_pixels(text, font, width - 8)
     ascent, descent = font.getmetrics()
@@ -182,7 +201,30 @@ def text_image(text: str, width: int, size_px: int, bold: bool = False) -> Image
     for i, line in enumerate(lines):
         x = (width - font.getlength(line)) / 2
         draw.text((x, i * line_height), line, font=font, fill=0)
-    return image
+    return black_and_white(image)
+
+
+def number_size(text: str, width: int) -> int:
+    """The bold font's size in pixels for the ticket number ``text`` on ``width`` dots."""
+    size = int(width * NUMBER_SIZE_OF_WIDTH)
+    room = width - 2 * NUMBER_MARGIN_DOTS
+    font = ImageFont.truetype(find_font(bold=True), size)
+    length = font.getlength(text)
+    if length > room:
+        size = int(size * room / length)
+    return max(size, TEXT_PX)
+
+
+def number_image(text: str, width: int) -> Image.Image:
+    """The ticket number in the bold font, centered on ``width`` dots, as tall as fits
+    (:func:`number_size`), cut to its ink plus a margin above and below (mode ``1``)."""
+    font = ImageFont.truetype(find_font(bold=True), number_size(text, width))
+    left, top, right, bottom = font.getbbox(text)
+    margin = NUMBER_MARGIN_DOTS
+    image = Image.new("L", (width, bottom - top + 2 * margin), 255)
+    x = (width - (right - left)) / 2 - left
+    ImageDraw.Draw(image).text((x, margin - top), text, font=font, fill=0)
+    return black_and_white(image)
 
 
 def qr_image(data: str, module_dots: int, width: int) -> Image.Image:
@@ -224,6 +266,7 @@ class TicketRenderer:
         self.dots = int(self.profile.profile_data["media"]["width"]["pixels"])
         self.columns = self.dots // CHAR_WIDTH_DOTS
         self.native_qr = bool(self.profile.supports("qrCode"))
+        self.raster = bool(self.profile.supports("bitImageRaster"))
         self._code_pages = self._usable_code_pages()
 
     def _usable_code_pages(self) -> list[tuple[str, str]]:
@@ -274,8 +317,7 @@ class TicketRenderer:
         if isinstance(block, Text):
             self._paragraph(p, block.text, block.scale, block.bold)
         elif isinstance(block, Number):
-            scale = max(1, min(NUMBER_MAX_SCALE[self.paper_mm], self.columns // len(block.text)))
-            self._paragraph(p, block.text, scale, bold=True)
+            self._number(p, block.text)
         elif isinstance(block, Rule):
             self._paragraph(p, "-" * self.columns, 1, bold=False)
         elif isinstance(block, Qr):
@@ -298,6 +340,13 @@ class TicketRenderer:
         width = max(1, self.columns // wide)
         for line in textwrap.wrap(text, width=width, break_long_words=True) or [""]:
             p.text(line + "\n")
+
+    def _number(self, p: Dummy, text: str) -> None:
+        if self.raster:
+            p.image(number_image(text, self.dots), impl="bitImageRaster")
+            return
+        scale = max(1, min(NUMBER_MAX_SCALE[self.paper_mm], self.columns // len(text)))
+        self._paragraph(p, text, scale, bold=True)
 
     def _qr(self, p: Dummy, data: str) -> None:
         module = QR_MODULE_DOTS[self.paper_mm]

@@ -6,7 +6,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from hardware.loopback_printer import Job, LoopbackPrinter, LoopbackSerialPrinter
+from escpos.image import EscposImage
+
+from hardware.escpos_render import number_image
+from hardware.loopback_printer import Job, LoopbackPrinter, LoopbackSerialPrinter, RasterImage
 from hardware.printer import TicketPrinter
 from hardware.ticket import TicketPrint
 
@@ -37,6 +40,20 @@ def ticket(lang: str = "en", **changes) -> TicketPrint:
     }
     fields.update(changes)
     return TicketPrint(**fields)
+
+
+def number_picture(job: Job, number: str) -> RasterImage | None:
+    """The picture in ``job`` that is ``number`` as the ticket's number: exactly the dots the
+    renderer draws for it (the number is always a picture, hardware/escpos_render.py)."""
+    for image in job.images:
+        if image.data == EscposImage(number_image(number, image.width)).to_raster_format():
+            return image
+    return None
+
+
+def shows_number(job: Job, number: str) -> bool:
+    """Whether ``job`` prints ``number`` as the ticket's number."""
+    return number_picture(job, number) is not None
 
 
 def print_one(

@@ -1,11 +1,14 @@
 """The demo's printing path as a user meets it: ``novbe loopback-printer`` as a process,
 the server printing a kiosk's tickets to it (device setting ``printer``), each ticket
-written out readable, and an out-of-paper printer turning tickets into e-tickets."""
+written out readable, and an out-of-paper printer turning tickets into e-tickets. And
+the demo's ports: ``make demo PORT=... PRINTER_PORT=...``, and a port already in use."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -44,11 +47,12 @@ def print_state(live_server, number: str, code: str) -> tuple[str, str | None]:
         return ticket.print_state, ticket.print_reason
 
 
-def printed_text(folder: Path, number: str) -> str | None:
-    """The text of the printed ticket with this number, once the printer wrote it."""
+def printed_text(folder: Path, ticket: dict) -> str | None:
+    """The transcript of the printed ticket, once the printer wrote it: the one whose QR
+    code is this ticket's address (its number is a picture, not text)."""
     for path in sorted(folder.glob("*.txt")):
         text = path.read_text(encoding="utf-8")
-        if number in text.splitlines():
+        if f"/t/{ticket['tracking_token']}]" in text:
             return text
     return None
 
@@ -89,10 +93,12 @@ def test_the_server_prints_to_the_loopback_printer_and_paper_out_gives_e_tickets
             ("ru", "Ваш номер"),
             ("en", "Your number"),
         ):
-            number = live_server.issue(center, "pension-new", language=language)["number"]
-            text = wait_for(lambda n=number: printed_text(out, n), what=f"printing {number}")
+            issued = live_server.issue(center, "pension-new", language=language)
+            number = issued["number"]
+            text = wait_for(lambda t=issued: printed_text(out, t), what=f"printing {number}")
             if language != "az":  # Azerbaijani words with ə are printed as an image
-                assert words in text
+                # The number is the picture right after "your number".
+                assert re.search(rf"{words}\n\[picture 576 x \d+ dots\]\n", text), text
             assert wait_for(
                 lambda n=number: print_state(live_server, n, center.code)[0] == "printed"
             )
@@ -129,3 +135,47 @@ def test_the_server_prints_to_the_loopback_printer_and_paper_out_gives_e_tickets
     finally:
         printer.terminate()
         printer.wait(10)
+
+
+def test_make_demo_passes_its_ports_and_the_readme_says_how():
+    dry_run = subprocess.run(
+        ["make", "-n", "demo", "PORT=8000", "PRINTER_PORT=9200"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "novbe demo --port 8000 --printer-port 9200" in dry_run
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "make demo PORT=8000 PRINTER_PORT=9200" in readme
+
+
+@pytest.mark.parametrize(
+    ("option", "variable", "what"),
+    [("--port", "PORT", "demo server"), ("--printer-port", "PRINTER_PORT", "loopback printer")],
+)
+def test_a_port_in_use_stops_the_demo_with_a_line_naming_it(tmp_path, option, variable, what):
+    database = tmp_path / "demo.db"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = {"--port": free_port(), "--printer-port": free_port(), option: port}
+        result = subprocess.run(
+            [sys.executable, "-m", "server.cli", "demo"]
+            + [str(part) for pair in ports.items() for part in pair],
+            env=dict(os.environ, NOVBE_DATABASE_URL=f"sqlite:///{database}"),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1 and result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert line == (
+        f"Error: port {port} for the {what} on 127.0.0.1 is already in use (is another demo "
+        f"running?); choose another with `make demo {variable}=<port>` or "
+        f"`novbe demo {option} <port>`"
+    )
+    assert not database.exists()  # it stopped before setting anything up

@@ -12,11 +12,14 @@ from PIL import Image
 
 from hardware.loopback_printer import (
     EscPosDecoder,
+    Job,
     LoopbackPrinter,
     PrinterState,
     RasterImage,
+    TextLine,
     TicketFolder,
     decode,
+    preview,
 )
 
 ESC, GS, DLE = b"\x1b", b"\x1d", b"\x10"
@@ -176,3 +179,47 @@ def test_image_raster_round_trip():
     image = RasterImage(16, 1, bytes([0x80, 0x01]))
     assert image.black(0, 0) and image.black(15, 0) and not image.black(1, 0)
     assert image.black_dots == 2
+
+
+def test_the_transcript_says_where_pictures_and_qr_codes_are():
+    payload = b"https://example.org/t/1"
+    data = (
+        b"Your number\n"
+        + GS + b"v0\x00\x02\x00\x01\x00" + bytes([0xFF, 0x00])  # 16 x 1 dots
+        + GS + b"(k" + bytes([len(payload) + 3, 0]) + b"1P0" + payload
+        + GS + b"(k\x03\x001Q0"
+        + b"Thanks\n" + GS + b"V\x00"
+    )  # fmt: skip
+    [job] = decode(data).jobs
+    assert job.transcript() == (
+        "Your number\n[picture 16 x 1 dots]\n[QR code: https://example.org/t/1]\nThanks"
+    )
+
+
+def ink_box(picture: Image.Image) -> tuple[int, int, int, int]:
+    return picture.convert("L").point(lambda v: 255 - v).getbbox()
+
+
+def test_the_preview_prints_text_as_a_printer_magnifies_its_font():
+    full = "x" * 48  # a full line of font A on 80 mm paper: 48 x 12 dots
+    data = (
+        ESC + b"a\x01" + full.encode() + b"\n"
+        + GS + b"!\x01" + ESC + b"E\x01" + b"Tall header\n"  # 1 wide, 2 high, bold
+        + GS + b"!\x55" + b"A1\n"  # 6 x 6
+        + GS + b"V\x00"
+    )  # fmt: skip
+    [job] = decode(data).jobs
+    sheet = preview(job)  # 8 dots of margin each side of the 576-dot paper
+    lines = [preview(Job(items=[line])) for line in job.lines]
+    left, _, right, _ = ink_box(lines[0])
+    assert left >= 8 and right <= 8 + 576 and right - left > 560  # fits, edge to edge
+    _, top, _, bottom = ink_box(lines[1])
+    assert 24 < bottom - top <= 48  # twice a line's height
+    left, top, right, bottom = ink_box(lines[2])
+    assert 80 < bottom - top <= 144 and 72 < right - left <= 144  # 6 x 6 cells of 12 x 24
+    regular, bold = (
+        preview(Job(items=[TextLine("Tall header", bold=weight)])) for weight in (False, True)
+    )
+    ink = [sum(picture.convert("L").histogram()[:128]) for picture in (regular, bold)]
+    assert ink[1] > 1.2 * ink[0]  # emphasized prints heavier
+    assert sheet.height > sum(picture.height - 32 for picture in lines)

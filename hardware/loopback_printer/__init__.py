@@ -13,8 +13,8 @@ One module a job:
 * :mod:`~hardware.loopback_printer.servers`: :class:`LoopbackPrinter` on 127.0.0.1 (TCP)
   and :class:`LoopbackSerialPrinter` on a pseudo-terminal;
 * :mod:`~hardware.loopback_printer.ticket_files`: ``novbe loopback-printer``, which writes
-  each ticket to a folder as text and a picture (:func:`serve`, :class:`TicketFolder`,
-  :func:`preview`).
+  each ticket to a folder as a transcript and a picture (:func:`serve`,
+  :class:`TicketFolder`, :func:`preview`).
 
 In a test::
 

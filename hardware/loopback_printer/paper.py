@@ -107,6 +107,19 @@ class Job:
     def qr_codes(self) -> list[QrCode]:
         return [item for item in self.items if isinstance(item, QrCode)]
 
+    def transcript(self) -> str:
+        """The ticket as text, in print order: its text lines, ``[picture W x H dots]`` for a
+        raster image (text drawn as a picture, the ticket number) and ``[QR code: payload]``."""
+        parts = []
+        for item in self.items:
+            if isinstance(item, TextLine):
+                parts.append(item.text)
+            elif isinstance(item, RasterImage):
+                parts.append(f"[picture {item.width} x {item.height} dots]")
+            else:
+                parts.append(f"[QR code: {item.payload}]")
+        return "\n".join(parts)
+
     def line(self, text: str) -> TextLine:
         """The printed line equal to ``text`` (AssertionError listing the lines if none)."""
         for line in self.lines:

@@ -1,9 +1,11 @@
 """Tickets a loopback printer received, written out to look at: ``novbe loopback-printer``.
 
-:func:`serve` runs a :class:`~hardware.loopback_printer.servers.LoopbackPrinter` on a fixed
-port (9100 for the demo kiosk) and writes each ticket to a folder as ``NNNN.txt`` (its text)
-and ``NNNN.png`` (:func:`preview`, drawn in a monospace font). The file ``PAPER_OUT`` in
-that folder makes it report no paper; removing it refills the paper.
+:func:`serve` runs a :class:`~hardware.loopback_printer.servers.LoopbackPrinter` on a port
+(9100 for the demo kiosk unless ``novbe demo --printer-port`` says otherwise) and writes each
+ticket to a folder as ``NNNN.txt`` (:meth:`~hardware.loopback_printer.paper.Job.transcript`:
+its text lines, where pictures are, the QR codes' addresses) and ``NNNN.png``
+(:func:`preview`: what the paper shows). The file ``PAPER_OUT`` in that folder makes it
+report no paper; removing it refills the paper.
 
 Invariants: tickets are numbered from 0001 in the order printed, each written once; a
 ticket's ``.png`` is written before its ``.txt``, so a ``.txt`` appearing means both are
@@ -22,23 +24,22 @@ from .servers import LoopbackPrinter
 PAPER_OUT = "PAPER_OUT"  # the marker file: while it exists, the printer has no paper
 
 
+# A printer's own font A: 12 x 24 dots a character, magnified by repeating dots (GS !).
+CELL_DOTS = (12, 24)
+CELL_FONT_PX = 20  # DejaVu Sans Mono at this size fills a 12-dot cell
+
+
 def preview(job: Job, width: int = 576):
-    """A picture of a decoded ticket (text drawn in a monospace font), to look at by eye."""
+    """A picture of a decoded ticket, to look at by eye: raster images dot for dot, QR
+    codes drawn from their payload, and text as a printer prints its own font (see
+    :func:`text_line_image`)."""
     import qrcode
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image
 
-    from ..escpos_render import find_font  # python-escpos loads its printer database
-
-    mono = find_font().replace("DejaVuSans.ttf", "DejaVuSansMono.ttf")
     parts: list[Image.Image] = []
     for item in job.items:
         if isinstance(item, TextLine):
-            font = ImageFont.truetype(mono, 20 * item.height)
-            part = Image.new("L", (width, 24 * item.height), 255)
-            draw = ImageDraw.Draw(part)
-            x = {"left": 0, "center": (width - font.getlength(item.text)) / 2}.get(item.align, 0)
-            draw.text((x, 0), item.text, font=font, fill=0)
-            parts.append(part)
+            parts.append(text_line_image(item, width))
         elif isinstance(item, RasterImage):
             parts.append(item.to_pil().convert("L"))
         else:
@@ -54,6 +55,32 @@ def preview(job: Job, width: int = 576):
         sheet.paste(part, (8, y))
         y += part.height
     return sheet
+
+
+def text_line_image(line: TextLine, width: int):
+    """``line`` as a printer prints text: each character in a 12 x 24 dot cell (DejaVu Sans
+    Mono standing in for the printer's font, bold when emphasized), black and white, then
+    magnified by repeating dots ``width`` x ``height`` times, as GS ! does."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from ..escpos_render import find_font  # python-escpos loads its printer database
+
+    mono = find_font().replace("DejaVuSans.ttf", "DejaVuSansMono.ttf")
+    if line.bold:
+        mono = mono.replace("DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf")
+    font = ImageFont.truetype(mono, CELL_FONT_PX)
+    cell_w, cell_h = CELL_DOTS
+    row = Image.new("L", (max(1, len(line.text)) * cell_w, cell_h), 255)
+    draw = ImageDraw.Draw(row)
+    for i, char in enumerate(line.text):
+        x = i * cell_w + (cell_w - font.getlength(char)) / 2
+        draw.text((x, 1), char, font=font, fill=0)
+    row = row.point(lambda v: 0 if v < 128 else 255)
+    row = row.resize((row.width * line.width, cell_h * line.height), Image.NEAREST)
+    part = Image.new("L", (width, row.height), 255)
+    left = {"center": (width - row.width) // 2, "right": width - row.width}.get(line.align, 0)
+    part.paste(row, (left, 0))
+    return part
 
 
 class TicketFolder:
@@ -80,16 +107,16 @@ class TicketFolder:
             name = f"{self.written:04d}"
             # The picture first: a ticket's .txt appearing means both are there.
             preview(job).save(self.folder / f"{name}.png")
-            (self.folder / f"{name}.txt").write_text(job.text, encoding="utf-8")
+            (self.folder / f"{name}.txt").write_text(job.transcript(), encoding="utf-8")
             happened.append(f"printed ticket {name}")
         return happened
 
 
 def serve(port: int, out_dir: str) -> None:
     """``novbe loopback-printer``: a printer on 127.0.0.1:``port`` that writes every ticket it
-    receives to ``out_dir`` as text (``NNNN.txt``) and as a picture (``NNNN.png``). Create the
-    file ``PAPER_OUT`` in ``out_dir`` to make it report no paper; remove it to refill. Runs
-    until interrupted (Ctrl-C)."""
+    receives to ``out_dir`` as a transcript (``NNNN.txt``) and a picture (``NNNN.png``).
+    Create the file ``PAPER_OUT`` in ``out_dir`` to make it report no paper; remove it to
+    refill. Runs until interrupted (Ctrl-C)."""
     printer = LoopbackPrinter()
     printer.port = port
     folder = TicketFolder(printer, Path(out_dir))

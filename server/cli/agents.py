@@ -115,8 +115,8 @@ def kiosk_agent(server, token, printer_url, state_dir, retry_max, status_interva
 @click.option("--out", "out_dir", default="printed-tickets", show_default=True)
 def loopback_printer(port: int, out_dir: str) -> None:
     """The loopback printer: a stand-in ESC/POS network printer on 127.0.0.1 that writes
-    each ticket it receives to OUT as text and PNG. Create OUT/PAPER_OUT to make it report
-    no paper."""
+    each ticket it receives to OUT as a PNG and a transcript. Create OUT/PAPER_OUT to make
+    it report no paper."""
     from hardware.loopback_printer import serve
 
     serve(port, out_dir)

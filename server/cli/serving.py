@@ -4,14 +4,17 @@ key and of enough open files for the connections."""
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import socket
 import subprocess
 import sys
 
 import click
 
 from . import fail, main
+from .agents import DEMO_PRINTER_PORT
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
@@ -45,30 +48,76 @@ def serve(host: str, port: int, workers: int) -> None:
 
 @main.command()
 @click.option("--host", default=DEFAULT_HOST, show_default=True)
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="The port to serve on (make demo PORT=8000).",
+)
+@click.option(
+    "--printer-port",
+    default=DEMO_PRINTER_PORT,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="The loopback printer's port on 127.0.0.1 (make demo PRINTER_PORT=9200).",
+)
 @click.option("--no-serve", is_flag=True, help="Set the demo up, print its logins, and stop.")
-def demo(host: str, port: int, no_serve: bool) -> None:
+def demo(host: str, port: int, printer_port: int, no_serve: bool) -> None:
     """Create the demo center (its own database unless NOVBE_DATABASE_URL is set) and serve it."""
     from .. import create_app
     from ..demo.setup import set_up_demo
 
+    if not no_serve:  # before anything is set up: a busy port is the commonest first snag
+        check_port_free(host, port, "the demo server", "--port", "PORT")
+        check_port_free(
+            "127.0.0.1", printer_port, "the loopback printer", "--printer-port", "PRINTER_PORT"
+        )
     app = create_app()
     if not os.environ.get("NOVBE_DATABASE_URL"):
         url = "sqlite:///" + os.path.join(app.instance_path, "demo.db")
         os.environ["NOVBE_DATABASE_URL"] = url
         app = create_app({"DATABASE_URL": url})
     with app.app_context():
-        info = set_up_demo()
+        info = set_up_demo(printer_port)
     prints = os.path.join(app.instance_path, "demo-prints")
     click.echo(info.describe(f"http://{host}:{port}", prints))
     if not no_serve:
-        # The demo kiosk prints through the server to this loopback printer (the
-        # center file's kiosk-1 settings); it goes away with the server on Ctrl-C.
+        # The demo kiosk prints through the server to this loopback printer (kiosk-1's
+        # settings point at its port); it goes away with the server on Ctrl-C.
         subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "loopback-printer", "--out", prints],
+            [
+                sys.executable,
+                "-m",
+                "server.cli",
+                "loopback-printer",
+                "--port",
+                str(printer_port),
+                "--out",
+                prints,
+            ],
             stdout=subprocess.DEVNULL,
         )
         exec_server(host, port)
+
+
+def check_port_free(host: str, port: int, what: str, option: str, variable: str) -> None:
+    """Fail with one line naming the port and how to choose another, if it is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As the server will bind it: a port left in TIME_WAIT by a stopped server is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                why = "is already in use (is another demo running?)"
+            else:
+                why = f"cannot be used ({exc.strerror})"
+            fail(
+                f"port {port} for {what} on {host} {why}; choose another with "
+                f"`make demo {variable}=<port>` or `novbe demo {option} <port>`"
+            )
 
 
 def exec_server(host: str, port: int, workers: int = 1) -> None:

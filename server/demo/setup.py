@@ -1,29 +1,34 @@
-"""``novbe demo``: a realistic center with staff logins, device tokens and a morning queue."""
+"""``novbe demo``: a realistic center with staff logins, device tokens and a morning's
+history (server/demo/morning.py), open whenever the demo runs."""
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from ..auth import create_staff, device_actor, rotate_device_token
+from ..auth import create_staff, rotate_device_token
 from ..extensions import db
 from ..importer import import_center, load_center_file
 from ..migrate import upgrade
-from ..models import Center, Device, StaffUser, Ticket, utcnow
-from ..queue import business_day, issue_ticket
+from ..models import Center, Device, StaffUser, utcnow
+from .morning import seed_morning
 
 CENTER_FILE = Path(__file__).with_name("center.yaml")
 DEMO_PASSWORD = "novbe-demo"
-SEED_TICKETS = 24
+DEMO_PRINTER_PORT = 9100  # kiosk-1's printer in center.yaml, the loopback printer's default
+# The demo center is open from before its morning until well after the demo starts.
+OPEN_BEFORE = timedelta(hours=3)
+OPEN_AFTER = timedelta(hours=8)
 
 
 @dataclass
 class DemoInfo:
     center: str
+    printer_port: int = DEMO_PRINTER_PORT
     logins: list[tuple[str, str, str]] = field(default_factory=list)  # user, role, counter
     devices: list[tuple[str, str, str]] = field(default_factory=list)  # kind, name, token
 
@@ -42,11 +47,15 @@ class DemoInfo:
         if prints:
             lines += [
                 "",
-                "Printer: kiosk-1's tickets go to a loopback printer that writes each one",
-                f"         to {prints}/ (text and PNG);",
+                "Printer: kiosk-1's tickets go to a loopback printer on "
+                f"127.0.0.1:{self.printer_port}, which",
+                f"         writes each to {prints}/ as a PNG and a transcript;",
                 f"         touch {prints}/PAPER_OUT to run it out of paper.",
             ]
         lines += [
+            "",
+            "Try it: at the kiosk take a ticket for Pensions > New pension; at the counter",
+            "        log in as counter1, pick counter 1 and call next: yours is called first.",
             "",
             f"API:          {base_url}/api/v1/openapi.json",
             f"Queue:        {base_url}/api/v1/centers/{self.center}/queue",
@@ -57,13 +66,18 @@ class DemoInfo:
         return "\n".join(lines)
 
 
-def set_up_demo() -> DemoInfo:
-    """Idempotent: re-running updates the catalog, keeps users, rotates device tokens."""
+def set_up_demo(printer_port: int = DEMO_PRINTER_PORT, now: datetime | None = None) -> DemoInfo:
+    """Idempotent: re-running updates the catalog, keeps users, rotates device tokens.
+
+    ``printer_port``: where the loopback printer listens, for kiosk-1's printer address.
+    ``now``: the time to set the demo up for (tests try several hours of the day)."""
+    now = now or utcnow()
     upgrade(db.engine)
     with db.write() as session:
         summary = import_center(session, load_center_file(CENTER_FILE))
         center = session.scalar(select(Center).where(Center.code == summary.center))
-        info = DemoInfo(center=center.code)
+        _open_now(center, now)
+        info = DemoInfo(center=center.code, printer_port=printer_port)
         users = [("manager", "manager", "")] + [
             (f"counter{c.label}", "staff", c.label) for c in center.counters
         ]
@@ -75,29 +89,31 @@ def set_up_demo() -> DemoInfo:
             select(Device).where(Device.center_id == center.id).order_by(Device.id)
         ).all()
         for device in devices:
+            _point_at_printer(device, printer_port)
             info.devices.append((device.kind, device.name, rotate_device_token(session, device)))
-        _seed_queue(session, center, devices)
+        seed_morning(session, center, list(devices), now)
     return info
 
 
-def _seed_queue(session, center: Center, devices: list[Device]) -> None:
-    """A morning's queue, so calling next shows something; only once a day."""
-    now = utcnow()
-    today = business_day(center, now)
-    issued_today = session.scalar(
-        select(func.count())
-        .select_from(Ticket)
-        .where(Ticket.center_id == center.id, Ticket.business_day == today)
-    )
-    kiosk = next((d for d in devices if d.kind == "kiosk"), None)
-    if issued_today or kiosk is None:
-        return
-    rng = random.Random(today.toordinal())
-    services = [s for s in center.services if s.active]
-    actor = device_actor(kiosk)
-    for i in range(SEED_TICKETS):
-        service = rng.choice(services)
-        priority = rng.choice(center.priority_classes) if rng.random() < 0.15 else None
-        language = rng.choices(["az", "ru", "en"], weights=[7, 2, 1])[0]
-        issued = now - timedelta(minutes=(SEED_TICKETS - i) * 2)
-        issue_ticket(session, center.code, service.code, language, priority, actor, now=issued)
+def _open_now(center: Center, now: datetime) -> None:
+    """Opening hours around now in the center's zone, so that the demo works at any hour:
+    with center.yaml's 09:00 to 18:00, a ticket taken in the evening in Baku would be
+    expired by the server's end-of-day upkeep within a minute."""
+    local = now.astimezone(ZoneInfo(center.timezone))
+    midnight = datetime.combine(local.date(), time(0), local.tzinfo)
+    opens = max(local - OPEN_BEFORE, midnight)
+    closes = min(local + OPEN_AFTER, midnight + timedelta(hours=23, minutes=59))
+    center.opens_at = time(opens.hour)
+    center.closes_at = time(closes.hour, closes.minute if closes.hour == 23 else 0)
+    if center.closes_at <= local.time():
+        center.closes_at = time(23, 59)
+
+
+def _point_at_printer(device: Device, port: int) -> None:
+    """Point the demo kiosk's printer address (the loopback printer on 127.0.0.1) at ``port``."""
+    printer = (device.settings or {}).get("printer", "")
+    loopback = f"tcp://127.0.0.1:{DEMO_PRINTER_PORT}"
+    if device.kind == "kiosk" and printer.startswith(loopback):
+        settings = dict(device.settings)
+        settings["printer"] = printer.replace(loopback, f"tcp://127.0.0.1:{port}", 1)
+        device.settings = settings

@@ -1,0 +1,253 @@
+"""The demo center's morning: visitors issued, called, served and rated before the demo
+starts, so the dashboard, the reports and the display have a day to show, while the
+queue a newcomer walks into is clear where the README's walkthrough goes.
+
+The walkthrough (README.md, quick start): take a ticket for New pension at the kiosk,
+log in as ``counter1`` and call next. Counter 1 serves New pension, Pension
+recalculation and Disability status (:data:`WALKTHROUGH_COUNTER`, server/demo/center.yaml).
+
+Invariants:
+
+* It runs once a business day: nothing is added when today already has tickets.
+* Everything happens through the queue engine (``issue_ticket``, ``call_next``,
+  ``start``, ``complete``, ``recall`` and ``no_show``, ``rate_ticket``) at past times, in
+  time order, so every figure on the dashboard comes from real events.
+* When it is done, no ticket waits for, and nobody is being served at, the walkthrough
+  counter's services, and that counter is free: the first ticket a newcomer takes for
+  one of them is the first that counter calls.
+* Visitors still wait for other services and other counters are busy, so the display
+  and the dashboard show a live queue.
+* The same day gives the same morning (the random numbers are seeded with the date).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..auth import device_actor, staff_actor
+from ..models import Center, Counter, Device, Service, StaffUser, Ticket, utcnow
+from ..queue import (
+    Actor,
+    business_day,
+    call_next,
+    complete,
+    issue_ticket,
+    no_show,
+    recall,
+    start,
+)
+from ..ratings import rate_ticket
+
+WALKTHROUGH_COUNTER = "1"
+HISTORY = timedelta(hours=2)  # how far back the morning starts (not before opening)
+VISITORS_PER_HOUR = 30
+# The walkthrough counter's visitors stop coming this long before now, so that counter
+# and the others serving the same services have time to clear them.
+WALKTHROUGH_SERVICES_QUIET = timedelta(minutes=45)
+MIN_WAITING = 4  # at least this many visitors wait for other services at the end
+NO_SHOW_SHARE = 0.06
+RATED_SHARE = 0.4
+SCORES = (5, 4, 3, 2, 1)
+SCORE_WEIGHTS = (55, 28, 9, 4, 4)
+LANGUAGES = ("az", "ru", "en")
+LANGUAGE_WEIGHTS = (7, 2, 1)
+PRIORITY_SHARE = 0.12
+
+
+@dataclass
+class Desk:
+    """A counter in the simulation: who works it and when they are next free."""
+
+    counter: Counter
+    actor: Actor
+    free_at: datetime
+    last_event: datetime  # when it last called, started or finished a visit
+    done: bool = False
+
+
+def seed_morning(
+    session: Session, center: Center, devices: list[Device], now: datetime | None = None
+) -> None:
+    """Play the center's morning up to ``now`` (see the module's invariants)."""
+    now = now or utcnow()
+    today = business_day(center, now)
+    issued_today = session.scalar(
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.center_id == center.id, Ticket.business_day == today)
+    )
+    kiosk = next((d for d in devices if d.kind == "kiosk"), None)
+    if issued_today or kiosk is None:
+        return
+    rng = random.Random(today.toordinal())
+    opened = datetime.combine(today, center.opens_at, ZoneInfo(center.timezone))
+    begin = max(now - HISTORY, opened.astimezone(now.tzinfo))
+    walkthrough = _walkthrough_counter(center)
+    quiet = set(walkthrough.service_ids)
+    services = [s for s in center.services if s.active]
+    arrivals = _arrivals(rng, services, quiet, begin, now)
+    desks = _desks(session, center, rng, begin)
+
+    kiosk_actor = device_actor(kiosk)
+    upcoming = list(arrivals)
+    while True:
+        open_desks = [desk for desk in desks if not desk.done]
+        if not open_desks:
+            break
+        desk = min(open_desks, key=lambda d: d.free_at)
+        while upcoming and upcoming[0][0] <= desk.free_at:
+            at, service = upcoming.pop(0)
+            _issue(session, center, service, rng, kiosk_actor, at)
+        if desk.free_at >= now - timedelta(minutes=2):
+            desk.done = True
+            continue
+        _serve_next(session, desk, rng, now, keep_serving=desk.counter is not walkthrough)
+    for at, service in upcoming:  # arrived after the last call
+        _issue(session, center, service, rng, kiosk_actor, at)
+    walkthrough_desk = next((d for d in desks if d.counter is walkthrough), None)
+    if walkthrough_desk is not None:
+        _clear_walkthrough_queue(session, walkthrough_desk, quiet, now)
+    _keep_a_queue(session, center, services, quiet, rng, kiosk_actor, now)
+
+
+def _walkthrough_counter(center: Center) -> Counter:
+    return next(c for c in center.counters if c.label == WALKTHROUGH_COUNTER)
+
+
+def _arrivals(
+    rng: random.Random,
+    services: list[Service],
+    quiet: set[int],
+    begin: datetime,
+    now: datetime,
+) -> list[tuple[datetime, Service]]:
+    """Visitors over the morning, in time order; none for the walkthrough counter's
+    services in the last :data:`WALKTHROUGH_SERVICES_QUIET`."""
+    arrivals = []
+    at = begin
+    mean_gap_s = 3600 / VISITORS_PER_HOUR
+    while True:
+        at += timedelta(seconds=rng.expovariate(1 / mean_gap_s))
+        if at >= now - timedelta(minutes=1):
+            return arrivals
+        choices = services
+        if at >= now - WALKTHROUGH_SERVICES_QUIET:
+            choices = [s for s in services if s.id not in quiet]
+        arrivals.append((at, rng.choice(choices)))
+
+
+def _desks(session: Session, center: Center, rng: random.Random, begin: datetime) -> list[Desk]:
+    """Each counter with its staff member (``counter<label>``), opening in the first
+    minutes of the morning."""
+    desks = []
+    for counter in center.counters:
+        user = session.scalar(
+            select(StaffUser).where(StaffUser.username == f"counter{counter.label}")
+        )
+        if user is None:
+            continue
+        opens = begin + timedelta(minutes=rng.uniform(2, 10))
+        desks.append(Desk(counter, staff_actor(user), opens, begin))
+    return desks
+
+
+def _issue(
+    session: Session,
+    center: Center,
+    service: Service,
+    rng: random.Random,
+    actor: Actor,
+    at: datetime,
+) -> None:
+    priority = rng.choice(center.priority_classes) if rng.random() < PRIORITY_SHARE else None
+    language = rng.choices(LANGUAGES, weights=LANGUAGE_WEIGHTS)[0]
+    issue_ticket(session, center.code, service.code, language, priority, actor, now=at)
+
+
+def _serve_next(
+    session: Session, desk: Desk, rng: random.Random, now: datetime, *, keep_serving: bool
+) -> None:
+    """The desk calls its next visitor and serves them (or marks them no-show), and is
+    free again after. A visit that would run past now is still going on at a desk with
+    ``keep_serving``; the walkthrough counter finishes it just before now."""
+    ticket = call_next(session, desk.counter.id, desk.actor, now=desk.free_at)
+    if ticket is None:
+        desk.free_at += timedelta(minutes=rng.uniform(1, 3))
+        return
+    called = desk.free_at
+    recalls = ticket.service.center.recalls_before_no_show
+    if rng.random() < NO_SHOW_SHARE and called + timedelta(minutes=recalls + 1) < now:
+        at = called
+        for _ in range(recalls):
+            at += timedelta(minutes=1)
+            recall(session, ticket.id, desk.actor, now=at)
+        desk.last_event = at + timedelta(minutes=1)
+        no_show(session, ticket.id, desk.actor, now=desk.last_event)
+        desk.free_at = desk.last_event + timedelta(seconds=30)
+        return
+    started = called + timedelta(seconds=rng.uniform(20, 60))
+    start(session, ticket.id, desk.actor, now=started)
+    minutes = ticket.service.default_service_min * rng.uniform(0.6, 1.5)
+    ended = started + timedelta(minutes=minutes)
+    if ended >= now:
+        if keep_serving:
+            desk.done = True  # still with this visitor when the demo starts
+            desk.last_event = started
+            return
+        ended = max(started + timedelta(seconds=30), now - timedelta(seconds=30))
+    complete(session, ticket.id, desk.actor, now=ended)
+    desk.last_event = ended
+    if rng.random() < RATED_SHARE and ended + timedelta(minutes=2) < now:
+        score = rng.choices(SCORES, weights=SCORE_WEIGHTS)[0]
+        rate_ticket(session, ticket.tracking_token, score, now=ended + timedelta(minutes=2))
+    desk.free_at = ended + timedelta(seconds=rng.uniform(30, 120))
+
+
+def _clear_walkthrough_queue(session: Session, desk: Desk, quiet: set[int], now: datetime) -> None:
+    """Whoever still waits for the walkthrough counter's services (a busy morning) is
+    served there in the moments before now, so a newcomer's ticket is next."""
+    left = session.scalar(
+        select(func.count())
+        .select_from(Ticket)
+        .where(
+            Ticket.center_id == desk.counter.center_id,
+            Ticket.status == "waiting",
+            Ticket.service_id.in_(quiet),
+        )
+    )
+    if not left:
+        return
+    at = max(desk.last_event, now - timedelta(minutes=5))
+    step = (now - at) / (2 * left + 2)
+    while (ticket := call_next(session, desk.counter.id, desk.actor, now=at + step)) is not None:
+        start(session, ticket.id, desk.actor, now=at + step)
+        complete(session, ticket.id, desk.actor, now=at + 2 * step)
+        at += 2 * step
+
+
+def _keep_a_queue(
+    session: Session,
+    center: Center,
+    services: list[Service],
+    quiet: set[int],
+    rng: random.Random,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """At least :data:`MIN_WAITING` visitors waiting for services the walkthrough does
+    not use, so the display and the dashboard show a queue."""
+    others = [s for s in services if s.id not in quiet]
+    waiting = session.scalar(
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.center_id == center.id, Ticket.status == "waiting")
+    )
+    for i in range(MIN_WAITING - waiting):
+        at = now - timedelta(minutes=MIN_WAITING - i)
+        _issue(session, center, rng.choice(others), rng, actor, at)

@@ -1,0 +1,71 @@
+"""The demo center's morning (server/demo/morning.py, server/demo/setup.py), set up at
+several hours of the day: a day's history for the dashboard, a queue at other counters,
+and nobody ahead of a newcomer at counter 1, the README's walkthrough counter."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from server.demo.morning import MIN_WAITING, WALKTHROUGH_COUNTER
+from server.demo.setup import set_up_demo
+from server.models import Center, Rating, Ticket
+from server.queue import business_day, current_ticket, expire_all_centers
+
+BAKU = ZoneInfo("Asia/Baku")
+
+
+@pytest.mark.parametrize(
+    "local",
+    [
+        datetime(2026, 3, 12, 0, 20),  # just after midnight: hardly any morning
+        datetime(2026, 3, 12, 9, 5),
+        datetime(2026, 3, 12, 13, 30),
+        datetime(2026, 3, 12, 20, 10),  # after the center file's 18:00 closing
+        datetime(2026, 3, 12, 23, 50),
+    ],
+    ids=lambda t: t.strftime("%H%M"),
+)
+def test_the_morning_leaves_counter_1_free_and_a_queue_elsewhere(app, db, local):
+    now = local.replace(tzinfo=BAKU).astimezone(UTC)
+    with app.app_context():
+        set_up_demo(now=now)
+    with db.write() as s:
+        center = s.scalar(select(Center))
+        counter = next(c for c in center.counters if c.label == WALKTHROUGH_COUNTER)
+        tickets = s.scalars(select(Ticket)).all()
+        # Open now, so the server's end-of-day upkeep leaves a newcomer's ticket alone.
+        assert center.opens_at <= local.time() < center.closes_at
+        assert expire_all_centers(s, now=now + timedelta(minutes=1)) == 0
+        assert current_ticket(s, counter.id) is None
+        open_ = [t for t in tickets if t.status in ("waiting", "called", "serving", "parked")]
+        assert not [t.display_number for t in open_ if t.service_id in counter.service_ids]
+        waiting = [t for t in tickets if t.status == "waiting"]
+        assert len(waiting) >= MIN_WAITING
+        # Everything happened today, before now, in order.
+        today = business_day(center, now)
+        assert {t.business_day for t in tickets} == {today}
+        for t in tickets:
+            times = [t.issued_at, t.called_at, t.started_at, t.ended_at]
+            times = [at for at in times if at is not None]
+            assert times == sorted(times) and times[-1] <= now, t.display_number
+        if local.hour >= 9:  # a morning of two hours: visitors served, and rated
+            done = [t for t in tickets if t.status == "done"]
+            assert len(done) >= 20
+            assert len({t.service_id for t in done}) >= 8
+            assert s.scalar(select(Rating).limit(1)) is not None
+            assert any(t.status == "serving" for t in tickets)  # other counters are busy
+
+
+def test_setting_the_demo_up_again_the_same_day_adds_no_second_morning(app, db):
+    now = datetime(2026, 3, 12, 11, 0, tzinfo=BAKU).astimezone(UTC)
+    with app.app_context():
+        set_up_demo(now=now)
+        with db.read() as s:
+            first = len(s.scalars(select(Ticket)).all())
+        set_up_demo(now=now + timedelta(minutes=30))
+    with db.read() as s:
+        assert len(s.scalars(select(Ticket)).all()) == first
