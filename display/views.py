@@ -5,11 +5,15 @@ figures from the public API and then live."""
 from __future__ import annotations
 
 from flask import request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from server import limits
 from server.errors import NotFound
 from server.extensions import db
 from server.i18n import LANGUAGES
+from server.importer import CENTER_DEFAULTS
+from server.models import Center, Device
 from server.queue.lookup import get_center
 from server.screens import render_screen
 
@@ -18,7 +22,30 @@ from . import TRANSLATIONS, bp
 
 @bp.get("/display/<device>")
 def display(device: str):
-    return render_screen("display/display.html", TRANSLATIONS, device=device)
+    """The page carries a time zone for its clock until its first snapshot brings its
+    center's, and for good on a display not set up yet (no token: no center known)."""
+    with db.read() as s:
+        zone = local_zone(s, device)
+    return render_screen("display/display.html", TRANSLATIONS, device=device, timezone=zone)
+
+
+def local_zone(session: Session, device: str) -> str:
+    """The time zone of the centers with a display of this name, if they agree; else of
+    every center, if they agree; else the zone a center gets when its file names none
+    (the importer's default, Asia/Baku). Never the server's own zone: servers often run
+    on UTC, which is what a hall must not see."""
+    every_center = select(Center.timezone).distinct()
+    queries = [every_center]
+    if limits.can_name_a_row(device):
+        with_this_display = every_center.join(Device).where(
+            Device.kind == "display", Device.name == device
+        )
+        queries.insert(0, with_this_display)
+    for query in queries:
+        zones = session.scalars(query.limit(2)).all()
+        if len(zones) == 1:
+            return zones[0]
+    return CENTER_DEFAULTS["timezone"]
 
 
 # ---- the public transparency page (anyone, no login) -------------------------------

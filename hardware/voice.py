@@ -51,7 +51,7 @@ class VoiceUnavailable(VoiceError):
 
 
 def spoken_number(number: str) -> str:
-    """The ticket number as display.js speaks it: letters, a comma, then the digits one
+    """The ticket number as display_sound.js speaks it: letters, a comma, then the digits one
     by one ("A012" -> "A, 0 1 2"), so it sounds like what is printed and shown."""
     match = re.fullmatch(r"([A-Za-z]*)([0-9]*)", number)
     if not match:
@@ -63,7 +63,7 @@ def spoken_number(number: str) -> str:
 
 def announcement_text(template: str, number: str, counter: str) -> str:
     """The phrase from the words of ``announce.call`` (server/i18n/common.json), e.g.
-    ``"Ticket {number}, counter {counter}"``, filled in as display.js does."""
+    ``"Ticket {number}, counter {counter}"``, filled in as display_sound.js does."""
     return template.replace("{number}", spoken_number(number)).replace("{counter}", counter)
 
 

@@ -40,7 +40,7 @@ from flask.sessions import SecureCookieSessionInterface
 HSTS = "max-age=31536000"
 
 # What the screens use: a same-origin WebSocket (the live channel), announcement audio
-# played from a blob: URL (display.js fetches it with the device token), images (QR
+# played from a blob: URL (display_sound.js fetches it with the device token), images (QR
 # codes, charts) from this server. Nothing else: no inline code, no plugins, no frames.
 CSP_DIRECTIVES = (
     "default-src 'self'",

@@ -370,9 +370,23 @@ def test_a_display_opened_without_its_token_says_how_to_set_it_up(new_page, live
     page.goto(f"{live_server.url}/display/hall")
     setup = page.locator("#setup")
     expect(setup).to_be_visible()
-    expect(setup).to_contain_text("Bu ekran hələ qurulmayıb")
+    expect(setup).to_contain_text("Bu ekran hələ quraşdırılmayıb")
     expect(setup).to_contain_text("/display/hall#token=")
     expect(page.locator("#connection")).to_be_hidden()
+
+
+def test_a_refused_token_is_said_in_three_languages_not_in_the_servers_english(
+    new_page, live_server
+):
+    page = new_page(1280, 720)
+    page.goto(f"{live_server.url}/display/hall#token=dv_not-a-token")
+    banner = page.locator("#connection")
+    expect(banner).to_be_visible()
+    expect(banner).to_have_attribute("data-status", "refused")
+    expect(banner).to_contain_text("Server bu ekranın açarını qəbul etmir")
+    expect(banner).to_contain_text("Сервер не принимает ключ этого экрана")
+    expect(banner).to_contain_text("The server does not accept this screen's key")
+    expect(banner).not_to_contain_text("invalid or expired token")
 
 
 def test_without_speech_synthesis_the_display_plays_the_servers_voice(

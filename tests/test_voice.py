@@ -23,7 +23,7 @@ from .test_openapi import check
 URL = f"{PREFIX}/centers/baku-1/announcement.wav"
 DOC_PATH = "/centers/{center_code}/announcement.wav"
 # What each language says for A012 at counter 2: the words of common.json's
-# "announce.call", the number spoken as display.js speaks it.
+# "announce.call", the number spoken as display_sound.js speaks it.
 PHRASES = {
     "az": "Bilet A, 0 1 2, masa 2",
     "ru": "Талон A, 0 1 2, окно 2",
