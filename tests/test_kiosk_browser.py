@@ -373,23 +373,28 @@ def test_a_lost_answer_is_retried_with_the_same_key_and_gives_one_ticket(
     assert len(tickets_of(live_server, center)) == 2
 
 
-def test_a_dropped_network_shows_a_banner_and_the_visitor_retries_when_it_is_back(
+def test_a_dropped_network_stops_the_walk_to_a_ticket_until_it_is_back(
     new_page, live_server, center
 ):
+    """Without its server the kiosk cannot issue: a visitor at the services is shown
+    why, in their language, instead of services to tap; when the network is back, so
+    are the services (tests/test_kiosk_outage_browser.py stops the server itself)."""
+    words = WORDS["en"]
     page = open_kiosk(new_page, live_server, center, LANDSCAPE)
     tap_to_services(page, "en", "employment")
     banner = page.locator("#connection")
     expect(banner).to_be_hidden()
 
     page.context.set_offline(True)
-    expect(banner).to_have_text(WORDS["en"]["conn.lost"])
-    page.click("button[data-service=job-seeker]")
-    expect(page.locator("#unreachable-title")).to_have_text(WORDS["en"]["kiosk.unreachable_title"])
-    assert tickets_of(live_server, center) == []
+    expect(banner).to_have_text(words["conn.lost"])
+    expect(page.locator("#app")).to_have_attribute("data-screen", "offline")
+    expect(page.locator("#offline-title")).to_have_text(words["kiosk.offline_title"])
+    expect(page.locator("button[data-service=job-seeker]")).to_be_hidden()
 
     page.context.set_offline(False)
     expect(banner).to_be_hidden()  # the live channel is back on its own
-    page.click("#retry")
+    expect(page.locator("section[data-screen=service]")).to_be_visible()
+    page.click("button[data-service=job-seeker]")
     number, _ = shown_ticket(page)
     assert tickets_of(live_server, center) == [(number, None)]
 
@@ -449,12 +454,24 @@ def test_an_idle_kiosk_returns_to_the_start(new_page, live_server, center):
     expect(page.locator("#priority-choices button[aria-pressed=true]")).to_have_count(0)
 
 
-def test_a_kiosk_with_a_bad_token_says_so(new_page, live_server):
+def test_a_kiosk_with_a_bad_token_says_so_in_words_of_its_own(new_page, live_server):
+    """The server refuses the token with an English message for developers ("invalid or
+    expired token", with its code): the kiosk says it in its own words, all three
+    languages on the start screen, and none of the server's English."""
     page = new_page(*PORTRAIT)
     page.goto(f"{live_server.url}/kiosk/kiosk-1#token=dv_not-a-real-token")
-    expect(page.locator("#connection")).to_be_visible()
-    expect(page.locator("#kiosk-notice")).to_contain_text(WORDS["ru"]["kiosk.not_set_up"])
+    banner = page.locator("#connection")
+    expect(banner).to_be_visible()
     expect(page.locator("button[data-lang=az]")).to_be_disabled()
+    for lang in ("az", "ru", "en"):
+        expect(page.locator(f"#kiosk-notice [lang={lang}]")).to_have_text(
+            WORDS[lang]["kiosk.not_set_up"]
+        )
+        # Chosen by the refusal's code (invalid_token), not the server's message.
+        expect(banner.locator(f"[lang={lang}]")).to_have_text(
+            WORDS[lang]["conn.refused.invalid_token"]
+        )
+    assert "invalid or expired token" not in page.locator("body").inner_text()
 
 
 def test_without_paper_the_screen_is_the_ticket_and_says_why(new_page, live_server, center):

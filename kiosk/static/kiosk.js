@@ -4,7 +4,8 @@
 // channel opened when this kiosk has a token. Loaded last, after the parts that share
 // the namespace `Kiosk`: kiosk_state.js (state, the catalog), kiosk_screens.js (the
 // screen flow and the idle timer), kiosk_ticket.js (issuing, the ticket screen,
-// printing), kiosk_live.js (the connection to the server).
+// printing), kiosk_offline.js (what the kiosk shows and allows without its server),
+// kiosk_live.js (the connection to the server, with live_keeper.js).
 "use strict";
 
 (() => {
@@ -35,12 +36,12 @@
   }
 
   function start() {
-    document.querySelectorAll(".trilingual").forEach(K.renderTrilingual);
+    document.querySelectorAll(".trilingual").forEach((element) => K.renderTrilingual(element));
     Novbe.setLanguage(Novbe.page.language);
     wire();
     K.show("start");
     if (!state.token) {
-      K.setNotice("kiosk.not_set_up");
+      K.setLink("unset");
       return;
     }
     K.connect();

@@ -1,21 +1,18 @@
-// The kiosk's connection to the server: the live channel with this kiosk's token, the
-// connection banner when it is lost or refused, and what arrives there. Every
+// The kiosk's connection to the server: the live channel with this kiosk's token, kept
+// trying for as long as it takes (live_keeper.js), and what arrives there. Every
 // (re)connect brings a snapshot (the center, the catalog, this kiosk's settings, the
 // queue figures), and so does a change of this kiosk's settings (device.updated);
 // queue.stats keeps the figures current; ticket.print_state goes to kiosk_ticket.js.
-// A visitor in the middle of taking a ticket keeps their screen through all of it.
+// Whether tickets can be issued meanwhile, and what the screens say about it, is
+// kiosk_offline.js's: the kiosk is online again with a fresh snapshot, not before.
 "use strict";
 
 (() => {
   const K = Kiosk;
-  const { $, state } = K;
+  const { state } = K;
+  const MAX_DELAY_MS = 8000; // between attempts, before the back-off's jitter (±25 %)
 
   function connect() {
-    const banner = Novbe.statusBanner($("connection"));
-    const onStatus = (status, reason) => {
-      banner(status, reason);
-      if (status === "refused") K.setNotice("kiosk.not_set_up");
-    };
     const socket = Novbe.live(
       { token: state.token },
       {
@@ -24,19 +21,23 @@
         "ticket.print_state": K.onPrintState,
         "device.updated": () => Novbe.resync(socket), // a fresh snapshot, no reload
       },
-      { onStatus },
+      // "online" waits for the snapshot; a refusal comes with its code below.
+      { onStatus: (status) => status === "offline" && K.setLink("offline") },
     );
+    LiveKeeper.keep(socket, {
+      maxDelayMs: MAX_DELAY_MS,
+      onRefused: (code) => K.setLink("refused", code),
+    });
   }
 
   function onSnapshot(snapshot) {
     state.snapshot = snapshot;
-    document.querySelectorAll("button.language").forEach((b) => (b.disabled = false));
-    K.setNotice(null);
     if (state.screen === "start") Novbe.setLanguage(K.startLanguage()); // before the name
     K.renderCenterName();
     onStats(snapshot.stats);
     if (state.screen === "category") K.renderCategories();
     if (state.screen === "service") K.renderPriorities();
+    K.setLink("online"); // the visitor on the offline screen goes back where they were
   }
 
   function onStats(stats) {

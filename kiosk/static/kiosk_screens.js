@@ -1,7 +1,7 @@
 // The kiosk's screen flow: which screen shows (start, category, service, unreachable,
-// ticket), a new visitor, the start screen's words in all three languages, the three
-// taps (language, category, service) with the priority chips and problems on the
-// service screen, and the idle timer back to the start. Drawing reads Kiosk.state;
+// offline, ticket), a new visitor, the start screen's words in all three languages,
+// the three taps (language, category, service) with the priority chips and problems on
+// the service screen, and the idle timer back to the start. Drawing reads Kiosk.state;
 // the tap on a service hands over to kiosk_ticket.js, which issues the ticket.
 "use strict";
 
@@ -12,7 +12,9 @@
 
   // ---- screens -----------------------------------------------------------------
 
+  // `name`, or the offline screen in its place while no ticket can be issued.
   function show(name) {
+    name = K.screenFor(name);
     state.screen = name;
     $("app").dataset.screen = name;
     document.querySelectorAll("section[data-screen]").forEach((section) => {
@@ -20,6 +22,7 @@
     });
     $("restart").hidden = name === "start";
     window.scrollTo(0, 0);
+    K.renderLink(); // the banner: all three languages on the start screen, else one
     armIdle();
   }
 
@@ -40,8 +43,7 @@
   }
 
   // Words of the start screen, in all three languages at once: nobody has chosen yet.
-  function renderTrilingual(element) {
-    const key = element.dataset.key;
+  function renderTrilingual(element, key = element.dataset.key) {
     element.replaceChildren(
       ...LANGUAGES.map((lang) => el("span", { lang, class: "tri" }, Novbe.page.i18n[lang][key])),
     );
@@ -243,6 +245,7 @@
     renderCenterName,
     chooseLanguage,
     renderCategories,
+    openServices,
     renderServices,
     renderPriorities,
     showProblem,

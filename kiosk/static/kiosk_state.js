@@ -1,7 +1,8 @@
 // The kiosk page's namespace (`Kiosk`) and what every part of it shares: what the
 // page knows (state: this kiosk's token, the snapshot and queue figures from the live
 // channel, the visitor's choices so far) and reading the catalog from it. Loaded
-// first; kiosk_screens.js, kiosk_ticket.js, kiosk_live.js and kiosk.js add their parts.
+// first; kiosk_screens.js, kiosk_ticket.js, kiosk_offline.js, kiosk_live.js and kiosk.js
+// add their parts.
 "use strict";
 
 const Kiosk = (() => {
@@ -12,6 +13,11 @@ const Kiosk = (() => {
   const state = {
     token: Novbe.deviceToken(`novbe.kiosk.${Novbe.page.device}`),
     snapshot: null, // {center, catalog, settings, ...} from the live channel
+    // The live channel: "connecting" (no snapshot yet), "online" (a snapshot since the
+    // last drop: tickets can be issued), "offline", "refused" (with the refusal's
+    // code, when the server sent one), or "unset" (no token in this browser).
+    link: "connecting",
+    refusal: null,
     stats: {}, // service code -> its row of queue.stats
     full: {}, // service code -> the day its daily quota was reached (local date)
     screen: "start",
@@ -21,6 +27,7 @@ const Kiosk = (() => {
     category: null,
     priority: null, // a priority class chosen on the service screen, or null
     pending: null, // {key, body}: the ticket request to send, or to send again
+    resume: null, // the screen the offline screen stands in for, to go back to
     busy: false,
   };
 

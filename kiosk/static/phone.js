@@ -1,17 +1,26 @@
 // The visitor's phone page (/t/<tracking token>), opened from the ticket's QR code:
 // number, place in line and estimated wait, live; when a counter calls the ticket,
-// a full-screen "go to counter N" with a beep and a buzz where the phone allows.
+// a full-screen "go to counter N" with a beep and a buzz where the phone allows; a line
+// that says what to do now for each state of the ticket. The live channel keeps trying
+// for as long as it takes (live_keeper.js).
 "use strict";
 
 const Phone = (() => {
   const { t, el } = Novbe;
   const $ = (id) => document.getElementById(id);
   const ENDED = ["done", "no_show", "cancelled", "expired"];
+  // No call can come any more, or none before the visit at the counter ends.
+  const NO_CALL = [...ENDED, "serving"];
 
   const state = {
     ticket: null, // the public ticket JSON, merged with every update
     center: null,
     alerted: null, // the call we last beeped for: one alert per call or recall
+    // Sent back to the queue from a counter (a transfer), until called again. Seen
+    // only as it happens: a ticket read afresh says "waiting" like any other.
+    transferred: false,
+    link: "connecting", // the live channel: "connecting", "online", "offline", "refused"
+    refusal: null, // the refusal's code, when the server sent one
     dismissed: null, // the call the visitor acknowledged with "On my way"
     // After the visit: whether the server was asked, whether it lets this ticket be
     // rated, the score given (null until then), and the send in flight or failed.
@@ -46,14 +55,64 @@ const Phone = (() => {
     $("counter").hidden = !label || !["called", "serving"].includes(ticket.status);
     $("counter").textContent = label ? t("phone.at_counter", { counter: label }) : "";
 
-    const ended = ENDED.includes(ticket.status);
-    $("hint").textContent = ended ? t("phone.ended") : t("phone.keep_open");
-    $("sound").hidden = ended;
+    const hint = $("hint");
+    hint.dataset.state = hintState(ticket);
+    hint.textContent = hintText(ticket);
+    $("sound").hidden = NO_CALL.includes(ticket.status);
     renderSoundButton();
     renderCall();
     if (ticket.status === "done") loadRating();
     renderRating();
     document.title = `${ticket.number} · ${t("app.name")}`;
+  }
+
+  function hintState(ticket) {
+    return ticket.status === "waiting" && state.transferred ? "transferred" : ticket.status;
+  }
+
+  // What to do now, in a sentence.
+  function hintText(ticket) {
+    const counter = ticket.counter ? ticket.counter.label : "–";
+    switch (hintState(ticket)) {
+      case "waiting":
+        return t("phone.hint.waiting");
+      case "transferred":
+        return t("phone.hint.transferred");
+      case "called":
+        return t("phone.hint.called", { counter });
+      case "serving":
+        return t("phone.hint.serving", { counter });
+      case "parked":
+        return t("phone.hint.parked");
+      case "done":
+        return t("phone.hint.done");
+      case "no_show":
+        return t("phone.hint.no_show");
+      case "cancelled":
+        return t("phone.hint.cancelled");
+      case "expired":
+        return t("phone.hint.expired");
+      default:
+        return "";
+    }
+  }
+
+  // The connection banner, in the page's language; a refusal in its own words (the
+  // server's message is English, for developers).
+  function renderConnection() {
+    const banner = $("connection");
+    let text = null;
+    if (state.link === "offline") text = t("conn.lost");
+    if (state.link === "refused") text = t(LiveKeeper.refusalKey(state.refusal, "phone.refused"));
+    banner.hidden = !text;
+    banner.dataset.status = state.link;
+    banner.textContent = text || "";
+  }
+
+  function setLink(link, refusal = null) {
+    state.link = link;
+    state.refusal = refusal;
+    renderConnection();
   }
 
   function renderCall() {
@@ -188,7 +247,9 @@ const Phone = (() => {
 
   function onSnapshot(snapshot) {
     state.center = snapshot.center;
+    follow(snapshot.ticket.status);
     state.ticket = snapshot.ticket;
+    setLink("online");
     render();
     if (state.ticket.status === "called") alertVisitor();
   }
@@ -197,12 +258,14 @@ const Phone = (() => {
   // estimated_wait_s} when only the place in line moved: merge both.
   function onUpdated(data) {
     if (!state.ticket) return;
+    follow(data.status);
     Object.assign(state.ticket, data);
     render();
   }
 
   function onCalled(call) {
     if (!state.ticket) return;
+    follow("called");
     Object.assign(state.ticket, {
       status: "called",
       counter: { label: call.counter },
@@ -215,6 +278,13 @@ const Phone = (() => {
     alertVisitor();
   }
 
+  // A transfer is a ticket back in the queue from a counter; any other change ends it.
+  function follow(status) {
+    const before = state.ticket && state.ticket.status;
+    if (!status || status === before) return;
+    state.transferred = status === "waiting" && ["called", "serving"].includes(before);
+  }
+
   // ---- start ----------------------------------------------------------------------------
 
   function setLanguage(lang) {
@@ -224,6 +294,7 @@ const Phone = (() => {
     });
     document.querySelector(".phone-languages").setAttribute("aria-label", t("phone.language"));
     render();
+    renderConnection();
   }
 
   function start() {
@@ -243,11 +314,18 @@ const Phone = (() => {
       state.dismissed = callKey(state.ticket);
       renderCall();
     });
-    Novbe.live(
+    const socket = Novbe.live(
       { ticket: Novbe.page.ticket },
       { snapshot: onSnapshot, "ticket.updated": onUpdated, "ticket.called": onCalled },
-      { onStatus: Novbe.statusBanner($("connection")) },
+      // "online" waits for the snapshot; a refusal comes with its code below.
+      { onStatus: (status) => status === "offline" && setLink("offline") },
     );
+    // A refusal is the server full or the ticket gone: asked again now and then.
+    LiveKeeper.keep(socket, {
+      maxDelayMs: 10_000,
+      refusedRetryMs: 30_000,
+      onRefused: (code) => setLink("refused", code),
+    });
   }
 
   start();
