@@ -7,8 +7,9 @@
 * Tokens: 256 random bits; the database keeps only their SHA-256, so a leaked
   database does not leak working tokens. Staff tokens start with ``st_``,
   device tokens with ``dv_``.
-* Roles: staff act at counters of their own center; managers also change their
-  center's catalog; admins with no center act everywhere.
+* Roles: staff act at the counters of their own center assigned to them (a new account
+  gets every counter the center has: server/staff_counters.py); managers also change
+  their center's catalog; admins with no center act everywhere.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import limits
 from .errors import Forbidden, InvalidInput, Unauthorized
-from .models import ROLES, ApiToken, Center, Device, StaffUser, utcnow
+from .models import ROLES, ApiToken, Center, CounterStaff, Device, StaffUser, utcnow
 from .password_work import off_the_loop
 from .queue.actor import Actor
 
@@ -89,6 +90,8 @@ def create_staff(
         role=role,
         center_id=center.id if center else None,
     )
+    if center is not None:  # every counter it has now; the admin page narrows it
+        user.counter_links = [CounterStaff(counter=c) for c in center.counters]
     session.add(user)
     session.flush()
     return user

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from server.api.openapi import SPEC_PATH
 from server.auth import hash_password
-from server.models import Center, StaffUser, Ticket, TicketEvent
+from server.models import Center, Counter, CounterStaff, StaffUser, Ticket, TicketEvent
 
 from . import factories
 
@@ -48,11 +48,16 @@ def password_hash() -> str:
 
 
 def add_staff(session, username: str, role: str, center: Center | None) -> StaffUser:
+    # As server.auth.create_staff: every counter of the center.
+    counters = []
+    if center is not None:
+        counters = session.scalars(select(Counter).where(Counter.center_id == center.id))
     user = StaffUser(
         username=username,
         password_hash=password_hash(),
         role=role,
         center_id=center.id if center else None,
+        counter_links=[CounterStaff(counter=c) for c in counters],
     )
     session.add(user)
     session.flush()

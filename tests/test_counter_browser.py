@@ -1,5 +1,6 @@
 """The counter workstation (/counter) in a real browser against a real server: log in,
-pick a counter, call and serve with buttons and keys, live updates, two tabs."""
+pick a counter, call and serve with buttons and keys, live updates, two tabs, two staff
+members at one counter, and a staff member with no counter assigned."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from server.auth import create_staff
 from server.queue import PAUSE_REASONS
 
+from . import factories
+from .test_manage_browser import big_center, clipped
+
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+SHOTS = Path("/tmp/novbe/shots/counter")
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "counter" / "translations.json"
 
@@ -24,10 +30,27 @@ def queue_count(page, service: str):
     return page.locator(f'#queue-list li[data-service="{service}"] .count')
 
 
-def log_in(page, center, password: str | None = None) -> None:
-    page.fill("#username", center.staff_username)
+def log_in(page, center, password: str | None = None, username: str | None = None) -> None:
+    page.fill("#username", username or center.staff_username)
     page.fill("#password", password or center.password)
     page.click("#login-submit")
+
+
+def another_staff(live_server, center, name: str, counters: list[str] | None = None) -> str:
+    """A second staff account of ``center`` (every counter, or only ``counters``)."""
+    username = f"{name}-{center.code}"
+    with live_server.db.write() as s:
+        user = create_staff(s, username, factories.PASSWORD, "staff", center.code)
+        if counters is not None:
+            user.counter_links = [
+                link for link in user.counter_links if link.counter.label in counters
+            ]
+    return username
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def open_counter(live_server, center, new_page, label: str = "1"):
@@ -247,3 +270,132 @@ def test_a_counter_of_another_center_is_refused(live_server, live_center, new_pa
         )
     }
     assert own == set(live_center.counters.values())
+
+
+def test_two_staff_at_one_counter_are_both_warned_live(live_server, live_center, new_page):
+    """The second person is told who works there and opens the counter only when they
+    say so; then both screens say so, live, until one of them leaves."""
+    first = open_counter(live_server, live_center, new_page)
+    expect(first.locator("#presence-notice")).to_be_hidden()
+    aylin = another_staff(live_server, live_center, "aylin")
+    second = new_page(1440, 900)
+    second.goto(f"{live_server.url}/counter")
+    log_in(second, live_center, username=aylin)
+    taken = second.locator(f'.counter-choice[data-counter="{live_center.counters["1"]}"]')
+    expect(taken).to_have_class("counter-choice taken")
+    expect(taken.locator(".taken-by")).to_have_text(f"In use by {live_center.staff_username}")
+    free = second.locator(f'.counter-choice[data-counter="{live_center.counters["2"]}"]')
+    expect(free.locator(".taken-by")).to_have_count(0)
+    shot(second, "picker-taken-en")
+
+    taken.click()
+    dialog = second.locator("#taken-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(f"Now at counter 1: {live_center.staff_username}.")
+    shot(second, "taken-dialog-en")
+    dialog.get_by_role("button", name="Cancel").click()  # changed their mind: still picking
+    expect(second.locator("#picker-view")).to_be_visible()
+    taken.click()
+    dialog.get_by_role("button", name="Open it anyway").click()
+    expect(action(second, "pause")).to_be_enabled()
+
+    mine, theirs = first.locator("#presence-notice"), second.locator("#presence-notice")
+    expect(mine).to_have_text(f"{aylin} is also working at counter 1")
+    expect(theirs).to_have_text(f"{live_center.staff_username} is also working at counter 1")
+    first.get_by_role("button", name="Русский").click()
+    expect(mine).to_have_text(f"{aylin} тоже работает в окне 1")
+    second.get_by_role("button", name="Azərbaycan").click()
+    expect(theirs).to_have_text(
+        f"Masa 1 arxasında sizdən başqa {live_center.staff_username} işləyir"
+    )
+    shot(first, "presence-ru")
+    shot(second, "presence-az")
+    box = theirs.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 1440
+
+    # My other tab is not someone else.
+    other_tab = first.context.new_page()
+    other_tab.goto(f"{live_server.url}/counter")
+    expect(action(other_tab, "pause")).to_be_enabled()
+    expect(other_tab.locator("#presence-notice")).to_contain_text(aylin)
+    expect(other_tab.locator("#presence-notice")).not_to_contain_text(live_center.staff_username)
+
+    second.close()  # aylin leaves: the warning goes at once
+    expect(mine).to_be_hidden()
+    expect(other_tab.locator("#presence-notice")).to_be_hidden()
+
+
+def test_a_staff_member_with_no_counter_sees_none_and_whom_to_ask(
+    live_server, live_center, new_page
+):
+    username = another_staff(live_server, live_center, "nocounter", counters=[])
+    page = new_page(1440, 900)
+    page.goto(f"{live_server.url}/counter")
+    log_in(page, live_center, username=username)
+    empty = page.locator("#picker-empty")
+    expect(empty).to_have_text("No counter is assigned to you: ask your manager")
+    expect(page.locator(".counter-choice")).to_have_count(0)
+    page.get_by_role("button", name="Azərbaycan").click()
+    expect(empty).to_have_text("Sizə heç bir masa təyin olunmayıb: rəhbərinizə müraciət edin")
+    page.get_by_role("button", name="Русский").click()
+    expect(empty).to_have_text("За вами не закреплено ни одно окно: обратитесь к руководителю")
+    shot(page, "no-counter-ru")
+
+    # The server holds to it, whatever the page does: the picker's list is empty, the
+    # desk will not open on a counter named in the address, and calls are refused.
+    token = live_server.api(
+        "POST", "/auth/token", json={"username": username, "password": factories.PASSWORD}
+    ).json()["token"]
+    listed = live_server.api("GET", f"/centers/{live_center.code}/counters", token)
+    assert listed.status_code == 200 and listed.json()["counters"] == []
+    counter = live_center.counters["1"]
+    called = live_server.api("POST", f"/counters/{counter}/call-next", token)
+    assert called.status_code == 403 and called.json()["error"]["code"] == "counter_not_assigned"
+    page.goto(f"{live_server.url}/counter?counter={counter}")
+    expect(page.locator("#refused")).to_contain_text("Это окно за вами не закреплено")
+    expect(page.locator("#desk")).to_be_hidden()
+
+    # Given one counter by a manager, they see that one only.
+    response = live_server.api(
+        "PATCH",
+        f"/centers/{live_center.code}/staff/{username}",
+        live_center.manager_token,
+        json={"counters": ["3"]},
+    )
+    assert response.status_code == 200, response.text
+    page.click("#refused-pick")
+    expect(page.locator(".counter-choice")).to_have_count(1)
+    expect(page.locator("#picker-empty")).to_be_hidden()
+
+
+@pytest.mark.parametrize("size", [(1440, 900), (1366, 768)])
+def test_with_60_services_the_buttons_stay_in_view_and_whole_in_every_language(
+    live_server, new_page, size
+):
+    """Many services with long names make the queue list long: the call buttons stay
+    under the current visitor, on the first screen, and no button's words overflow."""
+    center = big_center(live_server)
+    width, height = size
+    page = new_page(width, height)
+    page.goto(f"{live_server.url}/counter")
+    log_in(page, center)
+    expect(page.locator(".counter-choice")).to_have_count(4)
+    assert clipped(page, ".counter-choice") == []
+    expect(page.locator(".counter-choice .served li.more").first).to_have_text("and 57 more")
+    page.locator(".counter-choice").first.click()
+    expect(action(page, "pause")).to_be_enabled()
+    expect(page.locator("#queue-list li")).to_have_count(60)
+    parked = page.locator("#parked-empty").bounding_box()  # not under 60 queues
+    assert parked["y"] + parked["height"] <= height, "the parked visitors are off screen"
+    for language in ("az", "ru", "en"):
+        page.click(f'#langs button[data-lang="{language}"]')
+        call = action(page, "callNext").bounding_box()
+        assert call["y"] + call["height"] <= height, f"{language}: call next is off screen"
+        assert clipped(page, "#actions .action") == [], language
+        words = page.locator("#actions .action > span:first-child").evaluate_all(
+            "spans => spans.filter(s => s.getBoundingClientRect().width >"
+            " s.parentElement.clientWidth).map(s => s.textContent)"
+        )
+        assert words == [], f"{language}: {words}"
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        shot(page, f"desk-60-{language}-{width}")

@@ -1,11 +1,14 @@
 """The managers' dashboard (/manage) in a real browser against a real server, and the
-``alert`` live event it shows."""
+``alert`` live event it shows; at a desk's size with many services and long names, in
+every language, with times in the center's time zone."""
 
 from __future__ import annotations
 
 import csv
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import socketio
@@ -21,6 +24,57 @@ from .browser_helpers import wait_until
 from .test_live_channel_e2e import NAMESPACE, next_event
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+SHOTS = Path("/tmp/novbe/shots/counter")
+# The center's zone, and the browser's: a different one, hours apart.
+CENTER_ZONE = "Asia/Baku"
+BROWSER_ZONE = "America/New_York"
+LONG_WORDS = {
+    "az": "Pensiya hüququnun yenidən hesablanması üçün vətəndaşın müraciəti",
+    "ru": "Перерасчёт размера пенсии по старости по заявлению гражданина",
+    "en": "Recalculation of the old-age pension on the citizen's application",
+}
+
+
+def long_names(number: int) -> dict[str, str]:
+    """150 characters in each language."""
+    return {lang: (f"{number} {words} " * 3)[:150] for lang, words in LONG_WORDS.items()}
+
+
+def big_center(live_server, services: int = 60):
+    """A center with ``services`` services of 150-character names, in one category,
+    and four counters serving them all."""
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    prefixes = [
+        letters[i] if i < 26 else letters[i // 26 - 1] + letters[i % 26] for i in range(services)
+    ]
+    codes = [f"service-{i}" for i in range(services)]
+    return live_server.new_center(
+        name=long_names(0),
+        timezone=CENTER_ZONE,
+        categories=[
+            {
+                "code": "all",
+                "name": long_names(0),
+                "services": [
+                    {"code": code, "prefix": prefix, "target_wait_min": 15, "name": long_names(i)}
+                    for i, (code, prefix) in enumerate(zip(codes, prefixes, strict=True))
+                ],
+            }
+        ],
+        counters=[{"label": str(n), "services": codes} for n in range(1, 5)],
+    )
+
+
+def clipped(page, selector: str) -> list[str]:
+    """The elements matching ``selector`` whose content is wider than their box."""
+    return page.locator(selector).evaluate_all(
+        "nodes => nodes.filter(n => n.scrollWidth > n.clientWidth + 1)"
+        ".map(n => n.id || n.className || n.tagName)"
+    )
+
+
+def center_clock(moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo(CENTER_ZONE)).strftime("%H:%M")
 
 
 def manager_username(center) -> str:
@@ -320,3 +374,37 @@ def test_a_manager_shows_todays_report_and_downloads_it_as_csv(live_server, live
     expect(error).to_contain_text("422")
     expect(error).to_contain_text("'from' must not be after 'to'")
     expect(page.locator("#report-result")).to_be_hidden()
+
+
+@pytest.mark.parametrize("language", ["az", "ru", "en"])
+def test_the_dashboard_fits_a_desk_with_60_services_and_long_names(live_server, new_page, language):
+    """1440x900: every figure box shows its whole figure ("1 h 02 min"), no table is
+    wider than its card, names get room to be read, times are the center's."""
+    center = big_center(live_server)
+    issue_long_ago(live_server, center, "service-0", 62)
+    issue_long_ago(live_server, center, "service-1", 5)
+    page = new_page(1440, 900, timezone_id=BROWSER_ZONE)
+    log_in(page, live_server, manager_username(center))
+    page.click(f'#langs button[data-lang="{language}"]')
+    longest = page.locator("#k-longest")
+    expect(longest).to_have_text(
+        {"az": "1 saat 02 dəq", "ru": "1 ч 02 мин", "en": "1 h 02 min"}[language]
+    )
+    expect(page.locator("#service-rows tr")).to_have_count(60)
+    page.screenshot(path=str(SHOTS / f"dashboard-test-{language}.png"))
+
+    assert clipped(page, "#center-view .tile, #center-view .tile strong") == []
+    for tile in page.locator("#center-view .tile").all():
+        outer, figure = tile.bounding_box(), tile.locator("strong").bounding_box()
+        assert figure["x"] + figure["width"] <= outer["x"] + outer["width"]
+        assert outer["x"] + outer["width"] <= 1440
+    assert clipped(page, "#center-view .card") == []  # no table scrolls sideways
+    name = page.locator('#service-rows tr[data-service="service-0"] td.name')
+    assert name.bounding_box()["width"] >= 350  # several words a line, not one
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1440
+
+    # "as of" is the center's time of day, not the browser's (New York is 9 hours off).
+    page.click('#langs button[data-lang="ru"]')
+    now = datetime.now(tz=ZoneInfo("UTC"))
+    shown = page.locator("#as-of").inner_text()
+    assert shown in {f"на {center_clock(now - timedelta(minutes=m))}" for m in (0, 1, 2)}, shown

@@ -51,6 +51,11 @@
   }
 
   // ---- picking a counter ---------------------------------------------------------
+  // The picker lists the counters this staff member may work at (GET .../counters:
+  // the server decides), each with who works at it now; it looks again every few
+  // seconds while it shows, and once more before opening a counter someone works at.
+
+  const PICKER_REFRESH_MS = 10 * 1000;
 
   async function showPicker(centerCode = null) {
     C.disconnect();
@@ -60,20 +65,62 @@
     $("center-form").hidden = Boolean(own);
     C.showInline($("picker-error"), "");
     $("counter-list").replaceChildren();
+    $("picker-empty").hidden = true;
     state.pickerStats = null;
     if (!code) return;
-    try {
-      const path = `/api/v1/centers/${encodeURIComponent(code)}/queue`;
-      const stats = await StaffSession.request("GET", path);
-      state.centerCode = code;
-      state.pickerStats = stats;
-      C.renderPicker();
-    } catch (err) {
-      C.handleApiError(err, $("picker-error"));
+    if (await loadPicker(code)) {
+      clearInterval(state.pickerTimer); // one timer, however often the picker was shown
+      state.pickerTimer = setInterval(() => loadPicker(code), PICKER_REFRESH_MS);
     }
   }
 
-  function pickCounter(counterId) {
+  // The picker's list now; false if it could not be had (the error is shown).
+  async function loadPicker(code) {
+    try {
+      const path = `/api/v1/centers/${encodeURIComponent(code)}/counters`;
+      const body = await StaffSession.request("GET", path);
+      if ($("picker-view").hidden) return false; // left meanwhile
+      state.centerCode = code;
+      C.showInline($("picker-error"), "");
+      if (JSON.stringify(body) === JSON.stringify(state.pickerStats)) return true;
+      state.pickerStats = body;
+      // Redrawn: the counter that had the keyboard's focus keeps it.
+      const focused = document.activeElement && document.activeElement.dataset.counter;
+      C.renderPicker();
+      if (focused) document.querySelector(`.counter-choice[data-counter="${focused}"]`)?.focus();
+      return true;
+    } catch (err) {
+      C.handleApiError(err, $("picker-error"));
+      return false;
+    }
+  }
+
+  // Someone else works at it: say who, and open it only if asked to (a shift hand-over,
+  // a colleague helping). Two people at one counter is allowed, never by surprise.
+  async function pickCounter(counterId) {
+    await loadPicker(state.centerCode); // who is there now, not 10 s ago
+    const counter = state.pickerStats?.counters.find((c) => c.id === counterId);
+    const others = counter ? C.othersAt(counter.staff) : [];
+    if (others.length) confirmTaken(counter, others, () => openCounter(counterId));
+    else openCounter(counterId);
+  }
+
+  function confirmTaken(counter, others, onConfirm) {
+    const dialog = $("taken-dialog");
+    $("taken-title").textContent = t("pick.taken_title", { label: counter.label });
+    $("taken-text").textContent = t("pick.taken_text", {
+      label: counter.label,
+      names: C.nameList(others),
+    });
+    $("taken-open").onclick = () => {
+      dialog.close();
+      onConfirm();
+    };
+    dialog.showModal();
+    $("taken-open").focus();
+  }
+
+  function openCounter(counterId) {
     localStorage.setItem(KEYS.counter, String(counterId));
     setUrlCounter(counterId);
     C.openDesk(counterId);

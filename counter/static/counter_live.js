@@ -2,6 +2,7 @@
 // {counter} and the login cookie), and what the server says there. Every (re)connect
 // brings a snapshot and every change an event, and the desk is redrawn from them, so
 // two tabs on one counter, or a tab that lost its connection, show the server's state.
+// `counter.presence` says who works at the counter (the warning when someone else does).
 "use strict";
 
 (() => {
@@ -10,7 +11,15 @@
 
   function openDesk(counterId) {
     disconnect();
-    Object.assign(state, { counterId, counter: null, stats: null, refused: null, online: false });
+    Object.assign(state, {
+      counterId,
+      counter: null,
+      stats: null,
+      refused: null,
+      refusedCode: null,
+      presence: null,
+      online: false,
+    });
     C.clearNotice();
     C.showView("desk");
     C.renderDesk();
@@ -26,13 +35,14 @@
         "counter.updated": onCounter,
         "queue.stats": onStats,
         "ticket.updated": onTicketUpdated,
+        "counter.presence": onPresence,
       },
       {
-        onStatus: (status, reason) => {
+        onStatus: (status, reason, data) => {
           if (state.socket !== socket) return; // an old socket, closed on purpose
           state.online = status === "online";
           banner(status === "refused" ? "online" : status); // a refusal has its own panel
-          if (status === "refused") onRefused(reason);
+          if (status === "refused") onRefused(reason, data);
           C.renderButtons();
           C.renderParked();
         },
@@ -52,13 +62,14 @@
   // The server refused the socket: the session is gone (StaffSession signs out and the
   // login form says so) or this staff member may not use that counter (say so, and
   // offer the picker).
-  async function onRefused(reason) {
+  async function onRefused(reason, data) {
     try {
       if (!(await StaffSession.recheck())) return;
     } catch {
       // No answer: show the refusal as it came.
     }
     state.refused = reason || "";
+    state.refusedCode = (data && data.code) || null;
     if (localStorage.getItem(KEYS.counter) === String(state.counterId)) {
       localStorage.removeItem(KEYS.counter); // do not come back to it on reload
     }
@@ -67,6 +78,7 @@
 
   function onSnapshot(snapshot) {
     state.clockOffsetMs = Date.parse(snapshot.at) - Date.now() || 0;
+    state.presence = null; // a new connection: its own counter.presence follows
     state.centerCode = snapshot.center.code;
     state.services = snapshot.services;
     state.stats = snapshot.stats;
@@ -105,6 +117,15 @@
     state.stats = stats;
     C.renderQueues();
     C.renderPriority();
+  }
+
+  // Who works at this counter, as the server knows it on every process. Two processes
+  // may announce at once: the higher version is the later list.
+  function onPresence(presence) {
+    if (!presence || presence.counter !== state.counterId) return;
+    if (state.presence && presence.version < state.presence.version) return;
+    state.presence = presence;
+    C.renderPresence();
   }
 
   // ticket.updated for the center: notice parks at this counter (by any tab or

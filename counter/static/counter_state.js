@@ -21,11 +21,14 @@ const Counter = (() => {
   // Who is logged in is StaffSession.user (server/static/staff_session.js).
   const state = {
     centerCode: null,
-    pickerStats: null, // GET /centers/{c}/queue, for the counter picker
+    pickerStats: null, // GET /centers/{c}/counters: the counters this person may work at
+    pickerTimer: null, // the picker looks again now and then while it shows
     counterId: null,
     socket: null,
     online: false,
     refused: null, // the server's reason when it refused this counter
+    refusedCode: null, // and its code, when it gave one (counter_not_assigned)
+    presence: null, // the latest counter.presence: {counter, staff, version}
     busy: false, // an action is on its way: a second press must not call twice
     services: [], // snapshot.services: [{id, code, prefix, name, active}]
     counter: null, // snapshot.counter, then each counter.updated
@@ -69,6 +72,18 @@ const Counter = (() => {
 
   function recallsMissing(ticket) {
     return Math.max(0, state.recallsNeeded - ticket.recall_count);
+  }
+
+  // The usernames of the people other than me in a counter's `staff` (who works there,
+  // from the picker's list or counter.presence). My other tabs are not someone else.
+  function othersAt(staff) {
+    const me = StaffSession.user ? StaffSession.user.username : null;
+    return (staff || []).map((s) => s.username).filter((name) => name !== me);
+  }
+
+  // "aylin", "aylin and bora", "aylin, bora and cavid", in the page's language.
+  function nameList(names) {
+    return new Intl.ListFormat(Novbe.language, { type: "conjunction" }).format(names);
   }
 
   // ---- errors and notices ------------------------------------------------------
@@ -150,6 +165,8 @@ const Counter = (() => {
     serviceName,
     currentTicket,
     recallsMissing,
+    othersAt,
+    nameList,
     describe,
     showNotice,
     clearNotice,

@@ -10,6 +10,8 @@
   const { $, state, clock, word, serviceName, currentTicket, recallsMissing } = C;
 
   function showView(name) {
+    clearInterval(state.pickerTimer); // the picker starts its own again when it shows
+    state.pickerTimer = null;
     for (const view of ["login", "picker", "desk"]) {
       $(`${view}-view`).hidden = view !== name;
     }
@@ -30,28 +32,70 @@
 
   // ---- the counter picker ------------------------------------------------------------
 
+  const PICKER_SERVICES = 3; // named on a counter's button; the rest are counted
+
+  // "A · New pension" for a counter's first services, then "and 57 more".
+  function servedList(counter, services) {
+    const named = counter.services.map((code) => {
+      const s = services.get(code);
+      return s ? `${s.prefix} · ${Novbe.named(s.name)}` : code;
+    });
+    const rest = named.length - PICKER_SERVICES;
+    return el(
+      "ul",
+      { class: "served", title: named.join("\n") },
+      named.slice(0, PICKER_SERVICES).map((text) => el("li", {}, text)),
+      rest > 0 ? el("li", { class: "more" }, t("pick.more_services", { n: rest })) : null,
+    );
+  }
+
+  // The counters this person may work at (none: say whom to ask), each with who works
+  // at it now.
   function renderPicker() {
     const stats = state.pickerStats;
     if (!stats) return;
-    const names = new Map(stats.services.map((s) => [s.service, Novbe.named(s.name)]));
-    const buttons = stats.counters.map((counter) =>
-      el(
+    const services = new Map(stats.services.map((s) => [s.service, s]));
+    const buttons = stats.counters.map((counter) => {
+      const others = C.othersAt(counter.staff);
+      return el(
         "button",
         {
           type: "button",
-          class: "counter-choice",
+          class: others.length ? "counter-choice taken" : "counter-choice",
           dataset: { counter: counter.id },
           onclick: () => C.pickCounter(counter.id),
         },
         el("strong", {}, t("counter_n", { label: counter.label })),
         el("span", { class: `state-chip ${counter.state}` }, word("cstate", counter.state)),
-        el("span", { class: "muted" }, counter.services.map((c) => names.get(c) || c).join(", ")),
+        others.length
+          ? el("span", { class: "taken-by" }, t("pick.taken_by", { names: C.nameList(others) }))
+          : null,
+        servedList(counter, services),
         counter.current_ticket
           ? el("span", {}, `${t("ticket")} ${counter.current_ticket.number}`)
           : null,
-      ),
-    );
+      );
+    });
     $("counter-list").replaceChildren(...buttons);
+    const empty = $("picker-empty");
+    empty.hidden = buttons.length > 0;
+    empty.textContent =
+      StaffSession.user && StaffSession.user.role === "staff"
+        ? t("pick.none_assigned")
+        : t("pick.none");
+  }
+
+  // Someone else works at this counter (another tab of mine is not someone else).
+  function renderPresence() {
+    const notice = $("presence-notice");
+    const others = state.presence ? C.othersAt(state.presence.staff) : [];
+    notice.hidden = others.length === 0 || state.refused !== null || !state.counter;
+    if (notice.hidden) return;
+    const label = state.counter.label;
+    notice.textContent =
+      others.length === 1
+        ? t("presence.one", { name: others[0], label })
+        : t("presence.many", { names: C.nameList(others), label });
   }
 
   // ---- the desk ------------------------------------------------------------------------
@@ -62,11 +106,16 @@
     $("refused").hidden = !refused;
     $("desk").hidden = refused;
     if (refused) {
-      $("refused-text").textContent = t("desk.refused", { reason: state.refused });
+      $("refused-text").textContent =
+        state.refusedCode === "counter_not_assigned"
+          ? t("desk.not_assigned")
+          : t("desk.refused", { reason: state.refused });
       $("priority-notice").hidden = true;
+      $("presence-notice").hidden = true;
       return;
     }
     renderWho();
+    renderPresence();
     renderHeader();
     renderTicket();
     renderButtons();
@@ -195,7 +244,7 @@
         el(
           "div",
           { class: "queue-name" },
-          el("span", {}, `${s.prefix} · ${Novbe.named(s.name)}`),
+          el("span", { title: Novbe.named(s.name) }, `${s.prefix} · ${Novbe.named(s.name)}`),
           s.active ? null : el("small", { class: "muted" }, t("queues.inactive")),
           s.waiting ? el("small", { class: "muted" }, longestWait(s)) : null,
         ),
@@ -262,6 +311,7 @@
     showView,
     renderWho,
     renderPicker,
+    renderPresence,
     renderDesk,
     renderButtons,
     renderQueues,

@@ -15,7 +15,18 @@
   const field = (key, control) => el("label", {}, el("span", {}, t(key)), control);
   const select = (options, value, attrs = {}) =>
     el("select", attrs, options.map(([v, label]) => el("option", { value: v, selected: v === value }, label)));
-  const namesFrom = (form) => Object.fromEntries(LANGS.map((lang) => [lang, form.elements[`name_${lang}`].value.trim()]));
+  const namesFrom = (form) => Object.fromEntries(LANGS.map((lang) => [lang, oneLine(form.elements[`name_${lang}`].value)]));
+  const labelsOf = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
+  // Names and lists are one line of text, but long: a text area that wraps and grows with
+  // its text shows all of it; Enter does not make a new line, and none is ever sent.
+  const oneLine = (text) => text.replace(/\s*\n\s*/g, " ").trim();
+  const longText = (attrs) =>
+    el("textarea", {
+      rows: 1,
+      spellcheck: "false",
+      onkeydown: (event) => event.key === "Enter" && event.preventDefault(),
+      ...attrs,
+    });
   const nameInputs = (names = {}) =>
     LANGS.map((lang) => field(`admin.name_${lang}`, input({ name: `name_${lang}`, value: names[lang] || "", required: true })));
   const card = (titleKey, ...children) => el("div", { class: "card" }, el("h2", {}, t(titleKey)), ...children);
@@ -24,18 +35,21 @@
   function services() {
     const { data } = state;
     const rows = data.services.map((svc) => {
-      const prefix = input({ value: svc.prefix, "aria-label": t("admin.prefix"), size: 3 });
-      const target = input({ type: "number", min: 0, max: 1440, value: svc.target_wait_min, "aria-label": t("admin.target_wait") });
-      const names = LANGS.map((lang) => input({ value: svc.name[lang], "aria-label": t(`admin.name_${lang}`), lang }));
+      const prefix = input({ value: svc.prefix, "aria-label": t("admin.prefix"), size: 3, class: "short" });
+      const target = input({ type: "number", min: 0, max: 1440, value: svc.target_wait_min, "aria-label": t("admin.target_wait"), class: "short" });
+      // The three names one under the other, each as wide as the column: readable whole.
+      const names = LANGS.map((lang) => longText({ "aria-label": t(`admin.name_${lang}`), lang, class: "name-text" }));
+      names.forEach((area, i) => (area.value = svc.name[LANGS[i]] || ""));
       const active = checkbox(svc.active, t("admin.active"));
       const save = () =>
         change("PATCH", centerPath(`/admin/services/${encodeURIComponent(svc.code)}`), {
           prefix: prefix.value.trim(),
           target_wait_min: Number(target.value),
-          name: Object.fromEntries(LANGS.map((lang, i) => [lang, names[i].value])),
+          name: Object.fromEntries(LANGS.map((lang, i) => [lang, oneLine(names[i].value)])),
           active: active.checked,
         });
-      return el("tr", { dataset: { service: svc.code } }, el("td", {}, svc.code), el("td", {}, prefix), names.map((n) => el("td", {}, n)), el("td", {}, target), el("td", {}, active), el("td", {}, saveButton(save)));
+      const nameFields = el("div", { class: "names" }, names.map((area, i) => el("label", { class: "name-field" }, el("span", { class: "lang-tag" }, LANGS[i]), area)));
+      return el("tr", { dataset: { service: svc.code } }, el("td", { class: "code" }, svc.code), el("td", {}, prefix), el("td", { class: "names-cell" }, nameFields), el("td", {}, target), el("td", {}, active), el("td", {}, saveButton(save)));
     });
     const add = el(
       "form",
@@ -61,19 +75,17 @@
     return el(
       "div",
       {},
-      card("admin.tab.services", el("table", { class: "figures" }, th("admin.code", "admin.prefix", "admin.name_az", "admin.name_ru", "admin.name_en", "admin.target_wait", "admin.active", null), el("tbody", {}, rows))),
+      card("admin.tab.services", el("table", { class: "figures" }, th("admin.code", "admin.prefix", "admin.names", "admin.target_wait", "admin.active", null), el("tbody", {}, rows))),
       card("admin.add_service", add),
     );
   }
 
   function counters() {
     const rows = state.data.counters.map((counter) => {
-      const served = input({ value: counter.services.join(", "), "aria-label": t("admin.counter_services") });
-      const save = () =>
-        change("PUT", `/counters/${counter.id}/services`, {
-          services: served.value.split(",").map((s) => s.trim()).filter(Boolean),
-        });
-      return el("tr", { dataset: { counter: counter.label } }, el("td", {}, counter.label), el("td", {}, served), el("td", {}, saveButton(save)));
+      const served = longText({ "aria-label": t("admin.counter_services"), class: "list-text" });
+      served.value = counter.services.join(", ");
+      const save = () => change("PUT", `/counters/${counter.id}/services`, { services: labelsOf(served.value) });
+      return el("tr", { dataset: { counter: counter.label } }, el("td", {}, counter.label), el("td", { class: "wide" }, served), el("td", {}, saveButton(save)));
     });
     const add = el(
       "form",
@@ -84,7 +96,7 @@
     );
     add.addEventListener("submit", (event) => {
       event.preventDefault();
-      const services = add.elements.services.value.split(",").map((s) => s.trim()).filter(Boolean);
+      const services = labelsOf(add.elements.services.value);
       change("POST", centerPath("/counters"), { label: add.elements.label.value.trim(), services });
     });
     return el(
@@ -105,15 +117,18 @@
     const rows = state.data.staff.map((user) => {
       const role = select(roles(), user.role, { "aria-label": t("admin.role") });
       const active = checkbox(user.active, t("admin.active"));
+      const counters = longText({ "aria-label": t("admin.staff_counters"), class: "list-text" });
+      counters.value = user.counters.join(", ");
       const path = centerPath(`/staff/${encodeURIComponent(user.username)}`);
-      const save = () => change("PATCH", path, { role: role.value, active: active.checked });
+      const save = () => change("PATCH", path, { role: role.value, active: active.checked, counters: labelsOf(counters.value) });
       const reset = () =>
         change("POST", `${path}/password`, {}, (body) => showSecret(t("admin.new_password", { user: user.username }), body.password));
       return el(
         "tr",
         { dataset: { user: user.username } },
-        el("td", {}, user.username),
+        el("td", { class: "name" }, user.username),
         el("td", {}, role),
+        el("td", { class: "wide" }, counters),
         el("td", {}, active),
         el("td", {}, saveButton(save), " ", el("button", { type: "button", onclick: reset }, t("admin.reset_password"))),
       );
@@ -124,17 +139,19 @@
       field("manage.username", input({ name: "username", required: true })),
       field("manage.password", input({ name: "password", type: "password", minlength: 8, required: true, autocomplete: "new-password" })),
       field("admin.role", select(roles(), "staff", { name: "role" })),
+      // Every counter unless the manager narrows it; empty: none (the counter page says so).
+      field("admin.staff_counters", input({ name: "counters", value: state.data.counters.map((c) => c.label).join(", ") })),
       el("button", { type: "submit", class: "primary" }, t("admin.add")),
     );
     add.addEventListener("submit", (event) => {
       event.preventDefault();
       const f = add.elements;
-      change("POST", centerPath("/staff"), { username: f.username.value.trim(), password: f.password.value, role: f.role.value });
+      change("POST", centerPath("/staff"), { username: f.username.value.trim(), password: f.password.value, role: f.role.value, counters: labelsOf(f.counters.value) });
     });
     return el(
       "div",
       {},
-      card("admin.tab.staff", el("table", { class: "figures" }, th("manage.username", "admin.role", "admin.active", null), el("tbody", {}, rows))),
+      card("admin.tab.staff", el("p", { class: "muted" }, t("admin.staff_counters_hint")), el("table", { class: "figures" }, th("manage.username", "admin.role", "admin.staff_counters", "admin.active", null), el("tbody", {}, rows))),
       card("admin.add_staff", add),
     );
   }
@@ -221,7 +238,14 @@
       loadAudit(box, pager);
     });
     loadAudit(box, pager);
-    return card("admin.tab.audit", form, el("table", { class: "figures" }, th("admin.when", "manage.username", "admin.audit_type", "admin.what", "admin.action", "admin.before", "admin.after"), box), pager);
+    const zone = el("p", { class: "muted", id: "audit-zone" }, t("admin.times_in", { zone: state.data.center.timezone }));
+    return card("admin.tab.audit", form, zone, el("table", { class: "figures" }, th("admin.when", "manage.username", "admin.audit_type", "admin.what", "admin.action", "admin.before", "admin.after"), box), pager);
+  }
+
+  // When a change was made, in the center's time zone (not the browser's).
+  function centerTime(iso) {
+    const format = new Intl.DateTimeFormat(Novbe.language, { dateStyle: "short", timeStyle: "medium", timeZone: state.data.center.timezone });
+    return format.format(new Date(iso));
   }
 
   async function loadAudit(box, pager) {
@@ -238,7 +262,7 @@
         el(
           "tr",
           {},
-          el("td", {}, new Date(e.at).toLocaleString(Novbe.language)),
+          el("td", { class: "when" }, centerTime(e.at)),
           el("td", {}, e.user),
           el("td", {}, t(`admin.type.${e.entity_type}`)),
           el("td", {}, e.entity_id),

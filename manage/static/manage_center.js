@@ -23,6 +23,7 @@
   function openCenter(code) {
     state.centerCode = code;
     state.dashboard = null;
+    state.timezone = null;
     state.printers = new Map();
     state.alertLog = [];
     state.chartsAt = 0;
@@ -105,6 +106,7 @@
   function render() {
     const d = state.dashboard;
     if (!d) return;
+    state.timezone = d.timezone; // before any time is written
     $("center-name").textContent = Novbe.named(d.name) || d.center;
     if (!$("chart-date").value) $("chart-date").value = d.day; // the center's local day
     M.defaultReportRange(d.day);
@@ -131,7 +133,7 @@
         el(
           "tr",
           { class: s.over_target ? "over" : "", dataset: { service: s.service } },
-          el("td", {}, el("strong", {}, s.prefix), " ", Novbe.named(s.name)),
+          el("td", { class: "name" }, el("strong", {}, s.prefix), " ", Novbe.named(s.name)),
           el("td", { class: "num", dataset: { figure: "waiting" } }, s.waiting),
           el("td", { class: "num" }, minutes(s.longest_wait_s)),
           el("td", { class: "num" }, t("minutes", { n: s.target_wait_min })),
@@ -168,7 +170,7 @@
       el(
         "tr",
         {},
-        el("td", {}, p.username),
+        el("td", { class: "name" }, p.username),
         el("td", { class: "num" }, p.served),
         el("td", { class: "num" }, minutes(p.avg_service_s)),
         el("td", { class: "num" }, p.no_shows),

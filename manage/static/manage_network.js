@@ -114,7 +114,7 @@
       const tr = el(
         "tr",
         { class: over ? "over" : "", dataset: { center: center.center } },
-        el("td", {}, Novbe.named(center.name)),
+        el("td", { class: "name" }, Novbe.named(center.name)),
         el("td", { class: "num", dataset: { figure: "waiting" } }, board ? board.waiting : "–"),
         el(
           "td",

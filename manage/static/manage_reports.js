@@ -91,14 +91,19 @@
         el(
           "tr",
           { dataset: { service: s.service } },
-          el("td", {}, el("strong", {}, s.prefix), " ", Novbe.named(s.name)),
+          el("td", { class: "name" }, el("strong", {}, s.prefix), " ", Novbe.named(s.name)),
           ...figureCells(s),
         ),
       ),
     );
     $("report-staff-rows").replaceChildren(
       ...r.staff.map((p) =>
-        el("tr", { dataset: { staff: p.username } }, el("td", {}, p.username), ...figureCells(p)),
+        el(
+          "tr",
+          { dataset: { staff: p.username } },
+          el("td", { class: "name" }, p.username),
+          ...figureCells(p),
+        ),
       ),
     );
     $("report-staff-empty").hidden = r.staff.length > 0;

@@ -15,6 +15,7 @@ const Manage = (() => {
   const state = {
     centerCode: null, // the center on screen, or null for the network view
     dashboard: null, // the last GET .../dashboard
+    timezone: null, // the center's (dashboard.timezone): times are written in it
     printers: new Map(), // device -> printer.status body
     alertLog: [], // `alert` events heard, newest first
     socket: null,
@@ -32,15 +33,20 @@ const Manage = (() => {
 
   // ---- formatting ------------------------------------------------------------------
 
+  // A figure stays with its unit ("1 h" and "02 min" may wrap apart, "02" and "min"
+  // never), so a narrow tile breaks "1 h 02 min" between its parts, not inside them.
+  function keepTogether(text) {
+    return text.replace(/([\d<]) /g, "$1\u00a0");
+  }
+
   function minutes(seconds) {
     if (seconds === null || seconds === undefined) return "–";
-    if (seconds < 60) return t("manage.under_minute");
+    if (seconds < 60) return keepTogether(t("manage.under_minute"));
     const total = Math.round(seconds / 60);
-    if (total < 60) return t("minutes", { n: total });
-    return t("manage.hours_minutes", {
-      h: Math.floor(total / 60),
-      m: String(total % 60).padStart(2, "0"),
-    });
+    if (total < 60) return keepTogether(t("minutes", { n: total }));
+    const h = Math.floor(total / 60);
+    const m = String(total % 60).padStart(2, "0");
+    return keepTogether(t("manage.hours_minutes", { h, m }));
   }
 
   function percent(share) {
@@ -54,8 +60,14 @@ const Manage = (() => {
     return text === key ? code : text;
   }
 
+  // A time of day in the center's time zone, wherever the browser is.
   function clockTime(iso) {
-    return new Date(iso).toLocaleTimeString(Novbe.language, { hour: "2-digit", minute: "2-digit" });
+    const format = new Intl.DateTimeFormat(Novbe.language, {
+      hour: "2-digit",
+      minute: "2-digit",
+      timeZone: state.timezone || undefined,
+    });
+    return format.format(new Date(iso));
   }
 
   function localToday() {

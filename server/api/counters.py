@@ -1,18 +1,23 @@
-"""Counter actions: call next, call out of order, open / pause / close."""
+"""The counters a staff member may work at (the counter page's picker), and counter
+actions: call next, call out of order, open / pause / close. Both hold to
+server/staff_counters.py: a staff member sees and works only the counters assigned to
+them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import jsonify
+from flask import current_app, jsonify
 from sqlalchemy.orm import Session
 
-from .. import queue
+from .. import queue, staff_counters
 from ..auth import require_staff
+from ..cluster import cluster_of
 from ..extensions import db
 from ..queue import Actor
-from ..queue.lookup import get_counter
+from ..queue.lookup import get_center, get_counter
+from ..realtime.presence import at_counters
 from ..serializers import ticket_json
 from . import bp
 from .access import caller
@@ -21,12 +26,32 @@ from .request import field, json_body, reject_unknown
 
 @contextmanager
 def _at_counter(counter_id: int) -> Iterator[tuple[Session, Actor]]:
-    """A write transaction for the staff of the counter's center: who is calling is
-    checked before the counter is looked up (an unknown counter is a 404 only to staff)."""
+    """A write transaction for the staff of the counter's center who may work there:
+    who is calling is checked before the counter is looked up (an unknown counter is a
+    404 only to staff)."""
     actor = caller()
     with db.write() as s:
-        require_staff(actor, get_counter(s, counter_id).center_id)
+        counter = get_counter(s, counter_id)
+        require_staff(actor, counter.center_id)
+        staff_counters.require_counter(s, actor, counter)
         yield s, actor
+
+
+@bp.get("/centers/<center_code>/counters")
+def my_counters(center_code: str):
+    """The center's counters the caller may work at, with their queue figures and who
+    works at each now (on the live channel, on any server process)."""
+    actor = caller()
+    with db.read() as s:
+        center = get_center(s, center_code)
+        require_staff(actor, center.id)
+        mine = {counter.id for counter in staff_counters.counters_for(s, actor, center)}
+        stats = queue.queue_stats(s, center)
+    counters = [row for row in stats["counters"] if row["id"] in mine]
+    present, _ = at_counters(cluster_of(current_app), [row["id"] for row in counters])
+    for row in counters:
+        row["staff"] = present[row["id"]]
+    return jsonify({**stats, "counters": counters})
 
 
 @bp.post("/counters/<int:counter_id>/call-next")

@@ -15,6 +15,11 @@ This package carries what the processes tell each other and must agree on:
 * **print agents**: which kiosks have an agent connected to any process. A process
   killed without a goodbye takes its agents with it once its heartbeat is older than
   ``LIVENESS_S``; :meth:`Cluster.lost_agents` names the kiosks that lost one.
+* **members**: which connections, on any process, are in a group (the staff working
+  at a counter: server/realtime/presence.py). Those of a process that died are
+  forgotten by the heartbeat's sweep, which names their groups on the bus
+  (``MEMBERS_LOST``); :meth:`Cluster.members` reads groups with a version that orders
+  reads across processes.
 * ``swap(key, value)``: set a value and get the previous one in one step, so of several
   processes seeing the same change exactly one sees the edge (managers' alerts).
 * ``lease(name, seconds)``: true in one process of the installation per period (jobs
@@ -27,7 +32,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from .base import Cluster, Handler
+from .base import MEMBERS_LOST, Cluster, Handler
 from .local import LocalCluster
 
 EXTENSION = "novbe_cluster"
@@ -56,4 +61,4 @@ def cluster_of(app: Flask) -> Cluster:
     return app.extensions[EXTENSION]
 
 
-__all__ = ["Cluster", "Handler", "LocalCluster", "cluster_of", "init_cluster"]
+__all__ = ["MEMBERS_LOST", "Cluster", "Handler", "LocalCluster", "cluster_of", "init_cluster"]

@@ -9,6 +9,9 @@ from contextlib import AbstractContextManager
 
 log = logging.getLogger(__name__)
 
+# The bus topic on which a process that found members of a dead process names their
+# groups: ``{"groups": [...]}`` (published once, by the process that forgot them).
+MEMBERS_LOST = "members.lost"
 # handler(body, local): ``local`` is true for a message this process published.
 Handler = Callable[[dict, bool], None]
 # How background work is started: ``socketio.start_background_task`` (a green thread
@@ -65,6 +68,28 @@ class Cluster(ABC):
     @abstractmethod
     def clear_agents(self) -> None:
         """Forget this process's agents (tests)."""
+
+    # ---- members: who is connected where -------------------------------------------------
+
+    @abstractmethod
+    def add_member(self, group: str, sid: str, entry: dict) -> None:
+        """Connection ``sid`` of this process is in ``group`` (such as ``counter:5``),
+        described by ``entry`` (JSON)."""
+
+    @abstractmethod
+    def remove_member(self, sid: str) -> str | None:
+        """Forget connection ``sid`` of this process; the group it was in, if any."""
+
+    @abstractmethod
+    def members(self, groups: list[str]) -> tuple[dict[str, list[dict]], int]:
+        """Each group's entries, from every process, and a version: of two calls, the
+        later has the larger version, whichever process made them (so that who hears
+        both can drop the older)."""
+
+    def lost_members(self) -> set[str]:
+        """Groups that lost members held by processes that died; forgets those members.
+        The heartbeat tells each process's handlers of ``MEMBERS_LOST``."""
+        return set()
 
     # ---- agreement ----------------------------------------------------------------------
 

@@ -16,6 +16,9 @@ class LocalCluster(Cluster):
         self._agents: dict[int, dict[str, str]] = {}  # device id -> {sid: base URL}
         self._values: dict[str, str] = {}
         self._locks: dict[str, threading.Lock] = {}
+        self._groups: dict[str, dict[str, dict]] = {}  # group -> {sid: entry}
+        self._member_of: dict[str, str] = {}  # sid -> group
+        self._version = 0
 
     def _send(self, topic: str, body: dict) -> None:
         pass  # no other process
@@ -45,6 +48,27 @@ class LocalCluster(Cluster):
     def clear_agents(self) -> None:
         with self._lock:
             self._agents.clear()
+
+    def add_member(self, group: str, sid: str, entry: dict) -> None:
+        with self._lock:
+            self._groups.setdefault(group, {})[sid] = entry
+            self._member_of[sid] = group
+
+    def remove_member(self, sid: str) -> str | None:
+        with self._lock:
+            group = self._member_of.pop(sid, None)
+            if group is not None:
+                sids = self._groups.get(group, {})
+                sids.pop(sid, None)
+                if not sids:
+                    self._groups.pop(group, None)
+        return group
+
+    def members(self, groups: list[str]) -> tuple[dict[str, list[dict]], int]:
+        with self._lock:
+            self._version += 1
+            found = {group: list(self._groups.get(group, {}).values()) for group in groups}
+            return found, self._version
 
     def swap(self, key: str, value: str | None) -> str | None:
         with self._lock:

@@ -6,6 +6,9 @@ Keys, all under ``<prefix>:`` (NOVBE_MESSAGE_CHANNEL, "novbe" by default):
 * ``process:<id>``: a process's heartbeat, expiring after ``LIVENESS_S``;
 * ``agents:<device>``: hash, an agent's socket id -> ``{"process", "base_url"}``;
   ``agent-devices``: the set of kiosks that ever had one (swept for dead processes);
+* ``members:<group>``: hash, a connection's socket id -> ``{"process", ...entry}``;
+  ``members-of:<process>``: the set of ``[group, sid]`` a process holds, and
+  ``member-processes`` the processes that hold any (swept for dead processes);
 * ``state:<key>``: ``swap``'s values (a day's life: alert state is about today);
 * ``lease:<name>``, ``lock:<name>``: held by one process at a time.
 
@@ -28,7 +31,7 @@ from contextlib import contextmanager
 
 import redis
 
-from .base import Cluster, Spawn
+from .base import MEMBERS_LOST, Cluster, Spawn
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,7 @@ class RedisCluster(Cluster):
         self._renew = self.redis.register_script(_RENEW)
         self._lock = threading.Lock()
         self._own: dict[str, int] = {}  # this process's agents: sid -> device id
+        self._own_members: dict[str, tuple[str, str]] = {}  # sid -> (group, entry JSON)
 
     def _key(self, *parts: object) -> str:
         return ":".join([self.prefix, *map(str, parts)])
@@ -114,6 +118,9 @@ class RedisCluster(Cluster):
                 self._beat()
                 if lost := self.lost_agents():
                     on_agents_lost(lost)
+                self._renew_members()
+                if groups := self.lost_members():
+                    self.publish(MEMBERS_LOST, {"groups": sorted(groups)})
             except Exception as exc:
                 log.warning("cluster: heartbeat failed: %s", exc)
             time.sleep(HEARTBEAT_S)
@@ -185,6 +192,88 @@ class RedisCluster(Cluster):
             own, self._own = self._own, {}
         for sid, device_id in own.items():
             self.redis.hdel(self._key("agents", device_id), sid)
+
+    # ---- members ----------------------------------------------------------------------------
+
+    def _member_item(self, group: str, sid: str) -> str:
+        return json.dumps([group, sid])
+
+    def add_member(self, group: str, sid: str, entry: dict) -> None:
+        value = json.dumps({**entry, "process": self.process_id})
+        with self._lock:
+            self._own_members[sid] = (group, value)
+        self._beat()  # alive before anyone may judge this member
+        pipe = self.redis.pipeline()
+        pipe.hset(self._key("members", group), sid, value)
+        pipe.sadd(self._key("members-of", self.process_id), self._member_item(group, sid))
+        pipe.sadd(self._key("member-processes"), self.process_id)
+        pipe.execute()
+
+    def remove_member(self, sid: str) -> str | None:
+        with self._lock:
+            group, _ = self._own_members.pop(sid, (None, None))
+        if group is None:
+            return None
+        try:
+            pipe = self.redis.pipeline()
+            pipe.hdel(self._key("members", group), sid)
+            pipe.srem(self._key("members-of", self.process_id), self._member_item(group, sid))
+            pipe.execute()
+        except redis.RedisError as exc:  # the sweep forgets it when this process dies
+            log.warning("cluster: could not forget member %s: %s", sid, exc)
+        return group
+
+    def members(self, groups: list[str]) -> tuple[dict[str, list[dict]], int]:
+        # One transaction: the clock read with the entries orders this read among all
+        # processes' reads (Redis runs one command at a time).
+        pipe = self.redis.pipeline(transaction=True)
+        for group in groups:
+            pipe.hgetall(self._key("members", group))
+        pipe.time()
+        *found, (seconds, micros) = pipe.execute()
+        entries = {
+            group: [json.loads(value) for value in raw.values()]
+            for group, raw in zip(groups, found, strict=True)
+        }
+        return entries, seconds * 1_000_000 + micros
+
+    def _renew_members(self) -> None:
+        """This process's members again, should a sweep have taken them while its
+        heartbeat could not reach Redis (or Redis restarted empty)."""
+        with self._lock:
+            own = dict(self._own_members)
+        if not own:
+            return
+        pipe = self.redis.pipeline()
+        for sid, (group, value) in own.items():
+            pipe.hset(self._key("members", group), sid, value)
+            pipe.sadd(self._key("members-of", self.process_id), self._member_item(group, sid))
+        pipe.sadd(self._key("member-processes"), self.process_id)
+        pipe.execute()
+
+    def lost_members(self) -> set[str]:
+        processes = [p.decode() for p in self.redis.smembers(self._key("member-processes"))]
+        processes = [p for p in processes if p != self.process_id]
+        if not processes:
+            return set()
+        pipe = self.redis.pipeline()
+        for process in processes:
+            pipe.exists(self._key("process", process))
+        dead = [p for p, alive in zip(processes, pipe.execute(), strict=True) if not alive]
+        lost: set[str] = set()
+        for process in dead:
+            # Of several processes sweeping at once, the one whose SREM removed it sweeps.
+            if not self.redis.srem(self._key("member-processes"), process):
+                continue
+            held = self._key("members-of", process)
+            items = [json.loads(item) for item in self.redis.smembers(held)]
+            pipe = self.redis.pipeline()
+            for group, sid in items:
+                pipe.hdel(self._key("members", group), sid)
+            removed = pipe.execute()
+            self.redis.delete(held)
+            lost |= {group for (group, _), gone in zip(items, removed, strict=True) if gone}
+        return lost
 
     # ---- agreement ------------------------------------------------------------------------
 

@@ -11,7 +11,15 @@ from .catalog import (
     Service,
     ServiceCategory,
 )
-from .people import DEVICE_KINDS, ROLES, ApiToken, Device, StaffSession, StaffUser
+from .people import (
+    DEVICE_KINDS,
+    ROLES,
+    ApiToken,
+    CounterStaff,
+    Device,
+    StaffSession,
+    StaffUser,
+)
 from .ratings import APPROVING_SCORE, SCORES, Rating
 from .tickets import (
     ACTIVE_STATUSES,
@@ -53,6 +61,7 @@ __all__ = [
     "Counter",
     "CounterEvent",
     "CounterService",
+    "CounterStaff",
     "Device",
     "IdempotencyKey",
     "Rating",

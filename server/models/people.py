@@ -8,7 +8,7 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, String, Uniqu
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, utcnow
-from .catalog import Center
+from .catalog import Center, Counter
 
 ROLES = ("staff", "manager", "admin")
 DEVICE_KINDS = ("kiosk", "display")
@@ -29,11 +29,31 @@ class StaffUser(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     center: Mapped[Center | None] = relationship()
+    # The counters a staff member may work at (managers and admins: all of their center).
+    counter_links: Mapped[list[CounterStaff]] = relationship(
+        order_by="CounterStaff.counter_id", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (
         CheckConstraint("role IN ('staff', 'manager', 'admin')", name="role"),
         CheckConstraint("center_id IS NOT NULL OR role = 'admin'", name="center_required"),
     )
+
+
+class CounterStaff(Base):
+    """A counter a staff member may work at. Managers and admins may work at every
+    counter of their center; a staff member only at these (server/staff_counters.py)."""
+
+    __tablename__ = "counter_staff"
+
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    counter_id: Mapped[int] = mapped_column(
+        ForeignKey("counters.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+    counter: Mapped[Counter] = relationship()
 
 
 class ApiToken(Base):

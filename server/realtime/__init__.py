@@ -12,6 +12,7 @@ kiosks, displays, counters and visitors' phones. See docs/realtime.md.
 * packets.py: what clients send is held to the API's limits.
 * admission.py: caps on connections without a credential; closing those that never join.
 * public_snapshot.py: the public page's snapshot, shared by the connects of one moment.
+* presence.py: who works at which counter, on any process (``counter.presence``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from . import channel  # noqa: F401  (registers the namespace's handlers)
 from .admission import init_admission
 from .emitter import SocketEmitter
 from .packets import PacketJSON, disconnect_on_malformed_packets
+from .presence import CounterPresence
 from .public_snapshot import PublicSnapshots
 from .public_stats import PublicStats
 from .publisher import Publisher
@@ -71,7 +73,7 @@ def init_realtime(app: Flask, cluster: Cluster) -> None:
         interval=app.config["REALTIME_STATS_INTERVAL"],
         public_base_url=app.config["PUBLIC_BASE_URL"],
     )
-    app.extensions[EXTENSION] = LiveState(publisher, snapshots)
+    app.extensions[EXTENSION] = LiveState(publisher, snapshots, CounterPresence(cluster, emitter))
     # The address the changing request came to, for print jobs' phone links: read here,
     # at the edge, so that the publisher knows nothing of Flask's request.
     db.on_commit(

@@ -2,8 +2,10 @@
 
 * a kiosk or display device token: its center's room;
 * a staff API token with ``counter``: the center's room and that counter's room
-  (the counter must be in the staff member's center); managers may connect
-  without a counter;
+  (the counter must be in the staff member's center and one they may work at:
+  server/staff_counters.py); managers may connect without a counter. A counter
+  connection is counted as its staff member working there (presence.py), and the
+  counter's room hears ``counter.presence`` as people arrive and leave;
 * a visitor's tracking token (``{"ticket": ...}``): that ticket's room only;
 * ``{"public": <center code>}``, no credential: the public transparency page
   (/public/<center>), which joins the center's public room and gets only
@@ -37,7 +39,7 @@ from flask import request, session
 from flask_socketio import ConnectionRefusedError, emit, join_room
 from sqlalchemy import select
 
-from .. import limits, printing
+from .. import limits, printing, staff_counters
 from ..auth import MANAGER_ROLES, actor_for_token
 from ..errors import NovbeError, error_body
 from ..extensions import db, socketio
@@ -90,7 +92,8 @@ def on_connect(auth: Any = None) -> None:
             try:
                 actor = actor_for_token(s, auth["token"])
             except NovbeError as exc:
-                raise ConnectionRefusedError(exc.message) from exc
+                # With its code, for screens that say it in their own words.
+                raise ConnectionRefusedError(exc.message, {"code": exc.code}) from exc
             if "agent" in auth:
                 _check_agent(actor, auth)
                 rooms, snapshot, kind = [], None, AGENT
@@ -117,6 +120,8 @@ def on_connect(auth: Any = None) -> None:
         session[IDENTITY] = {"device": actor.id, "center": actor.center_id, "agent": False}
     emit("snapshot", snapshot)
     live().connections.add(request.sid, kind)
+    if kind == STAFF and snapshot.get("counter"):
+        live().presence.arrive(request.sid, snapshot["counter"]["id"], actor.id, actor.name)
 
 
 def _visitor(s, tracking_token: str) -> tuple[list[str], dict]:
@@ -172,6 +177,11 @@ def _member(s, actor: Actor, auth: dict) -> tuple[list[str], dict]:
         raise ConnectionRefusedError(f"unknown counter {counter_id}")
     if actor.center_id is not None and actor.center_id != counter.center_id:
         raise ConnectionRefusedError("this counter belongs to another center")
+    if not staff_counters.may_work_at(s, actor, counter):
+        raise ConnectionRefusedError(
+            f"counter {counter.label} is not assigned to you: ask your manager",
+            {"code": staff_counters.NOT_ASSIGNED},  # the screen says it in its language
+        )
     rooms = [center_room(counter.center_id), counter_room(counter.id)]
     return rooms, payloads.staff_snapshot(s, counter.center, counter, actor)
 
@@ -264,6 +274,7 @@ def on_disconnect(reason: Any = None) -> None:
     release_admission()
     live().publisher.visitors.remove(request.sid)
     live().connections.remove(request.sid)
+    live().presence.leave(request.sid)
     # Rooms are left by python-socketio. A print agent leaving changes its kiosk's
     # printer: the kiosk's next tickets are e-tickets, and managers see it.
     device_id = printing.agents.remove(request.sid)

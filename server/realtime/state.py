@@ -1,7 +1,7 @@
 """What the live channel keeps per app (``create_app`` may run many times in one
-process, as in the tests): its publisher, the public page's shared snapshots and the
-connections it holds by kind. The connect and disconnect handlers (channel.py) reach it
-through :func:`live`."""
+process, as in the tests): its publisher, the public page's shared snapshots, who works
+at which counter and the connections it holds by kind. The connect and disconnect
+handlers (channel.py) reach it through :func:`live`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 
+from .presence import CounterPresence
 from .public_snapshot import PublicSnapshots
 from .publisher import Publisher
 from .rooms import Connections
@@ -20,6 +21,7 @@ EXTENSION = "novbe_live"
 class LiveState:
     publisher: Publisher
     snapshots: PublicSnapshots
+    presence: CounterPresence
     connections: Connections = field(default_factory=Connections)
 
 

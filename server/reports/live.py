@@ -63,6 +63,7 @@ def dashboard(session: Session, center: Center, now: datetime | None = None) -> 
     return {
         "center": center.code,
         "name": center.name,
+        "timezone": center.timezone,  # the dashboard writes times in it
         "at": iso(now),
         "day": today.isoformat(),
         "waiting": sum(row["waiting"] for row in live["services"]),

@@ -120,8 +120,9 @@ const Novbe = (() => {
     });
     socket.on("connect_error", (err) => {
       resyncing.delete(socket);
-      // A refusal by the server (bad token) does not retry by itself.
-      if (!socket.active) onStatus("refused", err.message);
+      // A refusal by the server (bad token) does not retry by itself. `err.data`: what
+      // the server adds ({code}), for screens that say it in their own words.
+      if (!socket.active) onStatus("refused", err.message, err.data);
       else onStatus("offline");
     });
     for (const [event, handler] of Object.entries(handlers)) {
