@@ -8,7 +8,7 @@ CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install browser voice fonts nginx wrk demo serve test test-fast install-check bench screenshots lint format clean
+.PHONY: install browser voice fonts nginx wrk demo serve test test-fast install-check bench screenshots words lint format clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -91,6 +91,16 @@ bench: install wrk nginx
 # docs/screenshots/*.png: every screen at both sizes, in az and en (see docs/make_screenshots.py).
 screenshots: install browser
 	$(PY) docs/make_screenshots.py
+
+# The screens' words (docs/screens.md, "Words"): each gettext domain's messages.pot from
+# the code (babel.cfg, server/i18n/extract.py), then every language's .po updated from it:
+# new keys come in empty (the tests refuse them until translated), removed ones go.
+words: install
+	@set -e; folders=$$($(PY) -m server.i18n.extract); for folder in $$folders; do \
+		echo "pybabel update $$folder"; \
+		$(VENV)/bin/pybabel -q update --no-fuzzy-matching --ignore-obsolete \
+			-i $$folder/messages.pot -d $$folder; \
+	done
 
 lint: install
 	$(VENV)/bin/ruff check .
