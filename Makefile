@@ -11,7 +11,7 @@ BENCH_ARGS ?=
 PORT ?= 5000
 PRINTER_PORT ?= 9100
 
-.PHONY: install browser voice fonts nginx wrk demo serve test test-fast install-check bench screenshots lint format clean
+.PHONY: install browser voice fonts nginx wrk demo serve test test-fast install-check bench screenshots words lint format clean
 
 # Installing says what it does in a line and prints nothing more unless something goes
 # wrong. pip -qq shows errors only: otherwise setuptools' notice about editable installs
@@ -107,6 +107,16 @@ bench: install wrk nginx
 # docs/screenshots/*.png: every screen at both sizes, in az and en (see docs/make_screenshots.py).
 screenshots: install browser
 	$(PY) docs/make_screenshots.py
+
+# The screens' words (docs/screens.md, "Words"): each gettext domain's messages.pot from
+# the code (babel.cfg, server/i18n/extract.py), then every language's .po updated from it:
+# new keys come in empty (the tests refuse them until translated), removed ones go.
+words: install
+	@set -e; folders=$$($(PY) -m server.i18n.extract); for folder in $$folders; do \
+		echo "pybabel update $$folder"; \
+		$(VENV)/bin/pybabel -q update --no-fuzzy-matching --ignore-obsolete \
+			-i $$folder/messages.pot -d $$folder; \
+	done
 
 lint: install
 	$(VENV)/bin/ruff check .

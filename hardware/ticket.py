@@ -3,63 +3,52 @@
 A :class:`TicketPrint` holds everything the kiosk prints for one visitor. :func:`layout` turns
 it into a short list of blocks (text, the big number, a rule, the QR code) in the visitor's
 language; :mod:`hardware.escpos_render` turns those blocks into ESC/POS bytes for a given
-printer profile and paper width. The few printed words live here, in az, ru and en.
+printer profile and paper width. The few printed words are a gettext domain of their own,
+``hardware/translations/`` (az, ru and en), read with the screens' catalogs (server/i18n).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 LANGUAGES = ("az", "ru", "en")
 PAPER_WIDTHS_MM = (58, 80)
 
-# The printed words. Keep them short: a 58 mm ticket has 32 columns.
-TEXTS: dict[str, dict[str, str]] = {
-    "your_number": {"az": "Sizin nömrəniz", "ru": "Ваш номер", "en": "Your number"},
-    "position": {
-        "az": "Növbədə yeriniz: {n}",
-        "ru": "Ваше место в очереди: {n}",
-        "en": "Your place in line: {n}",
-    },
-    "wait": {
-        "az": "Təxmini gözləmə: {wait}",
-        "ru": "Примерное ожидание: {wait}",
-        "en": "Estimated wait: {wait}",
-    },
-    "scan": {
-        "az": "Növbənizi telefonda izləmək üçün QR kodu skan edin",
-        "ru": "Отсканируйте QR-код, чтобы следить за очередью на телефоне",
-        "en": "Scan the QR code to follow your turn on your phone",
-    },
-    "help": {
-        "az": "Nömrəniz zaldakı ekranlarda çağırılacaq.",
-        "ru": "Ваш номер вызовут на экранах в зале.",
-        "en": "Your number will be called on the screens in the hall.",
-    },
-    "under_a_minute": {"az": "1 dəqiqədən az", "ru": "меньше минуты", "en": "under a minute"},
-    "minutes": {"az": "~{m} dəq", "ru": "~{m} мин", "en": "~{m} min"},
-    "hours": {"az": "~{h} saat {m} dəq", "ru": "~{h} ч {m} мин", "en": "~{h} h {m} min"},
-}
-
-DATE_FORMAT = "%d.%m.%Y  %H:%M"
+# The printed words: a gettext domain (server/i18n) in hardware/translations/. Keep them
+# short: a 58 mm ticket has 32 columns.
+TRANSLATIONS = Path(__file__).with_name("translations")
+# Code pages have no narrow or no-break spaces (CLDR's Russian date has one: "2026 г.").
+PLAIN_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " "})
 
 
-def text(key: str, language: str, **values: object) -> str:
-    """One printed phrase in ``language`` (az, ru or en), with ``{placeholders}`` filled in."""
-    phrase = TEXTS[key].get(language) or TEXTS[key]["en"]
-    return phrase.format(**values) if values else phrase
+def printed_words(language: str):
+    """The printed words in ``language``: ``words("ticket.scan")``,
+    ``words.plural("ticket.minutes", 13)`` (named ``words`` where they are used, which
+    is how ``make words`` finds the keys)."""
+    from server.i18n import Words  # the catalogs' reader, imported when a ticket is laid out
+
+    return Words(TRANSLATIONS, language)
 
 
 def format_wait(seconds: int, language: str) -> str:
-    """An estimated wait as printed: ``~12 min``, ``~1 h 05 min``, ``under a minute``."""
+    """An estimated wait as printed: ``~13 minutes``, ``~1 h 05 min``, ``under a minute``."""
+    words = printed_words(language)
     if seconds < 60:
-        return text("under_a_minute", language)
+        return words("ticket.under_a_minute")
     minutes = round(seconds / 60)
     if minutes < 60:
-        return text("minutes", language, m=minutes)
-    return text("hours", language, h=minutes // 60, m=f"{minutes % 60:02d}")
+        return words.plural("ticket.minutes", minutes)
+    return words("ticket.hours", h=minutes // 60, m=f"{minutes % 60:02d}")
+
+
+def issued(ticket: TicketPrint) -> str:
+    """When the ticket was issued, in the center's time, as the language writes it."""
+    from server.i18n import formats
+
+    return formats.date_time(ticket.local_issued_at, ticket.lang).translate(PLAIN_SPACES)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,23 +128,24 @@ Block = Text | Number | Rule | Qr
 def layout(ticket: TicketPrint) -> list[Block]:
     """The ticket's blocks in print order (the same for 58 and 80 mm; the renderer sizes them)."""
     lang = ticket.lang
+    words = printed_words(lang)
     blocks: list[Block] = [
         Text(ticket.center_name, scale=2, bold=True),
         Rule(),
-        Text(text("your_number", lang)),
+        Text(words("ticket.your_number")),
         Number(ticket.number.strip()),
         Text(ticket.service_name, bold=True),
-        Text(ticket.local_issued_at.strftime(DATE_FORMAT)),
+        Text(issued(ticket)),
     ]
     if ticket.position is not None:
-        blocks.append(Text(text("position", lang, n=ticket.position)))
+        blocks.append(Text(words("ticket.position", n=ticket.position)))
     if ticket.estimated_wait_s is not None:
         wait = format_wait(ticket.estimated_wait_s, lang)
-        blocks.append(Text(text("wait", lang, wait=wait)))
+        blocks.append(Text(words("ticket.wait", wait=wait)))
     blocks += [
         Rule(),
         Qr(ticket.phone_url),
-        Text(text("scan", lang)),
-        Text(text("help", lang)),
+        Text(words("ticket.scan")),
+        Text(words("ticket.help")),
     ]
     return blocks

@@ -62,7 +62,7 @@ def spoken_number(number: str) -> str:
 
 
 def announcement_text(template: str, number: str, counter: str) -> str:
-    """The phrase from the words of ``announce.call`` (server/i18n/common.json), e.g.
+    """The phrase from the words of ``announce.call`` (server/i18n/common/), e.g.
     ``"Ticket {number}, counter {counter}"``, filled in as display_sound.js does."""
     return template.replace("{number}", spoken_number(number)).replace("{counter}", counter)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flask import Blueprint
 
-TRANSLATIONS = Path(__file__).with_name("translations.json")
+TRANSLATIONS = Path(__file__).with_name("translations")  # its gettext domain (server/i18n)
 
 bp = Blueprint(
     "manage",

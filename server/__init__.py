@@ -74,6 +74,9 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(display_bp)
     app.register_blueprint(counter_bp)
     app.register_blueprint(manage_bp)
+    from .i18n import check_catalogs
+
+    check_catalogs()  # every screen's words whole, or the server does not start
     from .operations import init_operations
 
     init_operations(app)  # /readyz, /metrics and the request timer (server/operations/)

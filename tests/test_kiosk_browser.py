@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from server.api.tracking import qr_svg
-from server.i18n import catalog
+from server.i18n import Words, catalog
 from server.models import Center, Device, Ticket
 
 from .browser_helpers import wait_until
@@ -22,7 +22,8 @@ from .factories import center_spec, names
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-WORDS = catalog(Path(__file__).resolve().parent.parent / "kiosk" / "translations.json")
+KIOSK_WORDS = Path(__file__).resolve().parent.parent / "kiosk" / "translations"
+WORDS = catalog(KIOSK_WORDS)
 # Open round the clock, so that the server's expiry loop never closes these queues.
 ALL_DAY = {"open": "00:00", "close": "23:59"}
 PORTRAIT, LANDSCAPE = (1080, 1920), (1920, 1080)
@@ -130,7 +131,7 @@ def wait_text(seconds: int | None, lang: str) -> str:
         return WORDS[lang]["unknown_wait"]
     if seconds < 60:
         return WORDS[lang]["under_a_minute"]
-    return WORDS[lang]["minutes"].replace("{n}", str(int(seconds / 60 + 0.5)))
+    return Words(KIOSK_WORDS, lang).plural("minutes_full", int(seconds / 60 + 0.5))
 
 
 def service_stats(live_server, center, service: str) -> dict:
@@ -299,10 +300,12 @@ def test_each_service_shows_its_wait_and_live_figures_only_change_text(
     tap_to_services(page, "en", "pensions")
     meta = page.locator("button[data-service=pension-new] .choice-meta")
     row = service_stats(live_server, center, "pension-new")
-    expect(meta).to_have_text(f"In line: 2 · Wait: {wait_text(row['estimated_wait_s'], 'en')}")
+    expect(meta).to_have_text(
+        f"2 people in line · Wait: {wait_text(row['estimated_wait_s'], 'en')}"
+    )
     other = service_stats(live_server, center, "pension-recalc")
     expect(page.locator("button[data-service=pension-recalc] .choice-meta")).to_have_text(
-        f"In line: 0 · Wait: {wait_text(other['estimated_wait_s'], 'en')}"
+        f"0 people in line · Wait: {wait_text(other['estimated_wait_s'], 'en')}"
     )
     chip = page.locator("button[data-priority=elderly]")
     chip.click()
@@ -312,7 +315,9 @@ def test_each_service_shows_its_wait_and_live_figures_only_change_text(
     # on the very same button (a finger on it keeps its tap) and with the priority kept.
     live_server.issue(center, "pension-new")
     row = service_stats(live_server, center, "pension-new")
-    expect(meta).to_have_text(f"In line: 3 · Wait: {wait_text(row['estimated_wait_s'], 'en')}")
+    expect(meta).to_have_text(
+        f"3 people in line · Wait: {wait_text(row['estimated_wait_s'], 'en')}"
+    )
     assert button.evaluate("(b) => b.isConnected")
     expect(chip).to_have_attribute("aria-pressed", "true")
 

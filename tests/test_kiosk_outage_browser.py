@@ -22,7 +22,7 @@ from .live import LiveServer, start_live_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-WORDS = catalog(Path(__file__).resolve().parent.parent / "kiosk" / "translations.json")
+WORDS = catalog(Path(__file__).resolve().parent.parent / "kiosk" / "translations")
 LANGUAGES = ("az", "ru", "en")
 PORTRAIT, LANDSCAPE = (1080, 1920), (1920, 1080)
 SHOTS = Path("/tmp/novbe/shots/kiosk")

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from server.i18n import catalog
+from server.i18n import Words, catalog
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 ROOT = Path(__file__).resolve().parent.parent
-PHONE_WORDS = catalog(ROOT / "kiosk" / "translations.json")
-PUBLIC_WORDS = catalog(ROOT / "display" / "translations.json")
+PHONE_WORDS = catalog(ROOT / "kiosk" / "translations")
+PUBLIC_WORDS = catalog(ROOT / "display" / "translations")
 PHONE = (360, 640)
 
 
@@ -86,7 +86,7 @@ def test_the_public_page_lists_the_services_and_follows_the_queue_live(
     expect(new_pension).to_have_text("1")
     expect(page.locator("#service-level")).to_have_text("100%")
     expect(page.locator("#service-level-note")).to_have_text(
-        words["public.of_called"].replace("{n}", "1")
+        Words(ROOT / "display" / "translations", "en").plural("public.of_called", 1)
     )
 
     # Rated on the phone: the approval rate appears.
@@ -96,7 +96,7 @@ def test_the_public_page_lists_the_services_and_follows_the_queue_live(
     assert r.status_code == 201, r.text
     expect(page.locator("#approval")).to_have_text("0%")
     expect(page.locator("#approval-note")).to_have_text(
-        words["public.of_ratings"].replace("{n}", "1")
+        Words(ROOT / "display" / "translations", "en").plural("public.of_ratings", 1)
     )
 
     # Nothing personal on the page: no ticket numbers, no tokens, no staff.

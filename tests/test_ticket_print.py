@@ -140,9 +140,9 @@ def test_english_ticket_is_text_with_a_native_qr_code():
     center = job.line("DOST center No. 3")
     assert (center.width, center.height, center.bold) == (2, 2, True)
     assert job.line("New pension").bold
-    for text in ("Your number", "12.03.2026 10:42", "Your place in line: 4"):
+    for text in ("Your number", "12 Mar 2026, 10:42", "Your place in line: 4"):
         job.line(text)
-    job.line("Estimated wait: ~13 min")
+    job.line("Estimated wait: ~13 minutes")
     assert "Scan the QR code to follow your turn on your" in job.text
     assert "Your number will be called on the screens in the" in job.text
     # Order: name, "your number", the number, service, time, position, wait, QR, help.
@@ -163,7 +163,8 @@ def test_russian_ticket_is_text_in_a_cyrillic_code_page():
         "Ваш номер",
         "Новая пенсия",
         "Ваше место в очереди: 4",
-        "Примерное ожидание: ~13 мин",
+        "12 мар. 2026 г., 10:42",
+        "Примерное ожидание: ~13 минут",
     ):
         line = job.line(text)
         assert line.code_pages == ("cp866",), text
@@ -183,7 +184,7 @@ def test_azerbaijani_lines_with_schwa_are_printed_as_images():
         "text",  # Ünvan qeydiyyatı
         "text",  # date and time
         "image",  # Növbədə yeriniz: 4
-        "image",  # Təxmini gözləmə: ~13 dəq
+        "image",  # Təxmini gözləmə: ~13 dəqiqə
         "text",  # rule
         "qr",
         "image",  # scan the QR code
@@ -192,14 +193,14 @@ def test_azerbaijani_lines_with_schwa_are_printed_as_images():
     assert "ə" not in job.text and "?" not in job.text
     service = job.line("Ünvan qeydiyyatı")
     assert service.bold and service.code_pages in (("cp857",), ("cp1254",))
-    job.line("12.03.2026 10:42")
+    job.line("12 mar 2026 10:42")
     images = job.images
     assert all(image.width == PAPER_DOTS[80] for image in images)
     assert images[0].data == expected_raster("DOST mərkəzi №3", 576, scale=2, bold=True)
     assert images[1].data == expected_raster("Sizin nömrəniz", 576)
     assert shows_number(job, "A012") and images[2].height > images[0].height
     assert images[3].data == expected_raster("Növbədə yeriniz: 4", 576)
-    assert images[4].data == expected_raster("Təxmini gözləmə: ~13 dəq", 576)
+    assert images[4].data == expected_raster("Təxmini gözləmə: ~13 dəqiqə", 576)
     assert images[0].height > images[1].height  # the center's name is drawn larger
     assert [qr.payload for qr in job.qr_codes] == [PHONE_URL]
 
@@ -216,11 +217,13 @@ def test_without_a_cyrillic_code_page_russian_is_printed_as_images():
     with LoopbackPrinter() as loopback:
         _, job = print_one(loopback, ticket("ru"), url=loopback.url + "?profile=T-1")
     assert not any("\u0400" <= char <= "\u04ff" for char in job.text)
-    assert shows_number(job, "A012") and job.line("12.03.2026 10:42")
+    assert shows_number(job, "A012")
     assert [qr.payload for qr in job.qr_codes] == [PHONE_URL]
-    # name, "your number", the number, service, position, wait, scan, help
-    assert len(job.images) == 8
+    # name, "your number", the number, service, date (12 мар. 2026 г.), position, wait,
+    # scan, help
+    assert len(job.images) == 9
     assert job.images[3].data == expected_raster("Новая пенсия", 504, bold=True)
+    assert job.images[4].data == expected_raster("12 мар. 2026 г., 10:42", 504)
 
 
 def test_qr_code_is_an_image_when_the_profile_has_no_native_qr():
@@ -300,7 +303,10 @@ def test_ticket_fields_are_checked():
 
 def test_waits_as_printed():
     assert format_wait(30, "en") == "under a minute"
-    assert format_wait(780, "az") == "~13 dəq"
+    assert format_wait(780, "az") == "~13 dəqiqə"
+    assert format_wait(60, "ru") == "~1 минута"
+    assert format_wait(1320, "ru") == "~22 минуты"
+    assert format_wait(780, "en") == "~13 minutes"
     assert format_wait(3900, "ru") == "~1 ч 05 мин"
 
 

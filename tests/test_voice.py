@@ -14,7 +14,7 @@ from array import array
 import pytest
 
 from hardware import voice
-from server.i18n import COMMON, load
+from server.i18n import catalog
 
 from . import factories
 from .api_helpers import PREFIX, SPEC, assert_error, bearer, setup_api
@@ -22,7 +22,7 @@ from .test_openapi import check
 
 URL = f"{PREFIX}/centers/baku-1/announcement.wav"
 DOC_PATH = "/centers/{center_code}/announcement.wav"
-# What each language says for A012 at counter 2: the words of common.json's
+# What each language says for A012 at counter 2: the common words'
 # "announce.call", the number spoken as display_sound.js speaks it.
 PHRASES = {
     "az": "Bilet A, 0 1 2, masa 2",
@@ -72,9 +72,9 @@ def test_the_number_is_spoken_as_the_display_speaks_it():
     assert voice.spoken_number("A012") == "A, 0 1 2"
     assert voice.spoken_number("AB1000") == "A B, 1 0 0 0"
     assert voice.spoken_number("C7") == "C, 7"
-    words = load(COMMON)["announce.call"]
     for language, phrase in PHRASES.items():
-        assert voice.announcement_text(words[language], "A012", "2") == phrase
+        words = catalog()[language]["announce.call"]
+        assert voice.announcement_text(words, "A012", "2") == phrase
 
 
 # --- the endpoint ----------------------------------------------------------------------

@@ -5,7 +5,7 @@
 
 (() => {
   const C = Counter;
-  const { t, el, ApiError } = Novbe;
+  const { t, tn, el, ApiError } = Novbe;
   const { $, state, currentTicket } = C;
   const request = StaffSession.request;
 
@@ -151,7 +151,7 @@
           index++,
           Novbe.named(s.name),
           closeThen(dialog, () => ticketAction("transfer", { service: s.code }, ticket)),
-          { detail: t("queues.waiting_n", { n: waiting.get(s.code) ?? 0 }) },
+          { detail: tn("queues.waiting_n", waiting.get(s.code) ?? 0) },
         ),
       ),
     );

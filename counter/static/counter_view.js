@@ -6,7 +6,7 @@
 
 (() => {
   const C = Counter;
-  const { t, el } = Novbe;
+  const { t, tn, el } = Novbe;
   const { $, state, clock, word, serviceName, currentTicket, recallsMissing } = C;
 
   function showView(name) {
@@ -210,7 +210,7 @@
     // Say why the buttons people look for are off.
     const noShowWhy =
       ticket && ticket.status === "called" && recallsMissing(ticket) > 0
-        ? t("why.recall_first", { n: recallsMissing(ticket) })
+        ? tn("why.recall_first", recallsMissing(ticket))
         : "";
     $("why-no-show").textContent = noShowWhy;
     let callWhy = "";
@@ -253,7 +253,7 @@
           { class: "queue-figures" },
           el("span", { class: "count", title: t("waiting") }, String(s.waiting)),
           s.priority_waiting
-            ? el("small", { class: "priority" }, t("queues.priority_n", { n: s.priority_waiting }))
+            ? el("small", { class: "priority" }, tn("queues.priority_n", s.priority_waiting))
             : null,
         ),
       ),

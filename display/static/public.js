@@ -8,7 +8,7 @@
 "use strict";
 
 const PublicPage = (() => {
-  const { t, el } = Novbe;
+  const { t, tn, el } = Novbe;
   const $ = (id) => document.getElementById(id);
   const page = Novbe.page;
   const state = { data: null };
@@ -35,11 +35,11 @@ const PublicPage = (() => {
     const level = today.service_level;
     $("service-level").textContent = level === null ? "–" : percent(level);
     $("service-level-note").textContent =
-      level === null ? t("public.nobody_called") : t("public.of_called", { n: today.called });
+      level === null ? t("public.nobody_called") : tn("public.of_called", today.called);
     const approval = today.approval_rate;
     $("approval").textContent = approval === null ? "–" : percent(approval);
     $("approval-note").textContent =
-      approval === null ? t("public.no_ratings") : t("public.of_ratings", { n: today.ratings });
+      approval === null ? t("public.no_ratings") : tn("public.of_ratings", today.ratings);
   }
 
   function renderServices(services) {

@@ -7,7 +7,7 @@
 
 (() => {
   const K = Kiosk;
-  const { t, el } = Novbe;
+  const { t, tn, el } = Novbe;
   const { $, params, LANGUAGES, state } = K;
 
   // ---- screens -----------------------------------------------------------------
@@ -150,7 +150,7 @@
     if (K.isFull(code)) return t("kiosk.quota_short");
     const row = state.stats[code];
     if (!row) return "";
-    return `${t("kiosk.in_line", { n: row.waiting })} · ${t("kiosk.wait", {
+    return `${tn("kiosk.in_line", row.waiting)} · ${t("kiosk.wait", {
       wait: Novbe.waitText(row.estimated_wait_s),
     })}`;
   }
@@ -178,7 +178,7 @@
               dataset: { priority: name },
               onclick: () => togglePriority(name),
             },
-            // Keys priority.<class> live in server/i18n/common.json.
+            // Keys priority.<class> live in the common words (server/i18n/common/).
             t(`priority.${name}`),
           ),
         ),

@@ -20,7 +20,7 @@ from .. import limits
 from ..auth import require_member
 from ..errors import InvalidInput, NovbeError
 from ..extensions import db
-from ..i18n import COMMON, LANGUAGES, load
+from ..i18n import LANGUAGES, catalog
 from ..models import Counter
 from ..queue.lookup import get_center
 from . import bp
@@ -58,7 +58,7 @@ def announcement_audio(center_code: str):
             f"'counter' must be the label of one of center '{center_code}''s counters",
             field="counter",
         )
-    text = voice.announcement_text(load(COMMON)["announce.call"][language], number, counter)
+    text = voice.announcement_text(catalog()[language]["announce.call"], number, counter)
     try:
         audio = _cache().audio(text, language)
     except voice.VoiceError as err:

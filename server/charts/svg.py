@@ -4,27 +4,20 @@ with its axes, the services' colour key, and the charts' words in the reader's l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from ..i18n import catalog, pick_language
+from .. import i18n
 from ..models import Center, Service
 
-WORDS = Path(__file__).parent.parent / "i18n" / "charts.json"
 # Okabe-Ito: told apart by people with any common colour blindness, and on a projector.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 
 
-class Words:
-    def __init__(self, lang: str | None) -> None:
-        self.lang = pick_language(lang)
-        self._words = catalog(WORDS)[self.lang]
+class Words(i18n.Words):
+    """The charts' words (server/i18n/charts/) in the reader's language."""
 
-    def __call__(self, key: str, **values) -> str:
-        text = self._words.get(key, key)
-        for name, value in values.items():
-            text = text.replace("{" + name + "}", str(value))
-        return text
+    def __init__(self, lang: str | None) -> None:
+        super().__init__(i18n.CHARTS, lang)
 
     def named(self, names: dict) -> str:
         return names.get(self.lang) or names.get("az") or next(iter(names.values()), "")

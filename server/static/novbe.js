@@ -6,15 +6,41 @@ const Novbe = (() => {
   const page = JSON.parse(document.getElementById("novbe-page").textContent);
 
   // ---- words ---------------------------------------------------------------
+  // page.i18n: {lang: {key: text}}, compiled from the gettext catalogs (server/i18n). An
+  // entry that counts something is {category: text} with CLDR's plural categories
+  // ("one", "few", "many", "other"), chosen by Intl.PluralRules (CLDR's rules too).
   let language = page.language || "az";
+  const pluralRules = new Map();
 
-  function t(key, vars = {}) {
-    const words = page.i18n[language] || page.i18n.az;
-    let text = words[key] ?? page.i18n.en[key] ?? key;
+  function fill(text, vars) {
     for (const [name, value] of Object.entries(vars)) {
       text = text.replaceAll(`{${name}}`, value);
     }
     return text;
+  }
+
+  // A key's text in `lang`; `{n}` (a count) chooses among plural forms. Counts stay plain
+  // digits, as the server writes them: Chromium has no Azerbaijani number formats.
+  function tIn(lang, key, vars = {}) {
+    const entry = (page.i18n[lang] || page.i18n.az)[key] ?? page.i18n.en[key] ?? key;
+    if (typeof entry === "string") return fill(entry, vars);
+    const n = Number(vars.n);
+    if (!Number.isFinite(n)) return fill(entry.other, vars);
+    if (!pluralRules.has(lang)) pluralRules.set(lang, new Intl.PluralRules(lang));
+    return fill(entry[pluralRules.get(lang).select(n)] ?? entry.other, vars);
+  }
+
+  // The form for `n` of an entry with plural forms: tn("minutes_full", 5) -> "5 минут".
+  function tnIn(lang, key, n, vars = {}) {
+    return tIn(lang, key, { ...vars, n });
+  }
+
+  function t(key, vars = {}) {
+    return tIn(page.i18n[language] ? language : "az", key, vars);
+  }
+
+  function tn(key, n, vars = {}) {
+    return t(key, { ...vars, n });
   }
 
   function setLanguage(lang, root = document) {
@@ -35,7 +61,7 @@ const Novbe = (() => {
   function waitText(seconds) {
     if (seconds === null || seconds === undefined) return t("unknown_wait");
     if (seconds < 60) return t("under_a_minute");
-    return t("minutes", { n: Math.round(seconds / 60) });
+    return tn("minutes_full", Math.round(seconds / 60)); // "minutes" is the short "5 мин"
   }
 
   // ---- the JSON API ----------------------------------------------------------
@@ -172,6 +198,9 @@ const Novbe = (() => {
   return {
     page,
     t,
+    tn,
+    tIn,
+    tnIn,
     named,
     setLanguage,
     get language() {
