@@ -14,10 +14,10 @@ from server.i18n import catalog
 from server.queue import PAUSE_REASONS
 
 from . import factories
+from .browser_helpers import screenshot
 from .test_manage_browser import big_center, clipped
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-SHOTS = Path("/tmp/novbe/shots/counter")
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "counter" / "translations"
 
@@ -49,8 +49,7 @@ def another_staff(live_server, center, name: str, counters: list[str] | None = N
 
 
 def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    screenshot(page, name, full_page=True)
 
 
 def open_counter(live_server, center, new_page, label: str = "1"):

@@ -18,10 +18,8 @@ NOVBE_SCREENSHOTS=<dir>, every page seen is saved there.
 from __future__ import annotations
 
 import itertools
-import os
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -32,6 +30,8 @@ from server.demo.setup import CENTER_FILE
 from server.i18n import catalog
 from server.importer import CENTER_DEFAULTS, load_center_file
 
+from .browser_helpers import screenshot
+
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 LANGUAGES = ["az", "ru", "en"]
@@ -39,7 +39,6 @@ SIZES = [pytest.param((1920, 1080), id="1920x1080"), pytest.param((1280, 720), i
 CASES = ["demo14", "services60", "names150"]
 ZONE = "America/Sao_Paulo"  # neither the browser's (UTC) nor the default (Asia/Baku)
 WORDS = catalog(TRANSLATIONS)  # {lang: {key: text}}
-SHOTS = os.environ.get("NOVBE_SCREENSHOTS")
 ROTATE_MS = 8000  # display.js: how long a page stays
 _unique = itertools.count(1)
 
@@ -238,12 +237,6 @@ def assert_clock_in(page, zone: str) -> None:
     # The page's time was read up to a few seconds ago, maybe in the minute before.
     assert shown in {now.strftime("%H:%M"), (now - timedelta(seconds=30)).strftime("%H:%M")}
     expect(page.locator("#date")).to_have_text(now.strftime("%d.%m.%Y"))
-
-
-def screenshot(page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
 
 
 def waiting_on_server(live_server, center) -> dict[str, int]:

@@ -17,6 +17,7 @@ from server.api.tracking import qr_svg
 from server.i18n import Words, catalog
 from server.models import Center, Device, Ticket
 
+from .accessibility import assert_no_serious_violations
 from .browser_helpers import wait_until
 from .factories import center_spec, names
 
@@ -551,3 +552,32 @@ def test_a_kiosk_whose_settings_change_follows_without_a_reload(new_page, live_s
     tap_to_services(page, "en", "employment")  # the kiosk works on as before
     page.click("button[data-service=job-seeker]")
     assert shown_ticket(page)[0] == "C001"
+
+
+SHOTS = Path("/tmp/novbe/shots/kiosk")
+
+
+@pytest.mark.parametrize("lang", ["az", "ru", "en"])
+def test_every_screen_passes_axe_in_each_language(new_page, live_server, center, lang):
+    """axe-core (WCAG 2.x A/AA) finds nothing serious or critical on the start,
+    category, service, ticket and offline screens of a portrait kiosk."""
+    page = open_kiosk(new_page, live_server, center)
+    app = page.locator("#app")
+
+    def check(screen: str) -> None:
+        expect(app).to_have_attribute("data-screen", screen)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"axe_{lang}_{screen}.png"))
+        assert_no_serious_violations(page, where=f"the {screen} screen ({lang})")
+
+    check("start")
+    page.click(f"button[data-lang={lang}]")
+    check("category")
+    page.click("button[data-category=pensions]")
+    check("service")
+    page.context.set_offline(True)
+    check("offline")
+    page.context.set_offline(False)
+    expect(page.locator("section[data-screen=service]")).to_be_visible()
+    page.click("button[data-service=pension-new]")
+    check("ticket")

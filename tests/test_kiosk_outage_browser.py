@@ -18,6 +18,7 @@ from sqlalchemy import select
 from server.i18n import catalog
 from server.models import Center, Ticket
 
+from .browser_helpers import screenshot
 from .live import LiveServer, start_live_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -25,7 +26,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 WORDS = catalog(Path(__file__).resolve().parent.parent / "kiosk" / "translations")
 LANGUAGES = ("az", "ru", "en")
 PORTRAIT, LANDSCAPE = (1080, 1920), (1920, 1080)
-SHOTS = Path("/tmp/novbe/shots/kiosk")
 # The kiosk's longest wait between two attempts: its back-off cap (8 s) with socket.io's
 # jitter (+25 %), and a little for a busy machine.
 MAX_GAP_S = 12
@@ -73,8 +73,7 @@ def open_kiosk(new_page, server: LiveServer, token: str, size):
 
 
 def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    screenshot(page, name)
 
 
 def assert_within_the_panel(page, size) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import re
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,11 +19,10 @@ from server.auth import create_staff, issue_staff_token
 from server.models import Center, utcnow
 
 from . import factories
-from .browser_helpers import wait_until
+from .browser_helpers import screenshot, wait_until
 from .test_live_channel_e2e import NAMESPACE, next_event
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-SHOTS = Path("/tmp/novbe/shots/counter")
 # The center's zone, and the browser's: a different one, hours apart.
 CENTER_ZONE = "Asia/Baku"
 BROWSER_ZONE = "America/New_York"
@@ -391,7 +389,7 @@ def test_the_dashboard_fits_a_desk_with_60_services_and_long_names(live_server, 
         {"az": "1 saat 02 dəq", "ru": "1 ч 02 мин", "en": "1 h 02 min"}[language]
     )
     expect(page.locator("#service-rows tr")).to_have_count(60)
-    page.screenshot(path=str(SHOTS / f"dashboard-test-{language}.png"))
+    screenshot(page, f"dashboard-test-{language}")
 
     assert clipped(page, "#center-view .tile, #center-view .tile strong") == []
     for tile in page.locator("#center-view .tile").all():
