@@ -264,3 +264,111 @@ def test_a_bad_date_is_refused_naming_the_parameter(client, people):
     response = get(client, "baku-1/charts/arrivals.svg?date=11.03.2024", people["boss"])
     assert response.status_code == 422
     assert response.get_json()["error"]["details"]["field"] == "date"
+
+
+# ---- many services with long names: the key stays out of the plot and inside the SVG ---
+
+LONG_WORDS = {
+    "az": "Pensiya hüququnun yenidən hesablanması üçün vətəndaşın müraciəti",
+    "ru": "Перерасчёт размера пенсии по старости по заявлению гражданина",
+    "en": "Recalculation of the old-age pension on the citizen's application",
+}
+TOP = 8  # the busiest services named in the key; the rest are one "other services" row
+EM = 0.72  # a conservative width of a character, in em (sans-serif letters average 0.6)
+
+
+def prefix(i: int) -> str:
+    """Three letters, the widest prefixes there are: WAA, WAB, ..."""
+    return "W" + "ABCDEFGH"[i // 8] + "ABCDEFGH"[i % 8]
+
+
+def crowded_center(s, code: str, services: int, long: bool = True) -> list[str]:
+    """A center of ``services`` services (150-character names) with a visitor for
+    the first eight of them and a few more for services 50 to 59; their codes."""
+    codes = [f"s{i:02d}" for i in range(services)]
+    names = [
+        {
+            lang: (f"{i} {words} " * 3)[:150] if long else f"{lang} {i}"
+            for lang, words in LONG_WORDS.items()
+        }  # fmt: skip
+        for i in range(services)
+    ]
+    factories.make_center(
+        s,
+        code,
+        categories=[
+            {
+                "code": "all",
+                "name": names[0],
+                "services": [
+                    {"code": c, "prefix": prefix(i), "target_wait_min": 15, "name": names[i]}
+                    for i, c in enumerate(codes)
+                ],
+            }
+        ],
+        counters=[{"label": "1", "services": codes}],
+    )
+    busy = codes[50:] * 3 + codes[:8]
+    for minute, service in enumerate(busy):
+        issue(s, code, service, baku(DAY, 10 + minute % 7, minute % 60))
+    return codes
+
+
+def legend_rows(root: ET.Element) -> list[ET.Element]:
+    return marks(root, "text", "legend")
+
+
+def right_edge(text: ET.Element) -> float:
+    """The text's right edge, estimated at EM a character."""
+    size = float(text.get("font-size") or 14)
+    width = EM * size * len(text.text or "")
+    x = float(text.get("x"))
+    anchor = text.get("text-anchor") or "start"
+    return x + {"start": width, "middle": width / 2, "end": 0}[anchor]
+
+
+@pytest.mark.parametrize("chart", ["arrivals", "waits"])
+@pytest.mark.parametrize("lang", ["az", "ru", "en"])
+def test_sixty_long_named_services_fit_the_chart(db, chart, lang):
+    with db.write() as s:
+        crowded_center(s, "crowd", 60)
+    root = draw(db, chart, lang=lang, code="crowd")
+    width, height = float(root.get("width")), float(root.get("height"))
+    assert root.get("viewBox") == f"0 0 {root.get('width')} {root.get('height')}"
+    axis_title = {"az": "Günün saatı", "ru": "Час дня", "en": "Hour of the day"}[lang]
+    (hour_title,) = [t for t in root.iter(f"{SVG}text") if t.text == axis_title]
+    rows = legend_rows(root)
+    for row in rows:
+        assert float(hour_title.get("y")) + 14 <= float(row.get("y")) - 12  # under, no overlap
+        assert float(row.get("y")) + 4 <= height
+    for text in root.iter(f"{SVG}text"):
+        if text.get("transform"):
+            continue  # the y axis' rotated title
+        assert float(text.get("x")) >= 0 and right_edge(text) <= width, text.text
+    # Long names are cut with an ellipsis; the busiest services are named, the rest counted.
+    assert 1 < len(rows) <= TOP + 1
+    labels = [row.text for row in rows]
+    assert any(label.endswith("…") for label in labels)
+    other = {"az": "Digər xidmətlər (52)", "ru": "Прочие услуги (52)", "en": "Other services (52)"}
+    assert labels[-1] == other[lang]
+    named = {r.get("data-legend") for r in root.iter(f"{SVG}rect") if r.get("data-legend")}
+    assert named == {f"s{i:02d}" for i in range(50, 58)} | {"other"}
+
+
+def test_a_few_services_are_all_named_in_the_key(db):
+    with db.write() as s:
+        crowded_center(s, "few", 3, long=False)
+    for chart in ("arrivals", "waits"):
+        labels = [row.text for row in legend_rows(draw(db, chart, code="few"))]
+        assert labels == ["WAA · en 0", "WAB · en 1", "WAC · en 2"]
+
+
+def test_week_day_labels_stay_left_of_the_grid(seeded):
+    for lang in ("az", "ru", "en"):
+        root = draw(seeded, "week", lang=lang)
+        grid_left = min(float(c.get("x")) for c in marks(root, "rect", "cell"))
+        for text in root.iter(f"{SVG}text"):
+            if text.get("text-anchor") == "end" and float(text.get("x")) < grid_left:
+                size = float(text.get("font-size") or 14)
+                assert float(text.get("x")) - EM * size * len(text.text) >= 0, text.text
+                assert float(text.get("x")) <= grid_left - 4, text.text
