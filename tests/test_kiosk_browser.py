@@ -18,7 +18,7 @@ from server.i18n import Words, catalog
 from server.models import Center, Device, Ticket
 
 from .accessibility import assert_no_serious_violations
-from .browser_helpers import wait_until
+from .browser_helpers import screenshot, wait_until
 from .factories import center_spec, names
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -554,9 +554,6 @@ def test_a_kiosk_whose_settings_change_follows_without_a_reload(new_page, live_s
     assert shown_ticket(page)[0] == "C001"
 
 
-SHOTS = Path("/tmp/novbe/shots/kiosk")
-
-
 @pytest.mark.parametrize("lang", ["az", "ru", "en"])
 def test_every_screen_passes_axe_in_each_language(new_page, live_server, center, lang):
     """axe-core (WCAG 2.x A/AA) finds nothing serious or critical on the start,
@@ -566,8 +563,7 @@ def test_every_screen_passes_axe_in_each_language(new_page, live_server, center,
 
     def check(screen: str) -> None:
         expect(app).to_have_attribute("data-screen", screen)
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"axe_{lang}_{screen}.png"))
+        screenshot(page, f"kiosk_axe_{lang}_{screen}")
         assert_no_serious_violations(page, where=f"the {screen} screen ({lang})")
 
     check("start")

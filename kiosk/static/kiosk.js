@@ -5,7 +5,8 @@
 // the namespace `Kiosk`: kiosk_state.js (state, the catalog), kiosk_screens.js (the
 // screen flow and the idle timer), kiosk_ticket.js (issuing, the ticket screen,
 // printing), kiosk_offline.js (what the kiosk shows and allows without its server),
-// kiosk_live.js (the connection to the server, with live_keeper.js).
+// kiosk_live.js (the connection to the server, with live_keeper.js), kiosk_access.js
+// (the accessibility mode: read aloud, keypad, larger text).
 "use strict";
 
 (() => {
@@ -29,6 +30,7 @@
     $("restart").addEventListener("click", K.reset);
     $("done").addEventListener("click", K.reset);
     $("retry").addEventListener("click", K.send);
+    K.wireAccess();
     // Any touch keeps the visitor's screen.
     for (const event of ["pointerdown", "keydown"]) {
       document.addEventListener(event, K.armIdle, { capture: true, passive: true });

@@ -69,6 +69,8 @@
   function renderLink() {
     const link = state.link;
     document.querySelectorAll("button.language").forEach((b) => (b.disabled = !canIssue()));
+    // The accessibility mode speaks with the server's voice: not offered without it.
+    $("access-start").hidden = !canIssue();
     const notice = {
       connecting: "kiosk.connecting",
       offline: "kiosk.offline",

@@ -24,6 +24,7 @@
     window.scrollTo(0, 0);
     K.renderLink(); // the banner: all three languages on the start screen, else one
     armIdle();
+    K.onShown(); // read aloud in the accessibility mode (kiosk_access.js)
   }
 
   // A new visitor: forget everything about the last one, including its request key.
@@ -31,6 +32,7 @@
     state.visit += 1;
     K.stopPrintTimer();
     Object.assign(state, { category: null, priority: null, pending: null });
+    K.leaveAccess(); // the next visitor meets the ordinary kiosk
     K.setBusy(false);
     Novbe.setLanguage(startLanguage());
     renderCenterName();
@@ -198,8 +200,10 @@
   // ---- problems -------------------------------------------------------------------------
   // Shown above the services, so the visitor can tap another one straight away.
 
-  function showProblem(text) {
-    $("service-problem").textContent = text;
+  // `key`: the problem's words (the accessibility mode says them too).
+  function showProblem(key) {
+    $("service-problem").dataset.key = key;
+    $("service-problem").textContent = t(key);
     $("service-problem").hidden = false;
   }
 
@@ -210,10 +214,13 @@
   // ---- idle -------------------------------------------------------------------------------
   // Back to the start screen after this long without a touch, or this long after a
   // ticket was shown. The device setting idle_seconds overrides the first; ?idle=N
-  // overrides both (for tests and for trying a kiosk out).
+  // overrides both (for tests and for trying a kiosk out). The accessibility mode makes
+  // them three times longer, warns aloud before they end, and has one on the start
+  // screen too, so that a visitor who left does not leave the mode on.
   const IDLE_S = 60;
   const TICKET_S = 20;
   let idleTimer = null;
+  let warnTimer = null;
 
   function idleSeconds() {
     const override = Number(params.get("idle"));
@@ -231,8 +238,16 @@
 
   function armIdle() {
     clearTimeout(idleTimer);
-    if (state.screen === "start") return;
-    const seconds = state.screen === "ticket" ? ticketSeconds() : idleSeconds();
+    clearTimeout(warnTimer);
+    const access = K.accessOn();
+    if (state.screen === "start" && !access) return;
+    if (K.accessSpeaking()) return; // armed again when the speech ends
+    let seconds = state.screen === "ticket" ? ticketSeconds() : idleSeconds();
+    if (access) {
+      seconds *= K.ACCESS_TIME_FACTOR;
+      // The warning comes early enough to be heard and answered with a key.
+      warnTimer = setTimeout(K.warnIdle, (seconds - Math.min(20, seconds / 3)) * 1000);
+    }
     idleTimer = setTimeout(reset, seconds * 1000);
   }
 

@@ -1,8 +1,8 @@
 // The kiosk page's namespace (`Kiosk`) and what every part of it shares: what the
 // page knows (state: this kiosk's token, the snapshot and queue figures from the live
 // channel, the visitor's choices so far) and reading the catalog from it. Loaded
-// first; kiosk_screens.js, kiosk_ticket.js, kiosk_offline.js, kiosk_live.js and kiosk.js
-// add their parts.
+// first; kiosk_screens.js, kiosk_ticket.js, kiosk_offline.js, kiosk_live.js,
+// kiosk_access.js and kiosk.js add their parts.
 "use strict";
 
 const Kiosk = (() => {

@@ -76,14 +76,14 @@
     state.pending = null; // the server answered: this request is settled
     if (code === "quota_reached") {
       state.full[service] = K.today();
-      K.showProblem(t("kiosk.quota_reached"));
+      K.showProblem("kiosk.quota_reached");
     } else if (code === "service_inactive") {
       state.stats[service] = { ...(state.stats[service] || {}), active: false };
-      K.showProblem(t("kiosk.service_inactive"));
+      K.showProblem("kiosk.service_inactive");
     } else if (err.status === 401 || err.status === 403) {
-      K.showProblem(t("kiosk.refused"));
+      K.showProblem("kiosk.refused");
     } else {
-      K.showProblem(t("kiosk.error"));
+      K.showProblem("kiosk.error");
     }
     // Back to the services (also after a retry from the unreachable screen), with the
     // full or switched-off one marked or gone.
@@ -101,6 +101,7 @@
     qr.alt = t("kiosk.qr_alt");
     qr.src = `/api/v1/tickets/${encodeURIComponent(ticket.tracking_token)}/qr.svg`;
     $("app").dataset.ticket = ticket.number;
+    $("app").dataset.ticketService = ticket.service;
     K.show("ticket");
     startPrintState(ticket);
   }
