@@ -104,7 +104,7 @@ install-check: install
 bench: install wrk nginx
 	$(PY) -m bench.run $(BENCH_ARGS)
 
-# docs/screenshots/*.png: every screen at both sizes, in az and en (see docs/make_screenshots.py).
+# docs/screenshots/*.png: every screen at two real sizes, in az, ru and en (docs/make_screenshots.py).
 screenshots: install browser
 	$(PY) docs/make_screenshots.py
 

@@ -1,5 +1,6 @@
-"""Screenshots of every screen, at both sizes, in Azerbaijani and English, for the
-README: ``make screenshots`` (writes docs/screenshots/*.png).
+"""Screenshots of every screen, at the sizes each is really used at, in Azerbaijani,
+Russian and English, for the README: ``make screenshots`` (writes
+docs/screenshots/*.png).
 
 It runs the real thing: ``novbe serve`` on a free port over a scratch database
 holding the demo center, a morning's queue issued and called through the API,
@@ -25,16 +26,18 @@ from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.live import LiveCenter, start_live_server  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
-LANGUAGES = ("az", "en")
+LANGUAGES = ("az", "ru", "en")
 PASSWORD = "screenshots-only"
-# (name, width, height): two sizes per screen, as each is really used.
+# (name, width, height): two sizes per screen, as each is really used: a kiosk standing
+# or lying, a TV and a small TV, a desk monitor and a wide one, a phone and the 320 px
+# a phone reflows to when zoomed (WCAG 1.4.10).
 SIZES = {
     "kiosk": [("portrait", 1080, 1920), ("landscape", 1920, 1080)],
-    "display": [("landscape", 1920, 1080), ("portrait", 1080, 1920)],
-    "counter": [("desktop", 1920, 1080), ("laptop", 1366, 768)],
-    "phone": [("phone", 390, 844), ("small", 360, 640)],
-    "manage": [("desktop", 1920, 1080), ("laptop", 1366, 768)],
-    "public": [("landscape", 1920, 1080), ("phone", 390, 844)],
+    "display": [("landscape", 1920, 1080), ("small", 1280, 720)],
+    "counter": [("desktop", 1440, 900), ("wide", 1920, 1080)],
+    "phone": [("phone", 360, 740), ("small", 320, 740)],
+    "manage": [("desktop", 1440, 900), ("wide", 1920, 1080)],
+    "public": [("landscape", 1440, 900), ("phone", 360, 740)],
 }
 
 
@@ -144,7 +147,9 @@ def take_all(browser, server, center: LiveCenter, waiting: dict, lang: str) -> N
         context.close()
 
     for size, width, height in SIZES["counter"]:
-        context, page = page_for(browser, width, height, locale={"az": "az-AZ"}.get(lang, "en-US"))
+        context, page = page_for(
+            browser, width, height, locale={"az": "az-AZ", "ru": "ru-RU"}.get(lang, "en-US")
+        )
         page.goto(f"{url}/counter")
         page.click(f"#langs button[data-lang={lang}]")
         page.fill("#username", center.staff_username)
@@ -196,7 +201,10 @@ def call_out_of_order(server, center: LiveCenter, ticket: dict) -> None:
 
 def phone_called(browser, server, ticket: dict, lang: str) -> None:
     size, width, height = SIZES["phone"][0]
-    context, page = page_for(browser, width, height, is_mobile=True, has_touch=True)
+    # Reduced motion: the call's flash does not catch the screen at white.
+    context, page = page_for(
+        browser, width, height, is_mobile=True, has_touch=True, reduced_motion="reduce"
+    )
     page.goto(f"{server.url}/t/{ticket['tracking_token']}")
     expect(page.locator("#call")).to_be_visible()
     # The full-screen call covers the switcher; press it anyway, as the page would.

@@ -88,7 +88,8 @@ def public_center_json(
     level, called = service_level(session, center.id, today)
     approval, ratings = approval_rate(session, center.id, *day_bounds(center, today))
     return {
-        "center": {"code": center.code, "name": center.name},
+        # Its zone: the page writes times of day as the center's clock shows them.
+        "center": {"code": center.code, "name": center.name, "timezone": center.timezone},
         "services": [
             {
                 "service": row["service"],

@@ -12,10 +12,10 @@ import pytest
 from playwright.sync_api import expect
 
 from . import factories
+from .browser_helpers import screenshot
 from .test_manage_browser import (
     BROWSER_ZONE,
     CENTER_ZONE,
-    SHOTS,
     big_center,
     clipped,
     manager_username,
@@ -140,7 +140,7 @@ def test_long_names_are_read_whole_and_the_log_is_in_the_centers_time(
         assert len(area.input_value()) == 150
     assert clipped(page, "#panel .card") == []  # no table wider than its card
     assert page.evaluate("document.documentElement.scrollWidth") <= 1440
-    page.screenshot(path=str(SHOTS / f"admin-test-{language}.png"))
+    screenshot(page, f"admin-test-{language}")
 
     # The change log: times of the center's day, whatever the browser's zone.
     page.click("#tabs button[data-tab='audit']")

@@ -30,6 +30,7 @@ from server.demo.setup import CENTER_FILE
 from server.i18n import catalog
 from server.importer import CENTER_DEFAULTS, load_center_file
 
+from .accessibility import assert_no_serious_violations
 from .browser_helpers import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -265,6 +266,8 @@ def test_every_waiting_service_is_seen_and_nothing_overflows(
         new_page, f"{live_server.url}/display/hall#token={center.display_token}", size
     )
     expect(page.locator("#services .service").first).to_be_visible()
+    # WCAG 2.x A/AA by axe-core, before the page's clock is paused (axe runs on timers).
+    assert_no_serious_violations(page)
     pause(page)
     assert page.evaluate("[NovbeDisplay.state.page, NovbeDisplay.state.rotation]") == [0, 0]
     name = f"{case}-{language}-{size[0]}x{size[1]}"

@@ -26,8 +26,12 @@ const PublicPage = (() => {
     document.title = `${Novbe.named(data.center.name)} · ${t("app.name")}`;
     renderToday(data.today);
     renderServices(data.services);
-    const at = new Date(data.at);
-    const time = at.toLocaleTimeString(Novbe.language, { hour: "2-digit", minute: "2-digit" });
+    // The center's clock, wherever the reader's phone is.
+    const time = new Date(data.at).toLocaleTimeString(Novbe.language, {
+      hour: "2-digit",
+      minute: "2-digit",
+      timeZone: data.center.timezone,
+    });
     $("updated").textContent = t("public.updated", { time });
   }
 

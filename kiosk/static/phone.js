@@ -40,6 +40,8 @@ const Phone = (() => {
     if (!ticket) return;
     $("center-name").textContent = state.center ? Novbe.named(state.center.name) : "";
     $("number").textContent = ticket.number;
+    // A longer number (three-letter prefixes) in smaller type: it stays on one line.
+    $("number").dataset.length = ticket.number.length > 4 ? "long" : "short";
     $("service").textContent = Novbe.named(ticket.service && ticket.service.name);
     const status = $("status");
     status.dataset.status = ticket.status;
