@@ -72,9 +72,7 @@
   let retryTimer = null;
 
   function bannerKey(status, data) {
-    if (status !== "refused") return "conn.lost";
-    const key = `conn.refused.${data?.code}`;
-    return data?.code && page.i18n.en[key] ? key : "conn.refused.other";
+    return status === "refused" ? Novbe.refusalKey(data) : "conn.lost";
   }
 
   function onStatus(status, _reason, data) {

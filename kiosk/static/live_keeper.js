@@ -71,11 +71,9 @@ const LiveKeeper = (() => {
     return socket;
   }
 
-  // The words for a refusal: the common catalog's conn.refused.<code> when there is
-  // one, else `fallback`. Never the server's own message, which is English.
+  // The words for a refusal with this code (Novbe.refusalKey).
   function refusalKey(code, fallback = "conn.refused.other") {
-    const key = `conn.refused.${code}`;
-    return code && Novbe.page.i18n.en[key] ? key : fallback;
+    return Novbe.refusalKey({ code }, fallback);
   }
 
   return { keep, refusalKey };

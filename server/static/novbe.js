@@ -168,13 +168,21 @@ const Novbe = (() => {
     socket.connect();
   }
 
+  // The words for a refusal of the live channel: the common catalog's
+  // conn.refused.<code> for the server's reason (`data.code`) when there is one, else
+  // `fallback`. Never the server's own message, which is English.
+  function refusalKey(data, fallback = "conn.refused.other") {
+    const key = `conn.refused.${data?.code}`;
+    return data?.code && page.i18n.en[key] ? key : fallback;
+  }
+
   // A banner that says the screen is offline or refused, in the current language.
   function statusBanner(element) {
-    return (status, reason) => {
+    return (status, _reason, data) => {
       element.hidden = status === "online";
       element.dataset.status = status;
       if (status === "offline") element.textContent = t("conn.lost");
-      if (status === "refused") element.textContent = t("conn.refused", { reason });
+      if (status === "refused") element.textContent = t(refusalKey(data));
     };
   }
 
@@ -213,6 +221,7 @@ const Novbe = (() => {
     deviceToken,
     live,
     resync,
+    refusalKey,
     statusBanner,
     el,
   };
