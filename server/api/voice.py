@@ -69,6 +69,11 @@ def announcement_audio(center_code: str):
             field="counter",
         )
     text = voice.announcement_text(catalog()[language]["announce.call"], number, counter)
+    return _spoken(text, language)
+
+
+def _spoken(text: str, language: str, headers: dict[str, str] | None = None):
+    """``text`` as WAV audio, rendered once by espeak-ng and then from the cache."""
     try:
         audio = _cache().audio(text, language)
     except voice.VoiceError as err:
@@ -77,6 +82,7 @@ def announcement_audio(center_code: str):
     response = current_app.response_class(audio.data, mimetype="audio/wav")
     response.set_etag(audio.key)
     response.headers["Cache-Control"] = CACHE_CONTROL
+    response.headers.update(headers or {})
     return response.make_conditional(request)
 
 
@@ -136,16 +142,7 @@ def kiosk_speech(center_code: str):
         require_member(actor, center.id, device_kinds=("kiosk",))
         phrases = [_piece_text(s, center.id, words, kind, value) for kind, value in pieces]
     text = " ".join(_sentence(phrase) for phrase in phrases)
-    try:
-        audio = _cache().audio(text, language)
-    except voice.VoiceError as err:
-        current_app.logger.error("server-side voice: %s", err)
-        raise VoiceUnavailable(str(err)) from None
-    response = current_app.response_class(audio.data, mimetype="audio/wav")
-    response.set_etag(audio.key)
-    response.headers["Cache-Control"] = CACHE_CONTROL
-    response.headers["X-Spoken-Text"] = quote(text, safe=" ,.:;!?")
-    return response.make_conditional(request)
+    return _spoken(text, language, {"X-Spoken-Text": quote(text, safe=" ,.:;!?")})
 
 
 def _speech_query() -> tuple[str, list[tuple[str, str]]]:
