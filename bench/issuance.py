@@ -1,8 +1,17 @@
 """1. Issuance: open-loop POST /centers/<code>/tickets with Idempotency-Keys from
-several kiosks; latency at 50/200/500 per second and the highest rate sustained."""
+several kiosks; latency at 50/200/500 per second and the highest rate sustained.
+
+Beside every rate, the server's CPU per ticket (utime+stime of the worker from /proc
+over the step, divided by the tickets): it holds across runs where rates do not. And
+the trivial route's (GET /healthz) CPU per request in the same run, since the targets
+are stated as ratios to it."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import requests
 from sqlalchemy import select
 
 from server.models import Center
@@ -16,6 +25,7 @@ KIOSKS = 4
 FIXED_RATES = (50, 200, 500)
 SEARCH_RATES = (750, 1000, 1500, 2000)
 BISECT_STEPS = 4
+TRIVIAL_REQUESTS = 1000  # GET /healthz, one after another, for its CPU per request
 
 
 def run(ctx) -> dict:
@@ -36,9 +46,15 @@ def run(ctx) -> dict:
     rates = (10, 20) if ctx.smoke else FIXED_RATES
     search = () if ctx.smoke else SEARCH_RATES
 
+    pid = ctx.worker_pid()
+
     def at(rate: float) -> dict:
         threads = 4 if ctx.smoke else 32
-        return open_loop(Job(url, tokens, bodies, rate, duration, KIOSKS, threads))
+        before = _cpu_s(pid) if pid else 0.0
+        step = open_loop(Job(url, tokens, bodies, rate, duration, KIOSKS, threads))
+        spent = _cpu_s(pid) - before if pid else None
+        step["cpu_ms_per_ticket"] = _per(spent, step["ok"])
+        return step
 
     if not ctx.smoke:  # warm up: connections, caches, the first pages of the tables
         open_loop(Job(url, tokens, bodies, 50, 2.0, KIOSKS, 8))
@@ -62,13 +78,44 @@ def run(ctx) -> dict:
             steps.append(step)
             low, high = (rate, high) if _sustained(step) else (low, rate)
     held = [s["offered_per_s"] for s in steps if _sustained(s)]
+    trivial = _trivial_cpu_ms(server.url, pid, 100 if ctx.smoke else TRIVIAL_REQUESTS)
+    at_200 = next((s for s in fixed if s["offered_per_s"] == 200), None)
+    per_ticket = at_200["cpu_ms_per_ticket"] if at_200 else None
     return {
         "kiosks": KIOSKS,
+        "trivial_cpu_ms_per_request": trivial,
+        "cpu_ms_per_ticket_at_200": per_ticket,
+        # A ticket's CPU at 200/s over the trivial route's, measured in the same run.
+        "cpu_ratio_to_trivial": round(per_ticket / trivial, 2) if per_ticket and trivial else None,
         "duration_s": duration,
         "rates": fixed,
         "search": steps[len(fixed) :],
         "max_sustained_per_s": max(held) if held else None,
     }
+
+
+def _cpu_s(pid: int) -> float:
+    """utime + stime of the worker, in seconds (bench/processes.py reads the same)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _per(seconds: float | None, count: int) -> float | None:
+    return round(seconds * 1000 / count, 3) if seconds is not None and count else None
+
+
+def _trivial_cpu_ms(base_url: str, pid: int | None, n: int) -> float | None:
+    """The worker's CPU per GET /healthz (the least a request costs: gunicorn, Flask and
+    the middlewares), one keep-alive connection."""
+    if not pid:
+        return None
+    session = requests.Session()
+    session.get(f"{base_url}/healthz").raise_for_status()  # connected, warm
+    before = _cpu_s(pid)
+    for _ in range(n):
+        session.get(f"{base_url}/healthz")
+    return _per(_cpu_s(pid) - before, n)
 
 
 def _sustained(step: dict) -> bool:

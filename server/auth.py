@@ -7,6 +7,12 @@
 * Tokens: 256 random bits; the database keeps only their SHA-256, so a leaked
   database does not leak working tokens. Staff tokens start with ``st_``,
   device tokens with ``dv_``.
+* Token lookups are cached in the process (:class:`TokenCache`): a kiosk sends its token
+  with every ticket. An entry lives at most ``TOKEN_CACHE_TTL_S`` (and never past the
+  token's expiry); a committed change to a device, a staff account or an API token in
+  this process empties the cache, so a revocation made here takes effect on the next
+  request. A revocation made by another server process takes effect here within
+  ``TOKEN_CACHE_TTL_S``.
 * Roles: staff act at the counters of their own center assigned to them (a new account
   gets every counter the center has: server/staff_counters.py); managers also change
   their center's catalog; admins with no center act everywhere.
@@ -17,11 +23,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session, object_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import limits
@@ -166,19 +173,118 @@ def device_actor(device: Device) -> Actor:
 # --- requests -----------------------------------------------------------------
 
 
+TOKEN_CACHE_TTL_S = 5.0
+TOKEN_CACHE_MAX = 10_000  # entries; beyond it the cache starts over (a flood of tokens)
+
+
+class TokenCache:
+    """Bearer token digest -> (Actor, monotonic deadline), for this process."""
+
+    def __init__(self, ttl_s: float = TOKEN_CACHE_TTL_S) -> None:
+        self.ttl_s = ttl_s
+        self._entries: dict[str, tuple[Actor, float]] = {}
+
+    def get(self, digest: str) -> Actor | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        if entry[1] <= time.monotonic():
+            self._entries.pop(digest, None)
+            return None
+        return entry[0]
+
+    def put(self, digest: str, actor: Actor, valid_for_s: float | None = None) -> None:
+        if len(self._entries) >= TOKEN_CACHE_MAX:
+            self._entries.clear()
+        life = self.ttl_s if valid_for_s is None else min(self.ttl_s, valid_for_s)
+        if life > 0:
+            self._entries[digest] = (actor, time.monotonic() + life)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+token_cache = TokenCache()
+
+
 def actor_for_token(session: Session, token: str, now: datetime | None = None) -> Actor:
     """Resolve a bearer token to who holds it, or raise 401."""
-    now = now or utcnow()
     digest = hash_token(token)
+    actor = token_cache.get(digest)
+    if actor is not None:
+        return actor
+    now = now or utcnow()
     if token.startswith(STAFF_TOKEN_PREFIX):
-        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
-        if row is not None and row.expires_at > now and row.staff.active:
-            return staff_actor(row.staff)
+        row = session.execute(
+            select(StaffUser.id, StaffUser.center_id, StaffUser.role, StaffUser.username)
+            .join(ApiToken, ApiToken.staff_id == StaffUser.id)
+            .where(
+                ApiToken.token_hash == digest,
+                ApiToken.expires_at > now,
+                StaffUser.active.is_(True),
+            )
+            .add_columns(ApiToken.expires_at)
+        ).first()
+        if row is not None:
+            actor = Actor("staff", row.id, row.center_id, row.role, row.username)
+            left = (_aware(row.expires_at) - now).total_seconds()
+            token_cache.put(digest, actor, left)
+            return actor
     elif token.startswith(DEVICE_TOKEN_PREFIX):
-        device = session.scalar(select(Device).where(Device.token_hash == digest))
-        if device is not None:
-            return device_actor(device)
+        row = session.execute(
+            select(Device.id, Device.center_id, Device.kind, Device.name).where(
+                Device.token_hash == digest
+            )
+        ).first()
+        if row is not None:
+            actor = Actor("device", row.id, row.center_id, row.kind, row.name)
+            token_cache.put(digest, actor)
+            return actor
     raise Unauthorized("invalid or expired token", code="invalid_token")
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=utcnow().tzinfo)
+
+
+# What an Actor is made of: a change to any of these may revoke or alter a cached one.
+_ACTOR_FIELDS = {
+    Device: ("token_hash", "center_id", "kind", "name"),
+    StaffUser: ("active", "role", "center_id", "username", "password_hash"),
+    ApiToken: ("token_hash", "staff_id", "expires_at"),
+}
+
+
+def _forget_tokens_after_commit(session: Session | None) -> None:
+    """Empty the token cache now (so this transaction's readers cannot keep the old
+    actor) and again once ``session`` commits (a request that read the old row meanwhile
+    may have cached it)."""
+    token_cache.clear()
+    if session is not None:
+        event.listen(session, "after_commit", lambda _s: token_cache.clear(), once=True)
+
+
+def _on_update(_mapper, _connection, target) -> None:
+    state = inspect(target)
+    names = _ACTOR_FIELDS[type(target)]
+    if any(state.attrs[name].history.has_changes() for name in names):
+        _forget_tokens_after_commit(object_session(target))
+
+
+def _on_delete(_mapper, _connection, target) -> None:
+    _forget_tokens_after_commit(object_session(target))
+
+
+for _model in _ACTOR_FIELDS:
+    event.listen(_model, "after_update", _on_update)
+    event.listen(_model, "after_delete", _on_delete)
+# Bulk ``delete(ApiToken)`` (admin/staff.py revoking a user's tokens) bypasses these
+# events: it calls :func:`tokens_revoked` itself.
+
+
+def tokens_revoked(session: Session) -> None:
+    """Tokens were revoked in ``session`` without the ORM's events (a bulk delete)."""
+    _forget_tokens_after_commit(session)
 
 
 def require_staff(actor: Actor | None, center_id: int, *, roles=ROLES) -> Actor:

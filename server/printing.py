@@ -162,18 +162,27 @@ def assign_print_state(session: Session, ticket: Ticket) -> None:
     """Decide, as a kiosk issues ``ticket``, whether it is printed or an e-ticket.
     Tickets issued by staff have no print state."""
     device = session.get(Device, ticket.device_id) if ticket.device_id else None
-    if device is None or device.kind != "kiosk":
-        return
+    decided = initial_print_state(device) if device is not None else None
+    if decided is not None:
+        state, reason = decided
+        _set_state(session, ticket, state, reason, state)
+
+
+def initial_print_state(device) -> tuple[str, str | None] | None:
+    """A new ticket's (print state, reason) at ``device`` (a Device, or anything with its
+    id, kind, settings and printer_status: the issuing hot path reads only those);
+    None for a device that is not a kiosk."""
+    if device.kind != "kiosk":
+        return None
     how = route(device)
     if how is None:
-        _set_state(session, ticket, "e_ticket", NO_PRINTER, "e_ticket")
-    elif how == "agent" and (problem := status_problem(device.printer_status)):
+        return "e_ticket", NO_PRINTER
+    if how == "agent" and (problem := status_problem(device.printer_status)):
         # The agent told us the printer cannot print: do not keep the visitor waiting.
-        _set_state(session, ticket, "e_ticket", problem, "e_ticket")
-    elif how == "server" and not _valid_printer_url(server_printer_url(device)):
-        _set_state(session, ticket, "e_ticket", BAD_PRINTER_URL, "e_ticket")
-    else:
-        _set_state(session, ticket, "pending", None, "pending")
+        return "e_ticket", problem
+    if how == "server" and not _valid_printer_url(server_printer_url(device)):
+        return "e_ticket", BAD_PRINTER_URL
+    return "pending", None
 
 
 def _valid_printer_url(url: str | None) -> bool:

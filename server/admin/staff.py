@@ -126,4 +126,5 @@ def reset_password(
 
 def _revoke_tokens(session: Session, user: StaffUser) -> None:
     session.execute(delete(ApiToken).where(ApiToken.staff_id == user.id))
+    auth.tokens_revoked(session)  # this process's token cache
     web_sessions.revoke_staff_sessions(session, user.id)  # and its web logins

@@ -9,10 +9,12 @@ from .. import printing, queue
 from ..auth import require_member, require_staff
 from ..errors import NotFound
 from ..extensions import db
-from ..queue.lookup import get_center, get_ticket, get_ticket_by_token
-from ..serializers import public_ticket_json, ticket_json
+from ..queue import estimate, issuing
+from ..queue.lookup import get_ticket, get_ticket_by_token
+from ..serializers import iso, public_ticket_json, ticket_json
 from . import bp
 from .access import caller
+from .group_commit import GroupCommit
 from .request import field, json_body, reject_unknown
 from .tracking import phone_page_url, qr_svg
 
@@ -26,18 +28,24 @@ def issue_ticket(center_code: str):
     priority = field(data, "priority", str, required=False)
     key = request.headers.get("Idempotency-Key")
     actor = caller(device_kinds=("kiosk",))  # before the center is looked up
+
+    def work(s) -> tuple[issuing.IssueResult, dict]:
+        place = issuing.find_place(s, center_code, service, actor.device_id)
+        require_member(actor, place.center_id, device_kinds=("kiosk",))
+        result = issuing.issue_at(
+            s,
+            place,
+            language,
+            priority,
+            actor,
+            idempotency_key=key,
+            print_rule=printing.initial_print_state,
+        )
+        return result, _issued_json(s, result, service)
+
     for attempt in range(2):
         try:
-            with db.write() as s:
-                center = get_center(s, center_code)
-                require_member(actor, center.id, device_kinds=("kiosk",))
-                result = queue.issue_ticket(
-                    s, center_code, service, language, priority, actor, idempotency_key=key
-                )
-                if result.created:
-                    printing.assign_print_state(s, result.ticket)
-                body = ticket_json(s, result.ticket, with_token=True)
-                body["print"] = printing.print_state_json(result.ticket)
+            result, body = _group_commit().run(request.host_url, work)
             break
         except IntegrityError:
             # Two retries with one Idempotency-Key raced (PostgreSQL); the loser
@@ -49,6 +57,45 @@ def issue_ticket(center_code: str):
     response.status_code = status
     response.headers["Location"] = f"{bp.url_prefix}/tickets/{body['tracking_token']}"
     return response
+
+
+def _group_commit() -> GroupCommit:
+    """The app's: tickets issued at the same time share one COMMIT (group_commit.py)."""
+    batches = current_app.extensions.get("novbe_issue_batches")
+    if batches is None:
+        batches = current_app.extensions["novbe_issue_batches"] = GroupCommit(db)
+    return batches
+
+
+def _issued_json(s, result: issuing.IssueResult, service_code: str) -> dict:
+    """serializers.ticket_json (with the token) and the print state. A new ticket is
+    waiting, at no counter, never called: its fields are known without loading its
+    service and counter (tests/test_issuance_path.py holds the two equal)."""
+    if not result.created:
+        body = ticket_json(s, result.ticket, with_token=True)
+        body["print"] = printing.print_state_json(result.ticket)
+        return body
+    ticket = result.issued
+    est = estimate(s, ticket)
+    body = {
+        "id": ticket.id,
+        "number": ticket.display_number,
+        "service": service_code,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "language": ticket.language,
+        "position": est.position,
+        "estimated_wait_s": est.estimated_wait_s,
+        "counter": None,
+        "recall_count": ticket.recall_count,
+        "created_at": iso(ticket.issued_at),
+        "called_at": None,
+        "started_at": None,
+        "ended_at": None,
+        "tracking_token": ticket.tracking_token,
+    }
+    body["print"] = printing.print_state_json(ticket)
+    return body
 
 
 @bp.get("/tickets/<tracking_token>")

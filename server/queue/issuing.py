@@ -1,43 +1,202 @@
-"""Issuing tickets at a kiosk (or by staff on a visitor's behalf)."""
+"""Issuing tickets at a kiosk (or by staff on a visitor's behalf).
+
+The hot path of a busy center, so it speaks SQLAlchemy Core on the session's
+connection (no unit of work, statements built once): one SELECT for the center, the
+service and the issuing kiosk, one for an Idempotency-Key replay, the number's upsert
+(numbering.py), then the INSERTs of the ticket (with its print state already in it),
+its audit event and its key. Guarantees, all in the caller's one transaction:
+
+* numbers per center, prefix and local day without gaps or duplicates (numbering.py;
+  the unique constraint on ``tickets`` is the last line of defence);
+* an Idempotency-Key replayed with the same request returns the ticket it made, and
+  with another request is refused (a race of two retries on PostgreSQL ends in the
+  key's primary key: the caller retries once and finds the winner's ticket);
+* the audit ``TicketEvent`` ("issue") and the changes for the live channel (ticket,
+  then print state: queue/changes.py) are written and announced with the ticket, so a
+  rolled-back issue leaves and announces nothing.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy.orm import Session, make_transient_to_detached
 
-from ..errors import Conflict, InvalidInput
+from ..errors import Conflict, InvalidInput, NotFound
 from ..models import (
     LANE_NORMAL,
     LANE_PRIORITY,
     LANGUAGES,
+    Center,
+    Device,
     IdempotencyKey,
     Service,
     Ticket,
+    TicketEvent,
     utcnow,
 )
 from .actor import Actor
-from .audit import record
-from .lookup import get_center, get_service
-from .numbering import business_day, next_number
+from .changes import Change, ChangeKind, announce
+from .lookup import get_center
+from .numbering import local_day, next_number
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 128
 
 
-@dataclass
+class IssuedTicket(dict):
+    """A ticket just inserted: its columns, by name and as attributes (what responses,
+    estimates and print states read), without the ORM's object."""
+
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def display_number(self) -> str:
+        return f"{self['prefix']}{self['number']:03d}"
+
+
 class IssueResult:
-    ticket: Ticket
-    created: bool  # False when an Idempotency-Key replayed an earlier ticket
+    """The ticket, and whether it was made now (False: an Idempotency-Key replayed an
+    earlier one). ``ticket`` is the ORM object, made on first use: the API's hot path
+    reads ``issued`` (the inserted columns) instead."""
+
+    def __init__(
+        self,
+        ticket: Ticket | None,
+        created: bool,
+        *,
+        issued: IssuedTicket | None = None,
+        session: Session | None = None,
+    ) -> None:
+        self._ticket = ticket
+        self.created = created
+        self.issued = issued
+        self._session = session
+
+    @property
+    def ticket(self) -> Ticket:
+        if self._ticket is None:
+            self._ticket = _persistent_ticket(self._session, self.issued)
+        return self._ticket
+
+
+@dataclass(frozen=True)
+class IssuingDevice:
+    """The issuing kiosk as the print rules (server/printing.py) read it."""
+
+    id: int
+    kind: str
+    settings: dict
+    printer_status: dict | None
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a ticket is issued: its center, and its service if the center has it."""
+
+    center_id: int
+    center_code: str
+    timezone: str
+    priority_classes: list
+    service_code: str
+    service_id: int | None  # None: the center has no such service
+    prefix: str | None
+    active: bool
+    target_wait_min: int
+    daily_quota: int | None
+    device: IssuingDevice | None  # the actor's device, if it belongs to this center
+
+
+# Decides a new ticket's print state from its device: (state, reason), or None.
+PrintRule = Callable[[IssuingDevice], "tuple[str, str | None] | None"]
 
 
 def new_tracking_token() -> str:
     """128 random bits, URL-safe: the visitor's only handle on the ticket."""
     return secrets.token_urlsafe(16)
+
+
+def find_place(
+    session: Session, center_code: str, service_code: str, device_id: int | None = None
+) -> Place:
+    """The center and service by code (404 for an unknown center), in one statement."""
+    session.flush()  # Core below: let it see what the caller has added
+    row = (
+        session.connection()
+        .execute(
+            _place_statement(),
+            {"center": center_code, "service": service_code, "device": device_id},
+        )
+        .first()
+    )
+    if row is None:  # no such service here, or no such center at all
+        center = get_center(session, center_code)  # 404 for an unknown center
+        return Place(
+            center.id,
+            center.code,
+            center.timezone,
+            list(center.priority_classes),
+            service_code,
+            None,
+            None,
+            False,
+            0,
+            None,
+            None,
+        )
+    device = None
+    if row.device_id is not None:
+        device = IssuingDevice(
+            row.device_id, row.device_kind, row.settings or {}, row.printer_status
+        )
+    return Place(
+        row.center_id,
+        center_code,
+        row.timezone,
+        list(row.priority_classes or ()),
+        service_code,
+        row.service_id,
+        row.prefix,
+        bool(row.active),
+        row.target_wait_min,
+        row.daily_quota,
+        device,
+    )
+
+
+@lru_cache(maxsize=1)
+def _place_statement():
+    """Built once: building an expression costs more than running it."""
+    return (
+        select(
+            Center.id.label("center_id"),
+            Center.timezone,
+            Center.priority_classes,
+            Service.id.label("service_id"),
+            Service.prefix,
+            Service.active,
+            Service.target_wait_min,
+            Service.daily_quota,
+            Device.id.label("device_id"),
+            Device.kind.label("device_kind"),
+            Device.settings,
+            Device.printer_status,
+        )
+        .select_from(Center)
+        .join(Service, and_(Service.center_id == Center.id, Service.code == bindparam("service")))
+        .outerjoin(Device, and_(Device.id == bindparam("device"), Device.center_id == Center.id))
+        .where(Center.code == bindparam("center"))
+    )
 
 
 def issue_ticket(
@@ -50,65 +209,152 @@ def issue_ticket(
     *,
     idempotency_key: str | None = None,
     now: datetime | None = None,
+    print_rule: PrintRule | None = None,
 ) -> IssueResult:
+    place = find_place(session, center_code, service_code, actor.device_id)
+    return issue_at(
+        session,
+        place,
+        language,
+        priority,
+        actor,
+        idempotency_key=idempotency_key,
+        now=now,
+        print_rule=print_rule,
+    )
+
+
+def issue_at(
+    session: Session,
+    place: Place,
+    language: str,
+    priority: str | None,
+    actor: Actor,
+    *,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+    print_rule: PrintRule | None = None,
+) -> IssueResult:
+    """Issue at ``place`` (find_place). ``print_rule``: the issuing device's ticket gets
+    the print state it decides (server/printing.py's ``initial_print_state``) in its
+    INSERT; without one, no print state (tickets issued by the engine's other callers)."""
     now = now or utcnow()
-    center = get_center(session, center_code)
     if language not in LANGUAGES:
         raise InvalidInput(
             f"language must be one of {', '.join(LANGUAGES)}, not {language!r}", field="language"
         )
-    if priority is not None and priority not in center.priority_classes:
-        allowed = ", ".join(center.priority_classes) or "none at this center"
+    if priority is not None and priority not in place.priority_classes:
+        allowed = ", ".join(place.priority_classes) or "none at this center"
         raise InvalidInput(
             f"unknown priority class {priority!r}; allowed: {allowed}", field="priority"
         )
-    service = get_service(session, center, service_code)
-
-    request_hash = _request_hash(center_code, service_code, language, priority)
+    if place.service_id is None:
+        raise NotFound(
+            f"unknown service '{place.service_code}' at center '{place.center_code}'",
+            code="service_not_found",
+        )
+    conn = session.connection()
+    request_hash = _request_hash(place.center_code, place.service_code, language, priority)
     if idempotency_key is not None:
         replay = _replay(session, actor, idempotency_key, request_hash)
         if replay is not None:
             return IssueResult(replay, created=False)
 
-    if not service.active:
+    if not place.active:
         raise Conflict(
-            f"service '{service.code}' is not available at the moment", code="service_inactive"
+            f"service '{place.service_code}' is not available at the moment",
+            code="service_inactive",
         )
-    day = business_day(center, now)
-    _check_quota(session, service, day)
+    day = local_day(place.timezone, now)
+    _check_quota(session, place, day)
 
-    ticket = Ticket(
-        center_id=center.id,
-        service_id=service.id,
-        business_day=day,
-        prefix=service.prefix,
-        number=next_number(session, center.id, service.prefix, day),
-        status="waiting",
-        priority=priority,
-        language=language,
-        tracking_token=new_tracking_token(),
-        lane=LANE_PRIORITY if priority else LANE_NORMAL,
-        waiting_since=now,
-        due_at=now + timedelta(minutes=service.target_wait_min),
-        device_id=actor.device_id,
-        staff_id=None,
-        issued_at=now,
-    )
-    session.add(ticket)
-    session.flush()
-    record(session, ticket, "issue", None, actor, now, counter_id=None, priority=priority)
+    print_state = print_reason = None
+    if print_rule is not None and place.device is not None:
+        decided = print_rule(place.device)
+        if decided is not None:
+            print_state, print_reason = decided
+    values = {
+        "center_id": place.center_id,
+        "service_id": place.service_id,
+        "business_day": day,
+        "prefix": place.prefix,
+        "number": next_number(session, place.center_id, place.prefix, day),
+        "status": "waiting",
+        "priority": priority,
+        "language": language,
+        "tracking_token": new_tracking_token(),
+        "lane": LANE_PRIORITY if priority else LANE_NORMAL,
+        "due_at": now + timedelta(minutes=place.target_wait_min),
+        "waiting_since": now,
+        "target_counter_id": None,
+        "counter_id": None,
+        "staff_id": None,
+        "device_id": actor.device_id,
+        "issued_at": now,
+        "called_at": None,
+        "last_called_at": None,
+        "started_at": None,
+        "ended_at": None,
+        "recall_count": 0,
+        "transfer_count": 0,
+        "print_state": print_state,
+        "print_reason": print_reason,
+        "printed_at": None,
+        "reprint_count": 0,
+    }
+    values["id"] = conn.execute(_insert(Ticket), values).inserted_primary_key[0]
+    _record_issue(session, values, actor, now, priority)
+    if print_state is not None:
+        announce(session, Change(ChangeKind.PRINT, print_state, values["id"]))
     if idempotency_key is not None:
-        session.add(
-            IdempotencyKey(
-                scope=actor.idempotency_scope,
-                key=idempotency_key,
-                request_hash=request_hash,
-                ticket_id=ticket.id,
-                created_at=now,
-            )
+        conn.execute(
+            _insert(IdempotencyKey),
+            {
+                "scope": actor.idempotency_scope,
+                "key": idempotency_key,
+                "request_hash": request_hash,
+                "ticket_id": values["id"],
+                "created_at": now,
+            },
         )
-        session.flush()
-    return IssueResult(ticket, created=True)
+    return IssueResult(None, True, issued=IssuedTicket(values), session=session)
+
+
+def _record_issue(
+    session: Session, ticket: dict, actor: Actor, now: datetime, priority: str | None
+) -> None:
+    """The audit event queue/audit.py's ``record`` writes for "issue", and its change."""
+    session.connection().execute(
+        _insert(TicketEvent),
+        {
+            "ticket_id": ticket["id"],
+            "at": now,
+            "action": "issue",
+            "from_status": None,
+            "to_status": "waiting",
+            "counter_id": None,
+            "staff_id": actor.staff_id,
+            "device_id": actor.device_id,
+            "reason": None,
+            "details": {"priority": priority},
+        },
+    )
+    announce(session, Change(ChangeKind.TICKET, "issue", ticket["id"], ()))
+
+
+@lru_cache(maxsize=8)
+def _insert(model):
+    """The model's INSERT, built once: building it costs more than running it."""
+    return model.__table__.insert()
+
+
+def _persistent_ticket(session: Session, values: dict) -> Ticket:
+    """The inserted row as a Ticket in ``session``, every column loaded, without reading
+    it back (its relationships load on first use)."""
+    ticket = Ticket(**dict(values))
+    make_transient_to_detached(ticket)
+    session.add(ticket)
+    return ticket
 
 
 def _request_hash(*parts: str | None) -> str:
@@ -121,7 +367,11 @@ def _replay(session: Session, actor: Actor, key: str, request_hash: str) -> Tick
             f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
             field="Idempotency-Key",
         )
-    earlier = session.get(IdempotencyKey, (actor.idempotency_scope, key))
+    earlier = (
+        session.connection()
+        .execute(_key_statement(), {"scope": actor.idempotency_scope, "key": key})
+        .first()
+    )
     if earlier is None:
         return None
     if earlier.request_hash != request_hash:
@@ -133,17 +383,24 @@ def _replay(session: Session, actor: Actor, key: str, request_hash: str) -> Tick
     return session.get(Ticket, earlier.ticket_id)
 
 
-def _check_quota(session: Session, service: Service, day) -> None:
-    if service.daily_quota is None:
+@lru_cache(maxsize=1)
+def _key_statement():
+    return select(IdempotencyKey.request_hash, IdempotencyKey.ticket_id).where(
+        IdempotencyKey.scope == bindparam("scope"), IdempotencyKey.key == bindparam("key")
+    )
+
+
+def _check_quota(session: Session, place: Place, day) -> None:
+    if place.daily_quota is None:
         return
-    issued = session.scalar(
+    issued = session.connection().scalar(
         select(func.count())
         .select_from(Ticket)
-        .where(Ticket.service_id == service.id, Ticket.business_day == day)
+        .where(Ticket.service_id == place.service_id, Ticket.business_day == day)
     )
-    if issued >= service.daily_quota:
+    if issued >= place.daily_quota:
         raise Conflict(
-            f"service '{service.code}' has reached its daily quota of {service.daily_quota} "
-            "tickets",
+            f"service '{place.service_code}' has reached its daily quota of "
+            f"{place.daily_quota} tickets",
             code="quota_reached",
         )
