@@ -1,6 +1,13 @@
 """2. Call-next: 20 counters calling at once, with 100 / 10,000 / 100,000 tickets
 waiting across 130 services. The queue is seeded straight into the database and
-topped up between rounds, so every round sees the same number waiting."""
+topped up between rounds, so every round sees the same number waiting.
+
+Beside the latencies, the server's CPU per operation (utime + stime of the gunicorn
+worker from /proc over the run, divided by the operations), which holds on a busy
+machine where rates do not: one counter alone calling then starting (``cpu_ms``: per
+call, per start, per call + start, and per one-press call with ``"start": true``), and
+8 counters each pressing as fast as it can (``eight``: calls per second and CPU per
+call, both ways). The 20-at-once rounds use the one-press call."""
 
 from __future__ import annotations
 
@@ -20,7 +27,8 @@ from server.queue.issuing import new_tracking_token
 from server.queue.numbering import business_day
 from tests import factories
 
-from .common import summary_ms
+from .common import summary_ms, worker_pid
+from .processes import cpu_seconds
 
 NAME = "call_next"
 TITLE = "Call-next: 20 counters at once"
@@ -28,6 +36,7 @@ SERVICES = 130
 COUNTERS = 20
 SERVICES_PER_COUNTER = 20
 SIZES = (100, 10_000, 100_000)
+EIGHT = 8  # counters pressing as fast as they can, for calls per second
 _centers = itertools.count(1)
 
 
@@ -74,19 +83,20 @@ class Queue:
         with self.db.read() as s:
             center = s.scalar(select(Center).where(Center.code == code))
             self.center_id = center.id
-            self.services = [
-                (svc.id, svc.prefix, svc.target_wait_min)
-                for svc in s.scalars(select(Service).where(Service.center_id == center.id))
-            ]
+            services = list(s.scalars(select(Service).where(Service.center_id == center.id)))
+            self.services = [(svc.id, svc.prefix, svc.target_wait_min) for svc in services]
+            self.codes = {svc.code: row for svc, row in zip(services, self.services, strict=True)}
             self.day = business_day(center, utcnow())
         self.numbers = dict.fromkeys((p for _, p, _ in self.services), 0)
         self.rng = random.Random(6)
 
-    def add(self, count: int) -> None:
+    def add(self, count: int, codes: list[str] | None = None) -> None:
+        """``count`` more waiting, at random services (or at those of ``codes``)."""
+        choices = [self.codes[code] for code in codes] if codes else self.services
         now = utcnow()
         rows = []
         for _ in range(count):
-            service_id, prefix, target = self.rng.choice(self.services)
+            service_id, prefix, target = self.rng.choice(choices)
             self.numbers[prefix] += 1
             since = now - timedelta(seconds=self.rng.uniform(0, 4 * 3600))
             priority = "elderly" if self.rng.random() < 0.05 else None
@@ -136,48 +146,148 @@ def _measure(server, waiting: int, rounds: int) -> dict:
     queue.add(waiting)
     seed_s = time.monotonic() - seeded
 
-    latencies: list[float] = []
+    pid = worker_pid(server.process.pid)
+    desks = [Desk(server, center.counters[str(n + 1)], tokens[n]) for n in range(COUNTERS)]
     errors: dict[str, int] = {}
+    empty: list[float] = []
     lock = threading.Lock()
-    barrier = threading.Barrier(COUNTERS)
-    sessions = [requests.Session() for _ in range(COUNTERS)]
 
-    solo: list[float] = []
-
-    def desk(n: int, into: list[float] | None = None) -> None:
-        counter_id = center.counters[str(n + 1)]
-        headers = {"Authorization": f"Bearer {tokens[n]}"}
-        base = f"{server.url}/api/v1"
-        if into is None:
-            barrier.wait()
-        t0 = time.perf_counter()
-        r = sessions[n].post(f"{base}/counters/{counter_id}/call-next", headers=headers, timeout=30)
-        elapsed = time.perf_counter() - t0
+    def press(desk: Desk, start: bool, into: list[float] | None = None) -> None:
+        status, elapsed = desk.press(start)
         with lock:
-            if r.status_code == 200:
-                (latencies if into is None else into).append(elapsed)
+            if status == 200:
+                if into is not None:
+                    into.append(elapsed)
+            elif status == 204:  # nobody waits for that counter: not a failure, nor a call
+                empty.append(elapsed)
             else:
-                errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
-        if r.status_code == 200:  # start serving, so the next call-next finishes it
-            ticket_id = r.json()["id"]
-            sessions[n].post(f"{base}/tickets/{ticket_id}/start", headers=headers, timeout=30)
+                errors[str(status)] = errors.get(str(status), 0) + 1
 
-    # One counter alone first: the cost of one call-next, without waiting for the
-    # other 19 in the single worker and SQLite's single writer.
+    # One counter alone first: the cost of one call, without waiting for the others in
+    # the single worker and SQLite's single writer.
+    solo_n = max(rounds * 4, 10)
+    counters = spec()["counters"]
+    own = counters[0]["services"]  # desk 0's: each call is replaced by one of them
+    for desk in desks:  # each desk's first request (a new connection) is not measured
+        press(desk, True)
+    queue.add(COUNTERS)
+    solo: list[float] = []
+    call_cpu = start_cpu = 0.0
+    for _ in range(solo_n):
+        before = cpu_seconds([pid])
+        status, elapsed = desks[0].call(start=False)
+        called = cpu_seconds([pid])
+        desks[0].start_called()
+        call_cpu += called - before
+        start_cpu += cpu_seconds([pid]) - called
+        if status == 200:
+            solo.append(elapsed)
+        queue.add(1, own)
+    one_press_cpu = 0.0
+    for _ in range(solo_n):
+        before = cpu_seconds([pid])
+        press(desks[0], True)
+        one_press_cpu += cpu_seconds([pid]) - before
+        queue.add(1, own)
+
+    # The 8 desks' services get as many more as the desks will call.
+    theirs = sorted({code for counter in counters[:EIGHT] for code in counter["services"]})
+    eight = {}
+    for mode in ("two_step", "one_press"):
+        queue.add(EIGHT * rounds, theirs)
+        eight[mode] = _eight(desks[:EIGHT], pid, rounds, mode == "one_press", press)
+
+    # 20 counters pressing at the same instant (one-press: call and start).
+    latencies: list[float] = []
     for _ in range(rounds):
-        desk(0, solo)
-        queue.add(1)
-    for _ in range(rounds):
-        threads = [threading.Thread(target=desk, args=(n,)) for n in range(COUNTERS)]
+        barrier = threading.Barrier(COUNTERS)
+
+        def at_once(desk: Desk, barrier: threading.Barrier) -> None:
+            barrier.wait()
+            press(desk, True, latencies)
+
+        threads = [threading.Thread(target=at_once, args=(desk, barrier)) for desk in desks]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         queue.add(COUNTERS)  # top up: the same number waits for every round
+    cpu_ms = {
+        name: round(seconds * 1000 / solo_n, 2)
+        for name, seconds in (
+            ("call", call_cpu),
+            ("start", start_cpu),
+            ("call_start", call_cpu + start_cpu),
+            ("one_press", one_press_cpu),
+        )
+    }
     return {
         "waiting": waiting,
         "seed_s": round(seed_s, 2),
         "errors": errors,
         **summary_ms(latencies),
+        "nobody_waiting": len(empty),
         "solo": summary_ms(solo),
+        "cpu_ms": cpu_ms,
+        "eight": eight,
+    }
+
+
+class Desk:
+    """One counter's workstation: a keep-alive session and its clerk's token."""
+
+    def __init__(self, server, counter_id: int, token: str) -> None:
+        self.session = requests.Session()
+        self.base = f"{server.url}/api/v1"
+        self.counter_id = counter_id
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.ticket_id: int | None = None  # called, not started yet
+
+    def call(self, *, start: bool) -> tuple[int, float]:
+        body = {"start": True} if start else None
+        t0 = time.perf_counter()
+        r = self.session.post(
+            f"{self.base}/counters/{self.counter_id}/call-next",
+            json=body,
+            headers=self.headers,
+            timeout=60,
+        )
+        elapsed = time.perf_counter() - t0
+        self.ticket_id = r.json()["id"] if r.status_code == 200 and not start else None
+        return r.status_code, elapsed
+
+    def start_called(self) -> None:
+        """Start the ticket just called, so that the next call-next finishes it."""
+        if self.ticket_id is not None:
+            self.session.post(
+                f"{self.base}/tickets/{self.ticket_id}/start", headers=self.headers, timeout=60
+            )
+            self.ticket_id = None
+
+    def press(self, start: bool) -> tuple[int, float]:
+        """What the clerk does for one visitor: call and start, in one request or two."""
+        status, elapsed = self.call(start=start)
+        self.start_called()
+        return status, elapsed
+
+
+def _eight(desks: list[Desk], pid: int, rounds: int, one_press: bool, press) -> dict:
+    """Each desk calls (and starts) ``rounds`` visitors as fast as it can."""
+    before, t0 = cpu_seconds([pid]), time.perf_counter()
+
+    def desk_loop(desk: Desk) -> None:
+        for _ in range(rounds):
+            press(desk, one_press)
+
+    threads = [threading.Thread(target=desk_loop, args=(desk,)) for desk in desks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    calls = len(desks) * rounds
+    seconds, cpu = time.perf_counter() - t0, cpu_seconds([pid]) - before
+    return {
+        "calls": calls,
+        "calls_per_s": round(calls / seconds, 1),
+        "cpu_ms_per_call": round(cpu * 1000 / calls, 2),
     }

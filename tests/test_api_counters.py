@@ -106,6 +106,54 @@ def test_call_next_while_a_ticket_is_only_called_is_409(client, db, api):
     assert ticket_status(db, second["id"]) == "waiting"
 
 
+def call_and_start(client, api, label: str = "1", body=None):
+    return client.post(
+        f"{PREFIX}/counters/{api.counters[label]}/call-next",
+        json={"start": True} if body is None else body,
+        headers=api.staff,
+    )
+
+
+def test_call_next_with_start_calls_and_starts_in_one_press(client, db, api):
+    first = issue(client, api)
+    second = issue(client, api)
+    r = call_and_start(client, api)
+    body = r.get_json()
+    assert (r.status_code, body["id"], body["status"]) == (200, first["id"], "serving")
+    assert body["started_at"] == body["called_at"] is not None
+    # The same two transitions, and audit events, as a call followed by its start.
+    assert event_actions(db, first["id"]) == ["issue", "call", "start"]
+    # Serving, so the next press completes it: "done, next" stays one press.
+    assert call_and_start(client, api).get_json()["id"] == second["id"]
+    assert ticket_status(db, first["id"]) == "done"
+    assert event_actions(db, first["id"]) == ["issue", "call", "start", "complete"]
+    assert call_and_start(client, api).status_code == 204  # nobody waits: nothing started
+    assert ticket_status(db, second["id"]) == "done"
+
+
+def test_call_next_with_start_keeps_the_state_machine(client, db, api):
+    first = issue(client, api)
+    issue(client, api)
+    third = issue(client, api)
+    call_next(client, api)  # called, not started: the counter is busy, start or not
+    assert_error(call_and_start(client, api), 409, "counter_busy")
+    assert ticket_status(db, first["id"]) == "called"
+    # A started visitor cannot be marked no-show: that needs the two-step call.
+    act(client, api, first["id"], "start")
+    started = call_and_start(client, api).get_json()
+    assert_error(act(client, api, started["id"], "no-show"), 409, "invalid_transition")
+    # "start": false is the two-step call.
+    r = call_and_start(client, api, body={"start": False})
+    assert (r.get_json()["id"], r.get_json()["status"]) == (third["id"], "called")
+
+
+@pytest.mark.parametrize("body", [{"start": "yes"}, {"start": 1}, {"start": True, "x": 1}])
+def test_call_next_start_must_be_true_or_false(client, db, api, body):
+    ticket = issue(client, api)
+    assert call_and_start(client, api, body=body).status_code == 422
+    assert ticket_status(db, ticket["id"]) == "waiting"
+
+
 def test_call_next_checks_its_input_and_the_counter(client, db, api):
     issue(client, api)
     r = client.post(

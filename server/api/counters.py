@@ -16,7 +16,8 @@ from ..auth import require_staff
 from ..cluster import cluster_of
 from ..extensions import db
 from ..queue import Actor
-from ..queue.lookup import get_center, get_counter
+from ..queue.counters import lock_counter
+from ..queue.lookup import get_center
 from ..realtime.presence import at_counters
 from ..serializers import ticket_json
 from . import bp
@@ -31,7 +32,7 @@ def _at_counter(counter_id: int) -> Iterator[tuple[Session, Actor]]:
     404 only to staff)."""
     actor = caller()
     with db.write() as s:
-        counter = get_counter(s, counter_id)
+        counter = lock_counter(s, counter_id)  # once: the action finds it locked
         require_staff(actor, counter.center_id)
         staff_counters.require_counter(s, actor, counter)
         yield s, actor
@@ -56,9 +57,11 @@ def my_counters(center_code: str):
 
 @bp.post("/counters/<int:counter_id>/call-next")
 def call_next(counter_id: int):
-    reject_unknown(json_body(), set())
+    data = json_body()
+    reject_unknown(data, {"start"})
+    start = bool(field(data, "start", bool, required=False))  # one press: call and start
     with _at_counter(counter_id) as (s, actor):
-        ticket = queue.call_next(s, counter_id, actor)
+        ticket = queue.call_next(s, counter_id, actor, start=start)
         body = ticket_json(s, ticket) if ticket else None
     if body is None:
         return "", 204

@@ -24,7 +24,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import bindparam, literal, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..errors import Conflict, InvalidInput
 from ..models import (
@@ -32,16 +32,16 @@ from ..models import (
     LANE_NORMAL,
     LANE_PRIORITY,
     WAITING,
-    Center,
     Counter,
+    CounterService,
     Ticket,
     utcnow,
 )
 from .actor import Actor
 from .audit import record
-from .counters import open_for_calling
-from .lookup import get_counter, get_ticket
-from .transitions import complete, current_ticket
+from .counters import lock_counter, open_for_calling
+from .lookup import get_ticket
+from .transitions import begin_service, current_ticket, end_service
 
 # Reason codes accepted for calling a ticket out of order; they go into the audit log.
 OUT_OF_ORDER_REASONS = (
@@ -67,18 +67,33 @@ class Head:
 
 
 def call_next(
-    session: Session, counter_id: int, actor: Actor, *, now: datetime | None = None
+    session: Session,
+    counter_id: int,
+    actor: Actor,
+    *,
+    start: bool = False,
+    now: datetime | None = None,
 ) -> Ticket | None:
-    """Call the next visitor to ``counter_id``; ``None`` when nobody waits for it."""
+    """Call the next visitor to ``counter_id``; ``None`` when nobody waits for it.
+
+    ``start``: the visitor is expected at once (one press at the desk), so the call is
+    followed by its start in the same transaction: two audit events, ``call`` then
+    ``start``, the very two transitions a separate start would make, and displays
+    still announce the call. A visitor who then does not come cannot be marked no-show
+    (that needs the two-step call); see docs/queue.md."""
     now = now or utcnow()
     counter = _prepare_counter(session, counter_id, actor, now)
-    heads = _queue_heads(session, counter)
+    service_ids = _service_ids(session, counter)
+    heads = _queue_heads(session, counter, service_ids)
     if not heads:
         return None
-    best = rank_heads(heads, counter, now)[0]
+    best = rank_heads(heads, counter, now, service_ids)[0]
     # SQLite: this transaction holds the write lock. PostgreSQL: the heads are locked.
-    ticket = session.get(Ticket, best.id)
+    # With its service, which the response shows: one statement, not two.
+    ticket = session.get(Ticket, best.id, options=(joinedload(Ticket.service),))
     _mark_called(session, ticket, counter, actor, now, action="call")
+    if start:
+        begin_service(session, ticket, actor, now)
     return ticket
 
 
@@ -116,8 +131,8 @@ def call_ticket(
 
 def _prepare_counter(session: Session, counter_id: int, actor: Actor, now: datetime) -> Counter:
     """Lock the counter, open it if needed, and finish the visitor it was serving."""
-    counter = get_counter(session, counter_id, lock=True)
-    current = current_ticket(session, counter.id)
+    counter = lock_counter(session, counter_id)
+    current = current_ticket(session, counter.id, lock=True)
     if current is not None:
         if current.status == "called":
             raise Conflict(
@@ -126,13 +141,26 @@ def _prepare_counter(session: Session, counter_id: int, actor: Actor, now: datet
                 code="counter_busy",
                 ticket=current.display_number,
             )
-        complete(session, current.id, actor, now=now)
+        end_service(session, current, actor, now)
     open_for_calling(session, counter, actor, now)
     return counter
 
 
-def _queue_heads(session: Session, counter: Counter) -> list[Head]:
-    service_ids = counter.service_ids
+def _service_ids(session: Session, counter: Counter) -> list[int]:
+    """The counter's services, by its preference: the ids alone, not the link rows."""
+    return list(session.scalars(_service_ids_statement(), {"counter": counter.id}))
+
+
+@lru_cache(maxsize=1)
+def _service_ids_statement():
+    return (
+        select(CounterService.service_id)
+        .where(CounterService.counter_id == bindparam("counter"))
+        .order_by(CounterService.rank)
+    )
+
+
+def _queue_heads(session: Session, counter: Counter, service_ids: list[int]) -> list[Head]:
     params = {f"service_{i}": service_id for i, service_id in enumerate(service_ids)}
     lock = session.get_bind().dialect.name == "postgresql"
     rows = session.execute(
@@ -177,13 +205,17 @@ def _heads_statement(service_count: int, lock: bool):
     return union_all(*(select(head) for head in heads))
 
 
-def rank_heads(heads: list[Head], counter: Counter, now: datetime) -> list[Head]:
+def rank_heads(
+    heads: list[Head], counter: Counter, now: datetime, service_ids: list[int] | None = None
+) -> list[Head]:
     """Order queue heads by the center's call policy (best first).
 
     Within a lane: overdue tickets first, most overdue first, whichever service;
-    then the counter's preferred services (by rank), earliest due first.
+    then the counter's preferred services (by rank, ``service_ids`` when the caller has
+    read them), earliest due first.
     """
-    rank_of = {service_id: rank for rank, service_id in enumerate(counter.service_ids)}
+    preferred = counter.service_ids if service_ids is None else service_ids
+    rank_of = {service_id: rank for rank, service_id in enumerate(preferred)}
 
     def key(head: Head):
         if head.due_at <= now:
@@ -194,15 +226,16 @@ def rank_heads(heads: list[Head], counter: Counter, now: datetime) -> list[Head]
     front = sorted((h for h in heads if not h.targeted and h.lane == LANE_FRONT), key=key)
     priority = sorted((h for h in heads if not h.targeted and h.lane == LANE_PRIORITY), key=key)
     normal = sorted((h for h in heads if not h.targeted and h.lane == LANE_NORMAL), key=key)
-    if _priority_goes_first(counter.center, counter, priority, normal):
+    if _priority_goes_first(counter, priority, normal):
         return targeted + front + priority + normal
     return targeted + front + normal + priority
 
 
-def _priority_goes_first(
-    center: Center, counter: Counter, priority: list[Head], normal: list[Head]
-) -> bool:
-    if not priority or not normal or center.call_policy == "strict":
+def _priority_goes_first(counter: Counter, priority: list[Head], normal: list[Head]) -> bool:
+    if not priority or not normal:  # the center's policy is read only when it matters
+        return True
+    center = counter.center
+    if center.call_policy == "strict":
         return True
     # "ratio": one priority visitor for every N others, unless the priority
     # visitor is already due earlier than the next normal one (aging).
@@ -234,5 +267,4 @@ def _mark_called(
         counter.calls_since_priority = 0
     else:
         counter.calls_since_priority += 1
-    session.flush()
     record(session, ticket, action, from_status, actor, now, reason=reason)

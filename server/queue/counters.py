@@ -36,7 +36,7 @@ def set_counter_state(
         )
     if state != "paused" and reason is not None:
         raise InvalidInput("only a pause takes a reason", field="reason")
-    counter = get_counter(session, counter_id, lock=True)
+    counter = lock_counter(session, counter_id)
     if state == "closed":
         current = current_ticket(session, counter.id)
         if current is not None:
@@ -47,6 +47,24 @@ def set_counter_state(
                 ticket=current.display_number,
             )
     _change(session, counter, state, reason, actor, now)
+    return counter
+
+
+# session.info key: the counters this transaction has locked, by id.
+_LOCKED_COUNTERS = "novbe_locked_counters"
+
+
+def lock_counter(session: Session, counter_id: int) -> Counter:
+    """The counter, locked until commit (PostgreSQL: ``FOR UPDATE``; SQLite: the write
+    transaction holds the database). Read once per transaction: the API locks it to check
+    who may work there, and the action finds it locked already."""
+    transaction = session.get_transaction()
+    held = session.info.get(_LOCKED_COUNTERS)
+    if held is None or held[0] is not transaction:  # a lock lasts one transaction
+        held = session.info[_LOCKED_COUNTERS] = (transaction, {})
+    counter = held[1].get(counter_id)
+    if counter is None:
+        counter = held[1][counter_id] = get_counter(session, counter_id, lock=True)
     return counter
 
 
@@ -74,4 +92,6 @@ def _change(
     counter.state = state
     counter.pause_reason = reason
     counter.state_since = now
-    announce(session, Change(ChangeKind.COUNTER, state, counter.id, (counter.id,)))
+    announce(
+        session, Change(ChangeKind.COUNTER, state, counter.id, (counter.id,), counter.center_id)
+    )

@@ -7,6 +7,10 @@ Allowed transitions (anything else is refused with 409 naming the current state)
     called   -> called (recall), serving (start), no_show, waiting (transfer)
     serving  -> done (complete), parked (park), waiting (transfer)
     parked   -> waiting (resume, to the front for the same counter), cancelled
+
+Call-next may chain allowed transitions in its one transaction: serving -> done for the
+counter's current visitor, then waiting -> called, and with ``start`` called -> serving;
+each writes its own audit event, as the separate actions would.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ from .audit import record
 from .lookup import get_counter, get_service, get_ticket
 
 
-def current_ticket(session: Session, counter_id: int) -> Ticket | None:
-    """The ticket called to or being served at a counter, if any."""
-    return session.scalar(select(Ticket).where(Ticket.counter_id == counter_id, at_counter()))
+def current_ticket(session: Session, counter_id: int, *, lock: bool = False) -> Ticket | None:
+    """The ticket called to or being served at a counter, if any; ``lock``: held until
+    commit (PostgreSQL), so that it can be changed without reading it again."""
+    stmt = select(Ticket).where(Ticket.counter_id == counter_id, at_counter())
+    return session.scalar(stmt.with_for_update() if lock else stmt)
 
 
 MAX_REASON_LENGTH = 64  # ticket_events.reason; PostgreSQL refuses longer text
@@ -68,20 +74,34 @@ def recall(session: Session, ticket_id: int, actor: Actor, *, now: datetime | No
 def start(session: Session, ticket_id: int, actor: Actor, *, now: datetime | None = None):
     now = now or utcnow()
     ticket = _load(session, ticket_id, "start", ("called",))
+    begin_service(session, ticket, actor, now)
+    return ticket
+
+
+def begin_service(session: Session, ticket: Ticket, actor: Actor, now: datetime) -> None:
+    """called -> serving on a ticket already loaded and locked (start, or call-next's
+    one-press ``start``, which calls and starts in one transaction)."""
+    assert ticket.status == "called", ticket.status
     ticket.status = "serving"
     ticket.started_at = now
     ticket.staff_id = actor.staff_id or ticket.staff_id
     record(session, ticket, "start", "called", actor, now)
-    return ticket
 
 
 def complete(session: Session, ticket_id: int, actor: Actor, *, now: datetime | None = None):
     now = now or utcnow()
     ticket = _load(session, ticket_id, "complete", ("serving",))
+    end_service(session, ticket, actor, now)
+    return ticket
+
+
+def end_service(session: Session, ticket: Ticket, actor: Actor, now: datetime) -> None:
+    """serving -> done on a ticket already loaded and locked (complete, or call-next's
+    "done, next")."""
+    assert ticket.status == "serving", ticket.status
     ticket.status = "done"
     ticket.ended_at = now
     record(session, ticket, "complete", "serving", actor, now)
-    return ticket
 
 
 def no_show(session: Session, ticket_id: int, actor: Actor, *, now: datetime | None = None):
