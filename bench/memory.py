@@ -1,5 +1,6 @@
 """4. Server memory: resident size (VmRSS) of the gunicorn worker, before and with
-N Socket.IO clients connected."""
+N Socket.IO clients connected, and so per connection (~70-75 KB, display or phone:
+docs/deploy.md, "Sizing for live connections")."""
 
 from __future__ import annotations
 
@@ -32,4 +33,10 @@ def run(ctx) -> dict:
         "worker_pid": pid,
         "rss_before_mb": None if before is None else round(before, 1),
         "rss_mb": None if with_clients is None else round(with_clients, 1),
+        # What one more connection costs (docs/deploy.md sizes processes by it).
+        "per_connection_kb": (
+            None
+            if before is None or with_clients is None or not connected
+            else round((with_clients - before) * 1024 / connected, 1)
+        ),
     }

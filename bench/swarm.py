@@ -11,19 +11,39 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Swarm:
-    def __init__(self, url: str, token: str, count: int, event: str, timeout: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        count: int,
+        event: str,
+        timeout: float,
+        *,
+        auth: dict | list[dict] | None = None,
+        sources: int = 0,
+        source_base: int = 2,
+        connect_rate: float = 0,
+    ) -> None:
+        """``token``: a device or staff token; or ``auth``: the auth object (a list: one
+        per client, cycled). ``sources``: spread over that many loopback addresses
+        from 127.0.0.``source_base`` (the server caps sockets per address).
+        ``connect_rate``: clients started per second (0: about 1,000)."""
         self.count = count
+        spread = ["--sources", str(sources), "--source-base", str(source_base)] if sources else []
+        if connect_rate:
+            spread += ["--connect-rate", str(connect_rate)]
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "tests.swarm",
                 url,
-                json.dumps({"token": token}),
+                json.dumps(auth if auth is not None else {"token": token}),
                 str(count),
                 event,
                 "--timeout",
                 str(timeout),
+                *spread,
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,

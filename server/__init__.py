@@ -52,10 +52,13 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     printing.agents.bind(cluster)
     loads = share_load_cache(db, app.config["ESTIMATE_CACHE_S"])
     if loads is not None:
-        # Another process served a visitor or changed a counter: drop what is cached here.
-        cluster.subscribe(
-            "changed", lambda body, local: loads.forget() if body["forget_loads"] else None
-        )
+        # Another process served a visitor or changed a counter: drop what is cached here
+        # of that service or center (changes.Change.moved_loads).
+        def forget_loads(body: dict, local: bool) -> None:
+            for center_id, service_id in body["forget_loads"]:
+                loads.forget(center_id or None, service_id)
+
+        cluster.subscribe("changed", forget_loads)
     from .realtime import init_realtime
 
     init_realtime(app, cluster)

@@ -126,6 +126,9 @@ class Config:
     PUBLIC_SNAPSHOT_MAX_AGE_S = 1.0
     # Queue figures and visitors' positions: at most one push per this many seconds.
     REALTIME_STATS_INTERVAL = 0.5
+    # Today's service level and approval rate in those pushes (aggregates over the day's
+    # tickets and ratings, which grow through the day): refreshed at most this often.
+    REALTIME_DAY_FIGURES_S = 10.0
     # Seconds a service's load (recent service time, counters open) is reused for
     # estimates; a served visitor or a counter change in this process drops it sooner.
     ESTIMATE_CACHE_S = 5.0
@@ -151,6 +154,7 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret"
     SOCKETIO_MESSAGE_QUEUE = ""
     REALTIME_STATS_INTERVAL = 0  # publish queue figures inline: deterministic tests
+    REALTIME_DAY_FIGURES_S = 0
     PUBLIC_SNAPSHOT_MAX_AGE_S = 0  # tests seed the database behind the server's back
     PUBLIC_STATS_INTERVAL_S = 0  # pushed inline, like the queue figures
     ESTIMATE_CACHE_S = 0  # tests seed finished tickets straight into the database

@@ -77,16 +77,35 @@ def service_level(
     return (int(on_time or 0) / count if count else None), count
 
 
-def public_center_json(
-    session: Session, center: Center, now: datetime | None = None, stats: dict | None = None
-) -> dict:
-    """The public page's data. ``stats``: queue_stats already computed for this pass
-    (the live channel reuses the one it sends to staff screens)."""
+def today_figures(session: Session, center: Center, now: datetime | None = None) -> dict:
+    """Today's service level and approval rate so far: aggregates over the day's called
+    tickets and ratings, which grow through the day (the live channel refreshes them
+    less often than the queue figures, figures.py)."""
     now = now or utcnow()
-    stats = stats if stats is not None else queue_stats(session, center, now)
     today = business_day(center, now)
     level, called = service_level(session, center.id, today)
     approval, ratings = approval_rate(session, center.id, *day_bounds(center, today))
+    return {
+        "day": today.isoformat(),
+        "service_level": level,
+        "called": called,
+        "approval_rate": approval,
+        "ratings": ratings,
+    }
+
+
+def public_center_json(
+    session: Session,
+    center: Center,
+    now: datetime | None = None,
+    stats: dict | None = None,
+    today: dict | None = None,
+) -> dict:
+    """The public page's data. ``stats``: queue_stats already computed for this pass
+    (the live channel reuses the one it sends to staff screens); ``today``: today's
+    figures, if the caller keeps them (:func:`today_figures`)."""
+    now = now or utcnow()
+    stats = stats if stats is not None else queue_stats(session, center, now)
     return {
         # Its zone: the page writes times of day as the center's clock shows them.
         "center": {"code": center.code, "name": center.name, "timezone": center.timezone},
@@ -102,12 +121,6 @@ def public_center_json(
             for row in stats["services"]
             if row["active"]
         ],
-        "today": {
-            "day": today.isoformat(),
-            "service_level": level,
-            "called": called,
-            "approval_rate": approval,
-            "ratings": ratings,
-        },
+        "today": today if today is not None else today_figures(session, center, now),
         "at": iso(now),
     }

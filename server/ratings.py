@@ -58,7 +58,9 @@ def rate_ticket(
     session.add(rating)
     session.flush()
     # The center's figures (the public page's approval rate) are due for a refresh.
-    announce(session, Change(ChangeKind.CENTER, "rating", ticket.center_id))
+    announce(
+        session, Change(ChangeKind.CENTER, "rating", ticket.center_id, center=ticket.center_id)
+    )
     return rating
 
 

@@ -90,7 +90,8 @@ class Client:
                     self.snapshot.set()
                     return
                 elif packet.startswith(f"42{NAMESPACE},"):
-                    name, *_ = json.loads(packet[len(NAMESPACE) + 3 :])
+                    name, *args = json.loads(packet[len(NAMESPACE) + 3 :])
+                    self.on_event(name, args)
                     if name == "snapshot":
                         self.snapshot.set()
                     elif name == self.event and self.received_at is None:
@@ -99,6 +100,10 @@ class Client:
         except Exception as exc:  # a dropped client is counted, not fatal
             self.error = self.error or repr(exc)
             self.snapshot.set()
+
+    def on_event(self, name: str, args: list) -> None:
+        """Every event as it arrives, with its arguments: a subclass keeps what it needs
+        (bench/national_listen.py)."""
 
     def close(self) -> None:
         if self.ws is not None:
@@ -173,7 +178,9 @@ class DeflateClient(Client):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
-    parser.add_argument("auth", help="the Socket.IO auth object, as JSON")
+    parser.add_argument(
+        "auth", help="the Socket.IO auth object, as JSON (a list of them: one per client, cycled)"
+    )
     parser.add_argument("count", type=int)
     parser.add_argument("event")
     parser.add_argument("--timeout", type=float, default=30)
@@ -182,23 +189,37 @@ def main() -> None:
     )
     parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate")
     parser.add_argument(
+        "--connect-rate", type=float, default=0, help="clients started per second (0: ~1,000)"
+    )
+    parser.add_argument(
         "--source-base", type=int, default=2, help="the first address: 127.0.0.BASE"
     )
     args = parser.parse_args()
 
     kind = DeflateClient if args.deflate else Client
     auth = json.loads(args.auth)
+    auths = auth if isinstance(auth, list) else [auth]  # a list: client i takes auths[i % n]
     clients = [
-        kind(args.url, auth, args.event, source_address(i, args.sources, args.source_base))
+        kind(
+            args.url,
+            auths[i % len(auths)],
+            args.event,
+            source_address(i, args.sources, args.source_base),
+        )
         for i in range(args.count)
     ]
     greenlets = []
     for i, client in enumerate(clients):
         greenlets.append(gevent.spawn(client.run))
-        if i % 50 == 49:
+        if args.connect_rate:
+            gevent.sleep(1 / args.connect_rate)
+        elif i % 50 == 49:
             gevent.sleep(0.05)  # a center's screens do not all connect in the same millisecond
+    # Up to 60 s each, as they connect side by side; but clients stuck connecting must
+    # not add their waits up without end.
+    ready_by = time.time() + 180
     for client in clients:
-        client.snapshot.wait(60)
+        client.snapshot.wait(max(0.0, min(60.0, ready_by - time.time())))
     ready = sum(1 for c in clients if c.snapshot.is_set() and c.error is None)
     print(f"READY {ready}", flush=True)
 

@@ -166,3 +166,40 @@ def test_a_message_queue_other_than_redis_is_refused_with_a_reason():
     config = type("C", (TestConfig,), {"SOCKETIO_MESSAGE_QUEUE": "kafka://broker:9092"})
     with pytest.raises(ValueError, match="redis://"):
         create_app(config)
+
+
+def test_one_process_makes_the_figures_passes_and_another_takes_over(pair, db, center, monkeypatch):
+    """Every process hears of every change; only the holder of the figures lease computes
+    and sends the centers' figures (once for the installation, not once per process that
+    made a change). If it stops, another takes over, with the centers that were due
+    meanwhile."""
+    from server import queue
+    from server.extensions import socketio
+    from server.queue.changes import Change, ChangeKind
+    from server.realtime import figures
+    from server.realtime.emitter import RecordingEmitter
+    from server.realtime.public_stats import PublicStats
+    from server.realtime.publisher import Publisher
+
+    from . import factories
+
+    monkeypatch.setattr(figures, "LEASE_S", 0.5)
+    emitters = [RecordingEmitter(), RecordingEmitter()]
+    first, second = (
+        Publisher(emitter, db, cluster, PublicStats(emitter, socketio, 0), interval=0)
+        for emitter, cluster in zip(emitters, pair, strict=True)
+    )
+    with db.write() as s:
+        kiosk = factories.kiosk_actor(s, center)
+        ticket = queue.issue_ticket(s, "baku-1", "pension-new", "az", None, kiosk).ticket
+        ticket_id, center_id = ticket.id, ticket.center_id
+
+    first.publish([Change(ChangeKind.TICKET, "issue", ticket_id)])
+    assert [sent.data["center"] for sent in emitters[0].named("queue.stats")] == ["baku-1"]
+    assert wait_for(lambda: center_id in second.figures._held)  # heard it, left it
+    assert emitters[1].named("queue.stats") == []
+
+    time.sleep(0.7)  # the first process stopped: its lease lapses
+    second.publish([Change(ChangeKind.TICKET, "issue", ticket_id)])
+    assert [sent.data["center"] for sent in emitters[1].named("queue.stats")] == ["baku-1"]
+    assert second.figures._held == set()

@@ -440,3 +440,72 @@ def test_cached_loads_last_until_a_visitor_is_served_or_a_counter_changes(db, en
     assert load().average_service_s == (480 + 360) / 2
     cache.max_age = 0  # too old: recomputed
     assert load().average_service_s == (240 + 360) / 2
+
+
+def test_a_change_forgets_only_the_loads_it_can_move(db, env):
+    """A visitor served moves its own service's average, and nothing else; a counter
+    opened moves its own center's figures. Forgetting more would make a network's
+    every center recompute its loads after each visitor served anywhere."""
+    cache = share_load_cache(db, max_age=3600)
+    with db.write() as s:
+        other = make_env(s, "ganja-1")
+        queue.set_counter_state(s, env.c1, "open", env.alice)
+
+    def service_of(env: Env, code: str) -> int:
+        with db.read() as s:
+            center = s.get(Center, env.center_id)
+            return next(x.id for x in center.services if x.code == code)
+
+    here, beside = service_of(env, "pension-new"), service_of(env, "job-seeker")
+    there = service_of(other, "pension-new")
+    with db.read() as s:
+        queue.service_loads(s, [here, beside, there])
+        queue.open_counters(s, env.center_id), queue.open_counters(s, other.center_id)
+    assert None not in (cache.get(here), cache.get(beside), cache.get(there))
+
+    with db.write() as s:  # a visitor called and started: no average moves yet
+        ticket = issue(s, env, "pension-new")
+        queue.call_ticket(s, env.c1, ticket.id, "other", env.alice)
+        queue.start(s, ticket.id, env.alice)
+    assert cache.get(here) is not None
+    with db.write() as s:  # ... served: its service's average
+        queue.complete(s, ticket.id, env.alice)
+    assert cache.get(here) is None
+    assert cache.get(beside) is not None and cache.get_counters(env.center_id) is not None
+    assert cache.get(there) is not None and cache.get_counters(other.center_id) is not None
+
+    with db.write() as s:  # a counter opened in the other center: that center's all
+        queue.set_counter_state(s, other.c2, "open", other.bob)
+    assert cache.get(there) is None and cache.get_counters(other.center_id) is None
+    assert cache.get(beside) is not None and cache.get_counters(env.center_id) is not None
+
+
+def test_cached_catalog_follows_catalog_and_counter_changes(db, env):
+    """The live figures read the catalog from the cache; an admin change of a service or
+    of a counter's services shows in the next figures."""
+    from server import admin
+
+    share_load_cache(db, max_age=3600)
+    with db.write() as s:
+        manager = factories.make_staff(s, "boss-catalog", "manager")
+
+    def figures():
+        with db.read() as s:
+            stats = queue.queue_stats(s, s.get(Center, env.center_id))
+            names = {row["service"]: row["name"]["en"] for row in stats["services"]}
+            served = {row["label"]: row["services"] for row in stats["counters"]}
+            return names, served
+
+    names, served = figures()
+    assert "job-seeker" not in served["1"]
+    with db.write() as s:
+        center = s.get(Center, env.center_id)
+        service = next(x for x in center.services if x.code == "pension-new")
+        name = {**service.name, "en": "Pension, first claim"}
+        admin.update_service(s, manager, center, service, {"name": name})
+    assert figures()[0]["pension-new"] == "Pension, first claim"
+    with db.write() as s:
+        center = s.get(Center, env.center_id)
+        counter = s.get(Counter, env.c1)
+        admin.set_counter_services(s, manager, center, counter, {"services": ["job-seeker"]})
+    assert figures()[1]["1"] == ["job-seeker"]

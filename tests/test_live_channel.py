@@ -10,6 +10,7 @@ from server import queue
 from server.auth import staff_actor
 from server.extensions import socketio
 from server.models import StaffUser
+from server.realtime.state import live_of
 
 from . import factories
 
@@ -202,3 +203,73 @@ def test_a_devices_new_settings_reach_its_screen_without_a_reconnect(app, db, ce
     assert [u["device"] for u in updated] == ["kiosk-1"]
     assert "printer" not in updated[0]["settings"]  # a printer's address stays on the server
     assert events(display, "device.updated") == []  # only that device's screen
+
+
+# ---- visitors' phones: positions per center ----------------------------------------
+
+
+def test_a_change_in_one_center_recomputes_only_that_centers_phones(app, db, center, tokens):
+    with db.write() as s:
+        other = factories.make_center(s, "ganja-1")
+        here = queue.issue_ticket(s, "baku-1", "pension-new", "az", None, kiosk_actor(s, center))
+        there = queue.issue_ticket(s, "ganja-1", "pension-new", "az", None, kiosk_actor(s, other))
+        here_token, there_token = here.ticket.tracking_token, there.ticket.tracking_token
+        other_kiosk = kiosk_actor(s, other)
+    phone_here, phone_there = connect(app, ticket=here_token), connect(app, ticket=there_token)
+    phone_here.get_received(NS), phone_there.get_received(NS)
+
+    with db.write() as s:  # only baku-1's queue changes
+        queue.issue_ticket(s, "baku-1", "pension-new", "az", None, kiosk_actor(s, center))
+
+    # Baku's phone had its place pushed (no place was sent to it since its snapshot);
+    # Ganja's phone, whose queue did not change, was not even recomputed.
+    assert [e["position"] for e in events(phone_here, "ticket.updated")] == [1]
+    assert phone_there.get_received(NS) == []
+
+    with db.write() as s:  # now Ganja's
+        queue.issue_ticket(s, "ganja-1", "pension-new", "az", None, other_kiosk)
+    assert [e["position"] for e in events(phone_there, "ticket.updated")] == [1]
+    assert phone_here.get_received(NS) == []
+
+
+def kiosk_actor(s, center):
+    return factories.kiosk_actor(s, s.merge(center))
+
+
+def test_the_process_keeps_a_phone_until_its_last_connection_leaves(app, db, center, tokens):
+    with db.write() as s:
+        ticket = queue.issue_ticket(s, "baku-1", "pension-new", "az", None, kiosk_actor(s, center))
+        token, center_id = ticket.ticket.tracking_token, ticket.ticket.center_id
+    visitors = live_of(app).publisher.visitors
+    first, second = connect(app, ticket=token), connect(app, ticket=token)
+    assert visitors.tokens() == {center_id: [token]}
+    first.disconnect(NS)
+    assert visitors.tokens() == {center_id: [token]}  # the other phone still follows it
+    second.disconnect(NS)
+    assert visitors.tokens() == {}
+    assert live_of(app).connections.counts()["visitor"] == 0
+
+
+def test_a_one_press_call_is_announced_as_a_call_and_then_its_start(app, db, center, tokens):
+    with db.write() as s:
+        ticket = queue.issue_ticket(
+            s, "baku-1", "pension-new", "az", None, factories.kiosk_actor(s, center)
+        ).ticket
+        tracking = ticket.tracking_token
+    display = connect(app, token=tokens["display"])
+    phone = connect(app, ticket=tracking)
+    desk = connect(app, token=tokens["staff"], counter=tokens["counter1"])
+    for sio in (display, phone, desk):
+        sio.get_received(NS)  # drop the snapshots
+    with db.write() as s:
+        queue.call_next(s, tokens["counter1"], staff(s, "alice"), start=True)
+
+    # The display announces the call, as for a call that is started later.
+    assert [(e["number"], e["counter"]) for e in events(display, "ticket.called")] == [
+        ("A001", "1")
+    ]
+    got = phone.get_received(NS)
+    assert [e["name"] for e in got] == ["ticket.called", "ticket.updated"]
+    assert got[-1]["args"][0]["status"] == "serving"
+    (counter,) = events(desk, "counter.updated")  # one event for both transitions
+    assert counter["ticket"]["status"] == "serving"

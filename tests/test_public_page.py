@@ -230,3 +230,21 @@ def test_public_live_room_gets_a_snapshot_and_only_public_stats(app, db, env):
 def test_public_live_room_refuses_an_unknown_center(app, db, env):
     assert not connect(app, public="nowhere").is_connected(NS)
     assert not connect(app, public=5).is_connected(NS)
+
+
+def test_a_change_drops_the_shared_snapshot_of_its_own_center_only(db, env):
+    """Connects share a center's public snapshot for a moment; a change to one center
+    must not make every other center's public pages recompute theirs."""
+    from server.realtime.public_snapshot import PublicSnapshots
+
+    with db.write() as s:
+        other = make_env(s, "ganja-1")
+    snapshots = PublicSnapshots(max_age_s=3600)
+    with db.read() as s:
+        here = snapshots.get(s, env.center_code)[1]
+        there = snapshots.get(s, other.center_code)[1]
+        snapshots.forget({env.center_id})
+        assert snapshots.get(s, env.center_code)[1] is not here  # computed again
+        assert snapshots.get(s, other.center_code)[1] is there  # still shared
+        snapshots.forget({0})  # a change that did not say its center: every one
+        assert snapshots.get(s, other.center_code)[1] is not there

@@ -46,7 +46,7 @@ def test_an_issued_ticket_goes_to_its_center_with_its_figures(db, center, record
     [row] = emitter.named("network.center")
     assert row.room == NETWORK_ROOM and row.data["waiting"] == 1
     # Issuing moves no service's load: other processes keep their caches.
-    assert heard == [{"centers": [center_id], "forget_loads": False}]
+    assert heard == [{"centers": [center_id], "forget_loads": []}]
 
 
 def test_a_call_reaches_the_ticket_and_moves_the_others_places(db, center, recorded):
@@ -57,7 +57,8 @@ def test_a_call_reaches_the_ticket_and_moves_the_others_places(db, center, recor
         second = queue.issue_ticket(s, "baku-1", "pension-new", "az", None, kiosk).ticket
         first_id, first_token, second_token = first.id, first.tracking_token, second.tracking_token
         counter = factories.counter(s, center, "1").id
-    publisher.visitors.add("sid-2", second_token)  # the second visitor's phone is here
+        center_id = second.center_id
+    publisher.visitors.add("sid-2", second_token, center_id)  # the second visitor's phone is here
     with db.write() as s:
         queue.call_next(s, counter, factories.make_staff(s, "alice"))
 
@@ -77,3 +78,34 @@ def test_every_kind_of_change_says_whether_it_moves_loads():
     assert Change(ChangeKind.TICKET, "complete", 1).changes_loads
     assert not Change(ChangeKind.PRINT, "printed", 1).changes_loads
     assert Change(ChangeKind.COUNTER, "open", 1).changes_loads
+
+
+def test_today_figures_are_refreshed_at_most_every_day_figures_s(app, db, center):
+    """Today's service level and approval rate aggregate the whole day: the live channel
+    keeps them for ``day_figures_s`` while the queue figures follow every change."""
+    emitter, cluster = RecordingEmitter(), LocalCluster()
+    publisher = Publisher(
+        emitter, db, cluster, PublicStats(emitter, socketio, 0), interval=0, day_figures_s=3600
+    )
+    heard = []
+    cluster.subscribe("changed", lambda body, local: heard.append(body))
+    with db.write() as s:
+        kiosk = factories.kiosk_actor(s, center)
+        staff = factories.make_staff(s, "clerk-today")
+        ticket = queue.issue_ticket(s, "baku-1", "pension-new", "az", None, kiosk).ticket
+        ticket_id, center_id = ticket.id, ticket.center_id
+        counter = factories.counter(s, center, "1").id
+        queue.set_counter_state(s, counter, "open", staff)
+    publisher.publish([Change(ChangeKind.TICKET, "issue", ticket_id)])
+    with db.write() as s:
+        queue.call_next(s, counter, staff)
+    publisher.publish([Change(ChangeKind.TICKET, "call", ticket_id, (counter,), center_id)])
+
+    rows = emitter.named("network.center")
+    assert [row.data["waiting"] for row in rows] == [1, 0]  # the queue: every change
+    assert [row.data["called"] for row in rows] == [0, 0]  # the day: kept for an hour
+    assert heard[-1] == {"centers": [center_id], "forget_loads": []}  # a call moves no load
+
+    publisher.figures.day_figures_s = 0
+    publisher.publish([Change(ChangeKind.TICKET, "call", ticket_id, (counter,), center_id)])
+    assert emitter.named("network.center")[-1].data["called"] == 1

@@ -35,7 +35,7 @@ SERVICE_FIELDS = {
 
 def catalog_changed(session: Session, center: Center) -> None:
     """Kiosks, displays and counters redraw their catalog from the next queue.stats."""
-    announce(session, Change(ChangeKind.CENTER, "catalog", center.id))
+    announce(session, Change(ChangeKind.CENTER, "catalog", center.id, center=center.id))
 
 
 def add_to_catalog(

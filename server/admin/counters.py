@@ -65,7 +65,7 @@ def set_counter_services(
     session.flush()
     after = counter_state(session, counter)
     record_update(session, actor, center.id, "counter", counter.label, before, after, now)
-    announce(session, Change(ChangeKind.COUNTER, counter.state, counter.id))
+    announce(session, Change(ChangeKind.COUNTER, counter.state, counter.id, center=center.id))
     catalog_changed(session, center)
     return counter
 

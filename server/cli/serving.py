@@ -21,6 +21,10 @@ DEFAULT_PORT = 5000
 # Files the worker has open besides its connections: the listening socket, the
 # database, logs, the Python modules it is reading, the Redis connection.
 FILES_BESIDES_CONNECTIONS = 100
+# A worker's resident memory, measured (docs/deploy.md, "Sizing for live connections"):
+# about this much with no client, plus this much per live connection (display or phone).
+WORKER_BASE_MB = 105
+CONNECTION_KB = 75
 
 
 @main.command()
@@ -163,9 +167,11 @@ def exec_server(host: str, port: int, workers: int = 1) -> None:
     ]
     click.echo(
         f"serving on http://{host}:{port} (gunicorn, {workers} gevent worker(s), "
-        f"up to {connections} connections each)",
+        f"up to {connections} connections each, ~{worker_memory_mb(connections)} MB "
+        "each when full)",
         err=True,
     )
+    check_memory(connections, workers)
     sys.stdout.flush()
     os.execve(sys.executable, args, env)
 
@@ -215,3 +221,27 @@ def connection_budget(wanted: int) -> int:
         err=True,
     )
     return fits
+
+
+def worker_memory_mb(connections: int) -> int:
+    """A worker's expected resident memory with ``connections`` live clients."""
+    return round(WORKER_BASE_MB + connections * CONNECTION_KB / 1024)
+
+
+def check_memory(connections: int, workers: int) -> None:
+    """Warn if this machine's memory cannot hold the workers with every connection
+    they may take (the connection cap is a hard stop, not a target)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            fields = dict(line.split(":", 1) for line in meminfo)
+        available_mb = int(fields["MemAvailable"].split()[0]) // 1024
+    except (OSError, KeyError, ValueError):
+        return  # not Linux: nothing to compare with
+    needed = worker_memory_mb(connections) * workers
+    if needed > available_mb:
+        click.echo(
+            f"warning: {workers} worker(s) with {connections} connections each would need "
+            f"~{needed} MB, more than the {available_mb} MB available: set "
+            "NOVBE_WORKER_CONNECTIONS lower (docs/deploy.md, sizing).",
+            err=True,
+        )

@@ -40,5 +40,15 @@ def record(
     )
     session.add(event)
     touched = {event.counter_id, ticket.counter_id, ticket.target_counter_id} - {None}
-    announce(session, Change(ChangeKind.TICKET, action, ticket.id, tuple(sorted(touched))))
+    announce(
+        session,
+        Change(
+            ChangeKind.TICKET,
+            action,
+            ticket.id,
+            tuple(sorted(touched)),
+            ticket.center_id,
+            ticket.service_id,
+        ),
+    )
     return event

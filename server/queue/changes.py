@@ -29,11 +29,12 @@ class ChangeKind(StrEnum):
     DEVICE = "device"  # a kiosk's or display's settings ("settings")
 
 
-# Whether a change of this kind can move services' loads; TICKET depends on the action.
+# Whether a change of this kind can move services' loads; None: it depends on the action
+# (issuing a ticket does not, nor does a rating of a center).
 _CHANGES_LOADS: dict[ChangeKind, bool | None] = {
     ChangeKind.TICKET: None,
     ChangeKind.COUNTER: True,
-    ChangeKind.CENTER: True,
+    ChangeKind.CENTER: None,
     ChangeKind.PRINT: False,
     ChangeKind.PRINTER: False,
     ChangeKind.DEVICE: False,
@@ -46,12 +47,26 @@ class Change(NamedTuple):
     action: str
     id: int  # the ticket's, counter's, center's or device's id, by kind
     counters: tuple[int, ...] = ()  # counters whose current ticket this may have changed
+    center: int = 0  # the center it belongs to, where it can move loads (0: not said)
+    service: int = 0  # a ticket's service: a visitor served moves that service's load only
+
+    @property
+    def moved_loads(self) -> tuple[int, int]:
+        """(center, service) whose loads it may have moved: service 0 for the whole
+        center (a counter or the catalog), center 0 for every center (not said)."""
+        return (self.center, self.service if self.kind is ChangeKind.TICKET else 0)
 
     @property
     def changes_loads(self) -> bool:
-        """Whether services' loads may differ after it (issuing a ticket does not)."""
+        """Whether services' loads may differ after it: a visitor served (the service's
+        average), a counter opened, paused or given other services, a catalog change;
+        not a ticket issued, called, started, moved or dropped, nor a rating."""
         known = _CHANGES_LOADS[self.kind]
-        return known if known is not None else self.action != "issue"
+        if known is not None:
+            return known
+        if self.kind is ChangeKind.TICKET:  # only a visitor served moves an average
+            return self.action == "complete"
+        return self.action != "rating"  # the center's catalog, not a rating
 
 
 def announce(session: Session, change: Change) -> None:

@@ -39,11 +39,13 @@ from ..models import (
     LANE_PRIORITY,
     WAITING,
     Center,
+    Counter,
+    Service,
     Ticket,
     at_counter,
     utcnow,
 )
-from .loads import open_counters, service_loads
+from .loads import center_catalog, open_counters, service_loads
 
 LANES = (LANE_FRONT, LANE_PRIORITY, LANE_NORMAL)
 
@@ -55,7 +57,7 @@ def position(session: Session, ticket: Ticket) -> int | None:
     targeted = ticket.target_counter_id is not None
     params = {"lane": ticket.lane, "due_at": ticket.due_at, "id": ticket.id}
     params["queue"] = ticket.target_counter_id if targeted else ticket.service_id
-    return session.scalar(_ahead_statement(targeted), params) + 1
+    return _core(session).scalar(_ahead_statement(targeted), params) + 1
 
 
 @lru_cache(maxsize=2)
@@ -75,6 +77,14 @@ def _ahead_statement(targeted: bool):
     return ahead.where(Ticket.service_id == bindparam("queue"), Ticket.target_counter_id.is_(None))
 
 
+def _core(session: Session):
+    """The session's connection, its pending changes flushed: these counts are Core
+    statements, and the ORM's execution path costs more than running them (each
+    ticket's response counts the visitors ahead)."""
+    session.flush()
+    return session.connection()
+
+
 @dataclass(frozen=True)
 class TicketEstimate:
     position: int | None
@@ -89,7 +99,7 @@ def estimate(session: Session, ticket: Ticket, now: datetime | None = None) -> T
         if counters.serve(ticket.service_id):
             params = {"lane": ticket.lane, "due_at": ticket.due_at, "id": ticket.id}
             params["services"] = counters.pool(ticket.service_id)
-            ahead = dict(session.execute(_pool_ahead_statement(), params).all())
+            ahead = dict(_core(session).execute(_pool_ahead_statement(), params).all())
             loads = service_loads(session, [*ahead, ticket.service_id], now)
             # The own service's count is the place in its queue: no second count.
             place = ahead.get(ticket.service_id, 0) + 1
@@ -119,17 +129,24 @@ def _pool_ahead_statement():
 def queue_stats(session: Session, center: Center, now: datetime | None = None) -> dict:
     """Per service: waiting, longest current wait, estimated wait for a newcomer.
     Per counter: state and current ticket. A few queries over the waiting and called
-    tickets only (partial indexes), never over the center's history."""
-    now = now or utcnow()
-    services = list(center.services)
-    waiting, shared = _waiting_by_service(session, center)
-    loads = service_loads(session, services, now)
-    counters = open_counters(session, center.id)
+    tickets only (partial indexes), never over the center's history; plain rows, not
+    ORM objects: the live channel runs it for every center with a change, twice a
+    second, and loading the catalog as objects cost most of that pass."""
+    given, now = now, now or utcnow()
+    catalog = center_catalog(session, center.id)
+    services = catalog.services
+    counters = session.execute(_counters_statement(), {"center": center.id}).all()
+    counter_ids = [counter.id for counter in counters]
+    waiting, shared = _waiting_by_service(session, [s.id for s in services], counter_ids)
+    # The loads of the present come from the process's cache (loads.py); only an
+    # explicit instant is computed afresh.
+    loads = service_loads(session, [service.id for service in services], given)
+    open_now = open_counters(session, center.id)
     service_rows = []
     for service in services:
         count, oldest, priority = waiting.get(service.id, (0, None, 0))
         # A newcomer: behind everyone waiting in the shared queues of its counters.
-        newcomer = counters.wait(service.id, shared, loads)
+        newcomer = open_now.wait(service.id, shared, loads)
         if newcomer is None:
             newcomer = loads[service.id].wait_for(count + 1)
         if oldest is not None and oldest.tzinfo is None:  # aggregates skip the column type
@@ -148,40 +165,82 @@ def queue_stats(session: Session, center: Center, now: datetime | None = None) -
             }
         )
     current = {
-        ticket.counter_id: ticket
-        for ticket in session.scalars(
-            select(Ticket).where(
-                Ticket.counter_id.in_([counter.id for counter in center.counters]), at_counter()
-            )
-        )
+        row.counter_id: row
+        for row in session.execute(_current_statement(), {"counters": counter_ids})
     }
     counter_rows = []
-    for counter in center.counters:
+    for counter in counters:
         ticket = current.get(counter.id)
+        mine = catalog.served.get(counter.id, frozenset())
         counter_rows.append(
             {
                 "id": counter.id,
                 "label": counter.label,
                 "state": counter.state,
                 "pause_reason": counter.pause_reason,
-                "services": [s.code for s in services if s.id in set(counter.service_ids)],
+                "services": [service.code for service in services if service.id in mine],
                 "current_ticket": None
                 if ticket is None
                 else {
-                    "number": ticket.display_number,
+                    "number": f"{ticket.prefix}{ticket.number:03d}",  # Ticket.display_number
                     "status": ticket.status,
-                    "service": ticket.service.code,
+                    "service": ticket.service,
                 },
             }
         )
     return {"center": center.code, "services": service_rows, "counters": counter_rows}
 
 
-def _waiting_by_service(session: Session, center: Center) -> tuple[dict[int, tuple], Tally]:
+# Counters as queue_stats shows them, in the order of Center.counters.
+@lru_cache(maxsize=1)
+def _counters_statement():
+    return (
+        select(Counter.id, Counter.label, Counter.state, Counter.pause_reason)
+        .where(Counter.center_id == bindparam("center"))
+        .order_by(Counter.id)
+    )
+
+
+@lru_cache(maxsize=1)
+def _current_statement():
+    """Each counter's visitor (called or being served), with its service's code."""
+    return (
+        select(
+            Ticket.counter_id,
+            Ticket.prefix,
+            Ticket.number,
+            Ticket.status,
+            Service.code.label("service"),
+        )
+        .join(Service, Service.id == Ticket.service_id)
+        .where(Ticket.counter_id.in_(bindparam("counters", expanding=True)), at_counter())
+    )
+
+
+def _waiting_by_service(
+    session: Session, service_ids: list[int], counter_ids: list[int]
+) -> tuple[dict[int, tuple], Tally]:
     """``{service_id: (waiting, earliest issued_at, priority waiting)}`` and, apart, how
     many wait in each service's shared queue; from the two partial indexes of waiting
     tickets: the services' shared queues and the tickets sent to a counter by name. (By
     center and status, SQLite would walk every ticket the center ever had.)"""
+    shared, named = _waiting_statements()
+    params = {"services": service_ids, "counters": counter_ids}
+    waiting: dict[int, tuple] = {}
+    in_shared: Tally = Tally()
+    for query in (shared, named):
+        for service_id, count, oldest, priority in session.execute(query, params):
+            total, earliest, priorities = waiting.get(service_id, (0, oldest, 0))
+            earliest = min(t for t in (earliest, oldest) if t is not None)
+            waiting[service_id] = (total + count, earliest, priorities + (priority or 0))
+            if query is shared:
+                in_shared[service_id] = count
+    return waiting, in_shared
+
+
+@lru_cache(maxsize=1)
+def _waiting_statements():
+    """:func:`_waiting_by_service`'s two queries, built once."""
     columns = (
         Ticket.service_id,
         func.count(),
@@ -191,26 +250,15 @@ def _waiting_by_service(session: Session, center: Center) -> tuple[dict[int, tup
     shared = select(*columns).where(
         WAITING,
         Ticket.target_counter_id.is_(None),
-        Ticket.service_id.in_([service.id for service in center.services]),
+        Ticket.service_id.in_(bindparam("services", expanding=True)),
         # Always true, but it makes ix_tickets_queue (service_id, lane, ...) the better
         # match than ix_tickets_service_day (service_id, business_day) for SQLite's planner.
         Ticket.lane.in_(LANES),
     )
     named = select(*columns).where(
-        WAITING, Ticket.target_counter_id.in_([counter.id for counter in center.counters])
+        WAITING, Ticket.target_counter_id.in_(bindparam("counters", expanding=True))
     )
-    waiting: dict[int, tuple] = {}
-    in_shared: Tally = Tally()
-    for query in (shared, named):
-        for service_id, count, oldest, priority in session.execute(
-            query.group_by(Ticket.service_id)
-        ):
-            total, earliest, priorities = waiting.get(service_id, (0, oldest, 0))
-            earliest = min(t for t in (earliest, oldest) if t is not None)
-            waiting[service_id] = (total + count, earliest, priorities + (priority or 0))
-            if query is shared:
-                in_shared[service_id] = count
-    return waiting, in_shared
+    return shared.group_by(Ticket.service_id), named.group_by(Ticket.service_id)
 
 
 def positions(session: Session, tokens: list[str]) -> dict[str, tuple[int, int]]:

@@ -1,5 +1,6 @@
-"""What a center's counters can do now: each service's recent service time, and which
-open counters serve which services. The estimates (estimates.py) are built from these.
+"""What a center's counters can do now: each service's recent service time, which open
+counters serve which services, and the catalog they serve from. The estimates
+(estimates.py) and the live queue figures are built from these.
 
 Both change only when a visitor is served or a counter or the catalog changes, while
 every ticket shown needs them, so a server process keeps them in a :class:`LoadCache`.
@@ -11,8 +12,10 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import NamedTuple
 
-from sqlalchemy import case, func, select, union_all
+from sqlalchemy import bindparam, case, func, select, union_all
 from sqlalchemy.orm import Session
 
 from ..models import Counter, CounterService, Service, Ticket, utcnow
@@ -27,6 +30,7 @@ class ServiceLoad:
     average_service_s: float
     open_counters: int
     serving_counters: int  # open or not
+    center_id: int = 0  # whose service: the cache forgets by center
 
     def wait_for(self, position: int) -> int | None:
         """The wait at ``position`` of this service's own queue, as if its counters
@@ -93,20 +97,90 @@ def open_counters(session: Session, center_id: int) -> OpenCounters:
     return result
 
 
+class CatalogService(NamedTuple):
+    id: int
+    code: str
+    name: dict
+    prefix: str
+    active: bool
+    target_wait_min: int
+
+
+@dataclass(frozen=True)
+class CenterCatalog:
+    """A center's services in the order its screens list them, and which services each
+    of its counters serves (open or not)."""
+
+    services: tuple[CatalogService, ...]
+    served: Mapping[int, frozenset[int]]  # counter id -> service ids
+
+
+def center_catalog(session: Session, center_id: int) -> CenterCatalog:
+    """The center's :class:`CenterCatalog`, from the :class:`LoadCache` when it has it:
+    it changes with the catalog or a counter, while the live figures read it on every
+    pass."""
+    cache: LoadCache | None = session.info.get(LOAD_CACHE)
+    known = cache.get_catalog(center_id) if cache is not None else None
+    if known is not None:
+        return known
+    services = tuple(
+        CatalogService(*row)
+        for row in session.execute(_catalog_services_statement(), {"center": center_id})
+    )
+    served: dict[int, set[int]] = {}
+    for counter_id, service_id in session.execute(_links_statement(), {"center": center_id}):
+        served.setdefault(counter_id, set()).add(service_id)
+    result = CenterCatalog(services, {c: frozenset(s) for c, s in served.items()})
+    if cache is not None:
+        cache.put_catalog(center_id, result)
+    return result
+
+
+@lru_cache(maxsize=1)
+def _catalog_services_statement():
+    # Center.services' order.
+    return (
+        select(
+            Service.id,
+            Service.code,
+            Service.name,
+            Service.prefix,
+            Service.active,
+            Service.target_wait_min,
+        )
+        .where(Service.center_id == bindparam("center"))
+        .order_by(Service.position, Service.id)
+    )
+
+
+@lru_cache(maxsize=1)
+def _links_statement():
+    return (
+        select(CounterService.counter_id, CounterService.service_id)
+        .join(Counter, Counter.id == CounterService.counter_id)
+        .where(Counter.center_id == bindparam("center"))
+    )
+
+
 # session.info key of the LoadCache shared by one Database's sessions (see LoadCache).
 LOAD_CACHE = "novbe_load_cache"
 
 
 class LoadCache:
     """Service loads and open counters computed recently, shared by the sessions of one
-    database. :meth:`forget_on` drops them after a commit in this process that serves
-    a visitor (the averages) or changes a counter or the catalog; ``max_age`` bounds
-    what another process's changes can leave stale."""
+    database. :meth:`forget_on` drops, after a commit in this process, the load of the
+    service of a visitor served (its average), or a center's figures when one of its
+    counters or its catalog changes, and nothing else: a network of 66 centers with
+    100 services each would otherwise recompute thousands of loads after every
+    visitor served anywhere (the live figures and the phones' places read them).
+    ``max_age`` bounds what another process's changes can leave stale."""
 
     def __init__(self, max_age: float) -> None:
         self.max_age = max_age
         self._loads: dict[int, tuple[float, ServiceLoad]] = {}
+        self._services_of: dict[int, set[int]] = {}  # center -> its services in _loads
         self._counters: dict[int, tuple[float, OpenCounters]] = {}
+        self._catalogs: dict[int, tuple[float, CenterCatalog]] = {}
 
     def _fresh(self, entry):
         if entry is None or time.monotonic() - entry[0] > self.max_age:
@@ -118,7 +192,9 @@ class LoadCache:
 
     def put(self, loads: dict[int, ServiceLoad]) -> None:
         at = time.monotonic()
-        self._loads.update((service_id, (at, load)) for service_id, load in loads.items())
+        for service_id, load in loads.items():
+            self._loads[service_id] = (at, load)
+            self._services_of.setdefault(load.center_id, set()).add(service_id)
 
     def get_counters(self, center_id: int) -> OpenCounters | None:
         return self._fresh(self._counters.get(center_id))
@@ -126,15 +202,37 @@ class LoadCache:
     def put_counters(self, center_id: int, counters: OpenCounters) -> None:
         self._counters[center_id] = (time.monotonic(), counters)
 
-    def forget(self) -> None:
-        self._loads.clear()
-        self._counters.clear()
+    def get_catalog(self, center_id: int) -> CenterCatalog | None:
+        return self._fresh(self._catalogs.get(center_id))
+
+    def put_catalog(self, center_id: int, catalog: CenterCatalog) -> None:
+        self._catalogs[center_id] = (time.monotonic(), catalog)
+
+    def forget(self, center_id: int | None = None, service_id: int = 0) -> None:
+        """Forget one service's load (a visitor served moves its average alone), one
+        center's figures (``service_id`` 0), or every center's (``center_id`` None)."""
+        if service_id and center_id is not None:
+            self._loads.pop(service_id, None)
+            return
+        if center_id is None:
+            self._loads.clear()
+            self._services_of.clear()
+            self._counters.clear()
+            self._catalogs.clear()
+            return
+        for service_id in self._services_of.pop(center_id, ()):
+            self._loads.pop(service_id, None)
+        self._counters.pop(center_id, None)
+        self._catalogs.pop(center_id, None)
 
     def forget_on(self, changes: Iterable[Change]) -> None:
-        """A commit listener: forget everything if any change can move loads
-        (changes.py: issuing and printing cannot)."""
-        if any(change.changes_loads for change in changes):
-            self.forget()
+        """A commit listener: forget what a change can have moved (changes.py): a served
+        visitor's service, a center's counters and catalog; everything for a change that
+        does not say its center."""
+        for change in changes:
+            if change.changes_loads:
+                center_id, service_id = change.moved_loads
+                self.forget(center_id or None, service_id)
 
 
 def share_load_cache(db, max_age: float) -> LoadCache | None:
@@ -172,45 +270,64 @@ def _service_loads(session: Session, ids: list[int], now: datetime) -> dict[int,
     if not ids:
         return {}
     durations: dict[int, list[float]] = {service_id: [] for service_id in ids}
+    params = {f"s{i}": service_id for i, service_id in enumerate(ids)}
+    params["since"] = now - RECENT_WINDOW
+    for service_id, started, ended in session.execute(_recent_statement(len(ids)), params):
+        durations[service_id].append((ended - started).total_seconds())
+
+    services: dict[int, tuple[int, int, int, int]] = {}  # id -> center, default, total, open
+    for service_id, center_id, default_min, total, open_count in session.execute(
+        _counters_statement(), {"ids": ids}
+    ):
+        services[service_id] = (center_id, default_min, int(total or 0), int(open_count or 0))
+
+    loads = {}
+    for service_id in ids:
+        center_id, default_min, total, open_count = services[service_id]
+        sample = durations[service_id]
+        average = sum(sample) / len(sample) if sample else default_min * 60.0
+        loads[service_id] = ServiceLoad(average, open_count, total, center_id)
+    return loads
+
+
+@lru_cache(maxsize=64)
+def _recent_statement(count: int):
+    """The last RECENT_SAMPLE service times of ``count`` services (bound as s0, s1, ...),
+    one index range each, in one UNION ALL. Built once per size: building the
+    expression of 40 subqueries cost more than running it (the live figures of a
+    center compute it on every pass)."""
+    since = bindparam("since", type_=Ticket.ended_at.type)
     recent = [
         select(Ticket.service_id, Ticket.started_at, Ticket.ended_at)
         .where(
             Ticket.status == "done",
-            Ticket.service_id == service_id,
-            Ticket.ended_at >= now - RECENT_WINDOW,
+            Ticket.service_id == bindparam(f"s{i}"),
+            Ticket.ended_at >= since,
             Ticket.started_at.is_not(None),
         )
         .order_by(Ticket.ended_at.desc())
         .limit(RECENT_SAMPLE)
         .subquery()
-        for service_id in ids
+        for i in range(count)
     ]
-    for service_id, started, ended in session.execute(union_all(*(select(s) for s in recent))):
-        durations[service_id].append((ended - started).total_seconds())
+    return union_all(*(select(s) for s in recent))
 
-    counters: dict[int, tuple[int, int]] = {}
-    rows = session.execute(
+
+@lru_cache(maxsize=1)
+def _counters_statement():
+    """Per service: its center, its default time, and how many counters serve it (open
+    or not) and how many of those are open. Services no counter serves count 0."""
+    return (
         select(
-            CounterService.service_id,
-            func.count(),
+            Service.id,
+            Service.center_id,
+            Service.default_service_min,
+            func.count(Counter.id),
             func.sum(case((Counter.state == "open", 1), else_=0)),
         )
-        .join(Counter, Counter.id == CounterService.counter_id)
-        .where(CounterService.service_id.in_(ids))
-        .group_by(CounterService.service_id)
+        .select_from(Service)
+        .outerjoin(CounterService, CounterService.service_id == Service.id)
+        .outerjoin(Counter, Counter.id == CounterService.counter_id)
+        .where(Service.id.in_(bindparam("ids", expanding=True)))
+        .group_by(Service.id, Service.center_id, Service.default_service_min)
     )
-    for service_id, total, open_count in rows:
-        counters[service_id] = (int(total), int(open_count or 0))
-    defaults = dict(
-        session.execute(
-            select(Service.id, Service.default_service_min).where(Service.id.in_(ids))
-        ).all()
-    )
-
-    loads = {}
-    for service_id in ids:
-        sample = durations[service_id]
-        average = sum(sample) / len(sample) if sample else defaults[service_id] * 60.0
-        total, open_count = counters.get(service_id, (0, 0))
-        loads[service_id] = ServiceLoad(average, open_count, total)
-    return loads

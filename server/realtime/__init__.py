@@ -29,7 +29,7 @@ from .packets import PacketJSON, disconnect_on_malformed_packets
 from .presence import CounterPresence
 from .public_snapshot import PublicSnapshots
 from .public_stats import PublicStats
-from .publisher import Publisher
+from .publisher import Publisher, changed_centers
 from .rooms import NAMESPACE
 from .state import EXTENSION, LiveState, live_of
 
@@ -62,7 +62,7 @@ def init_realtime(app: Flask, cluster: Cluster) -> None:
     disconnect_on_malformed_packets(socketio.server)
     init_admission(app)  # caps on connections without a credential
     snapshots = PublicSnapshots(app.config["PUBLIC_SNAPSHOT_MAX_AGE_S"])
-    cluster.subscribe("changed", lambda body, local: snapshots.forget())
+    cluster.subscribe("changed", lambda body, local: snapshots.forget(changed_centers(body)))
     emitter = SocketEmitter(socketio)
     public_stats = PublicStats(emitter, socketio, app.config["PUBLIC_STATS_INTERVAL_S"])
     publisher = Publisher(
@@ -71,6 +71,7 @@ def init_realtime(app: Flask, cluster: Cluster) -> None:
         cluster,
         public_stats,
         interval=app.config["REALTIME_STATS_INTERVAL"],
+        day_figures_s=app.config["REALTIME_DAY_FIGURES_S"],
         public_base_url=app.config["PUBLIC_BASE_URL"],
     )
     app.extensions[EXTENSION] = LiveState(publisher, snapshots, CounterPresence(cluster, emitter))

@@ -27,12 +27,17 @@ Every connect, first or after a drop, gets a full ``snapshot``: python-socketio
 keeps no state across reconnects, so the client redraws from it.
 
 A connection that got its snapshot is counted by kind (rooms.Connections, read by
-``/metrics``) until its disconnect.
+``/metrics``) until its disconnect; a phone is kept by its ticket's center
+(rooms.Visitors), whose queue changes alone move its place. What a connect registers is
+undone at the disconnect, or at the end of the connect itself if the client left
+meanwhile (python-socketio calls no disconnect handler then).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import threading
 from typing import Any
 
 from flask import request, session
@@ -72,6 +77,20 @@ PRINT_AGENT = "printer"
 IDENTITY = "novbe_live"
 
 
+# Connects that read the database at once, per process. In a reconnect storm (a whole
+# network's screens after a restart) every connect otherwise takes a pooled database
+# connection and holds it, idle in its transaction, while its greenlet waits for the
+# CPU: the pool (server/db.py: 30) runs dry and connects and requests alike time out
+# on it (seen with 10,000 clients over 3 processes). The others wait here, holding
+# nothing. Made at the first connect: after gevent has patched threading.
+CONNECT_DB_SLOTS = 8
+
+
+@functools.cache
+def _connect_slots() -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(CONNECT_DB_SLOTS)
+
+
 @socketio.on("connect", namespace=NAMESPACE)
 @admitted  # the public page and phones: capped per address and in all, before any work
 def on_connect(auth: Any = None) -> None:
@@ -79,11 +98,10 @@ def on_connect(auth: Any = None) -> None:
         auth = {}
     if not isinstance(auth, dict):
         raise ConnectionRefusedError("auth must be an object: {token} or {ticket}")
-    actor = None
-    with db.read() as s:
+    actor, phone_center = None, None
+    with _connect_slots(), db.read() as s:
         if isinstance(auth.get("ticket"), str):
-            rooms, snapshot = _visitor(s, auth["ticket"])
-            live().publisher.visitors.add(request.sid, auth["ticket"])
+            rooms, snapshot, phone_center = _visitor(s, auth["ticket"])
             kind = VISITOR
         elif isinstance(auth.get("public"), str):
             rooms, snapshot = _public(s, auth["public"])
@@ -113,6 +131,7 @@ def on_connect(auth: Any = None) -> None:
     if snapshot is None:
         _connect_agent(actor, auth)  # outside the read: it writes
         live().connections.add(request.sid, kind)
+        _unless_gone()
         return
     for room in rooms:
         join_room(room)
@@ -120,15 +139,34 @@ def on_connect(auth: Any = None) -> None:
         session[IDENTITY] = {"device": actor.id, "center": actor.center_id, "agent": False}
     emit("snapshot", snapshot)
     live().connections.add(request.sid, kind)
+    if phone_center is not None:
+        live().publisher.visitors.add(request.sid, auth["ticket"], phone_center)
     if kind == STAFF and snapshot.get("counter"):
         live().presence.arrive(request.sid, snapshot["counter"]["id"], actor.id, actor.name)
+    _unless_gone()
 
 
-def _visitor(s, tracking_token: str) -> tuple[list[str], dict]:
+def _unless_gone() -> None:
+    """Undo what the connect registered if the client left while it ran (it waits on
+    the database and Redis). python-socketio does not call the disconnect handler for
+    a connection still connecting, so nothing else would: the phone, the connection's
+    count, the staff member at the counter and the print agent would stay registered
+    for good. Refusing also makes python-socketio drop the rooms the connection joined."""
+    eio_sid = socketio.server.manager.eio_sid_from_sid(request.sid, NAMESPACE)
+    if eio_sid is not None and eio_sid in socketio.server.environ:
+        return
+    _forget_connection()
+    raise ConnectionRefusedError("the connection closed while connecting")
+
+
+def _visitor(s, tracking_token: str) -> tuple[list[str], dict, int]:
+    """The phone's rooms, its snapshot, and its ticket's center (whose queue changes
+    move its place)."""
     ticket = s.scalar(select(Ticket).where(Ticket.tracking_token == tracking_token))
     if ticket is None:
         raise ConnectionRefusedError("unknown ticket")
-    return [ticket_room(ticket.tracking_token)], payloads.visitor_snapshot(s, ticket)
+    rooms = [ticket_room(ticket.tracking_token)]
+    return rooms, payloads.visitor_snapshot(s, ticket), ticket.center_id
 
 
 def _public(s, center_code: str) -> tuple[list[str], dict]:
@@ -272,11 +310,20 @@ def on_printer_status(report: Any = None) -> dict:
 @socketio.on("disconnect", namespace=NAMESPACE)
 def on_disconnect(reason: Any = None) -> None:
     release_admission()
-    live().publisher.visitors.remove(request.sid)
+    _forget_connection()
+
+
+def _forget_connection() -> None:
+    """Everything this process registered for the connection, at its disconnect (or
+    when it left while connecting). Rooms are left by python-socketio."""
+    publisher = live().publisher
+    token = publisher.visitors.remove(request.sid)
+    if token is not None:  # no phone here follows that ticket any more
+        publisher.positions.forget(token)
     live().connections.remove(request.sid)
     live().presence.leave(request.sid)
-    # Rooms are left by python-socketio. A print agent leaving changes its kiosk's
-    # printer: the kiosk's next tickets are e-tickets, and managers see it.
+    # A print agent leaving changes its kiosk's printer: the kiosk's next tickets are
+    # e-tickets, and managers see it.
     device_id = printing.agents.remove(request.sid)
     if device_id is not None:
-        live().publisher.printing.printers_changed({device_id})
+        publisher.printing.printers_changed({device_id})

@@ -4,10 +4,11 @@ Anyone may open the public page's live connection, so its snapshot (the queue
 figures, today's service level and approval rate: several aggregate queries, about
 10 ms of CPU) must not be computed once per connection: a crowd, or a flood, of
 connects would cost the worker that much each. It is kept per center for at most
-``PUBLIC_SNAPSHOT_MAX_AGE_S`` and dropped whenever this process commits a change, so
+``PUBLIC_SNAPSHOT_MAX_AGE_S`` and dropped whenever a process commits a change to it, so
 a snapshot given out is never older than that bound and never predates a change made
 here (with several server processes, a change made in another one is seen within the
-bound). 0 switches the sharing off (the tests' config).
+bound). Only the changed centers' snapshots are dropped: the others are still true. 0
+switches the sharing off (the tests' config).
 """
 
 from __future__ import annotations
@@ -43,7 +44,13 @@ class PublicSnapshots:
                 self._kept[center_code] = (now, center.id, snapshot)
         return center.id, snapshot
 
-    def forget(self, _changes: object = None) -> None:
-        """Drop every kept snapshot (called after each committed change)."""
+    def forget(self, center_ids: set[int] | None = None) -> None:
+        """Drop the kept snapshots of these centers, or all (None, or a set holding 0: a
+        change that did not say its center); called after each committed change."""
         with self._lock:
-            self._kept.clear()
+            if center_ids is None or 0 in center_ids:
+                self._kept.clear()
+                return
+            for code, (_, center_id, _) in list(self._kept.items()):
+                if center_id in center_ids:
+                    del self._kept[code]

@@ -8,12 +8,14 @@ them to its listeners, in order:
 
 * queue_events.py: ticket, counter and device events, at once;
 * print_dispatch.py: print states, print jobs, printers' health and their alerts;
-* figures.py: the centers' queue figures, wait alerts, the network view's rows and the
-  public page's figures, coalesced;
 
 then tells every server process on the cluster bus (server/cluster/) that queues
-changed (``changed``: ``{"centers", "forget_loads"}``), so that each recomputes the
-positions of the phones connected to it and drops what it cached from before.
+changed (``changed``: ``{"centers", "forget_loads"}``, the latter the ``[center,
+service]`` pairs whose loads may have moved, changes.Change.moved_loads), so that each
+recomputes the positions of the phones connected to it and drops what it cached of
+those from before, and the one process that
+makes the figures passes (figures.py: the centers' queue figures, wait alerts, the
+network view's rows and the public page's figures, coalesced) has them due.
 
 Events reach clients connected to any process: the emitter goes through Socket.IO's
 message queue when there is one.
@@ -57,6 +59,7 @@ class Publisher:
         public_stats: PublicStats,
         *,
         interval: float,
+        day_figures_s: float = 0,
         public_base_url: str = "",
     ) -> None:
         self.db = db
@@ -66,8 +69,11 @@ class Publisher:
         self.positions = Positions(emitter, db, self.visitors, interval)
         self.events = QueueEvents(emitter, self.positions.forget)
         self.printing = PrintDispatch(emitter, db, cluster, alerts, public_base_url)
-        self.figures = CenterFigures(emitter, db, cluster, alerts, interval)
-        cluster.subscribe("changed", lambda body, local: self.positions.due())
+        self.figures = CenterFigures(emitter, db, cluster, alerts, interval, day_figures_s)
+        # Each process recomputes its own phones of the centers named, and only those.
+        cluster.subscribe("changed", lambda body, local: self.positions.due(changed_centers(body)))
+        # Every process hears of every change; the one holding the figures lease passes.
+        cluster.subscribe("changed", lambda body, local: self.figures.due(set(body["centers"])))
         cluster.subscribe(
             "public", lambda body, local: public_stats.offer(body["center"], body["figures"])
         )
@@ -91,11 +97,17 @@ class Publisher:
                 committed = Committed(changes, tickets, origin)
                 centers = self.events.handle(s, committed)
                 self.printing.handle(s, committed)
-            self.figures.due(centers)
-            forget = any(change.changes_loads for change in changes)
+            # What loads may have moved: [center, service] (changes.Change.moved_loads).
+            forget = sorted({change.moved_loads for change in changes if change.changes_loads})
             if centers or forget:
                 self.cluster.publish(
                     "changed", {"centers": sorted(centers), "forget_loads": forget}
                 )
         except Exception:
             log.exception("could not publish %d change(s)", len(changes))
+
+
+def changed_centers(body: dict) -> set[int]:
+    """The centers a ``changed`` message names: whose queues or loads moved (0, as
+    figures.EVERY_CENTER: a change that did not say its center)."""
+    return set(body["centers"]) | {center for center, _ in body.get("forget_loads") or ()}

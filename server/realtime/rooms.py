@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterable
 
 NAMESPACE = "/live"
 
@@ -45,24 +46,51 @@ def printer_room(device_id: int) -> str:
 
 
 class Visitors:
-    """Visitors' phones connected to this process: Socket.IO session id -> the ticket's
-    tracking token. Each process pushes positions to its own phones (publisher.py)."""
+    """Visitors' phones connected to this process, by center: each process pushes
+    positions to its own phones (figures.py), and only to those of the centers whose
+    queues changed, so a pass costs the phones of those centers, not the network's.
+
+    Several phones may follow one ticket; a token is held until its last one leaves."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._tokens: dict[str, str] = {}
+        self._phones: dict[str, tuple[str, int]] = {}  # sid -> (tracking token, center)
+        self._by_center: dict[int, Counter[str]] = {}  # center -> token -> phones on it
 
-    def add(self, sid: str, tracking_token: str) -> None:
+    def add(self, sid: str, tracking_token: str, center_id: int) -> None:
         with self._lock:
-            self._tokens[sid] = tracking_token
+            self._remove(sid)
+            self._phones[sid] = (tracking_token, center_id)
+            self._by_center.setdefault(center_id, Counter())[tracking_token] += 1
 
-    def remove(self, sid: str) -> None:
+    def remove(self, sid: str) -> str | None:
+        """Forget the phone; the token it followed if no other phone here does."""
         with self._lock:
-            self._tokens.pop(sid, None)
+            return self._remove(sid)
 
-    def tokens(self) -> list[str]:
+    def _remove(self, sid: str) -> str | None:
+        found = self._phones.pop(sid, None)
+        if found is None:
+            return None
+        token, center_id = found
+        held = self._by_center[center_id]
+        held[token] -= 1
+        if held[token] > 0:
+            return None
+        del held[token]
+        if not held:
+            del self._by_center[center_id]
+        return token
+
+    def holds(self, tracking_token: str, center_id: int) -> bool:
         with self._lock:
-            return sorted(set(self._tokens.values()))
+            return tracking_token in self._by_center.get(center_id, ())
+
+    def tokens(self, center_ids: Iterable[int] | None = None) -> dict[int, list[str]]:
+        """The tokens followed here, by center: of ``center_ids``, or of every center."""
+        with self._lock:
+            wanted = self._by_center.keys() if center_ids is None else center_ids
+            return {c: sorted(self._by_center[c]) for c in wanted if c in self._by_center}
 
 
 # The kinds of live connection, as the metrics label them (server/operations/metrics.py).
