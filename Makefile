@@ -11,7 +11,7 @@ BENCH_ARGS ?=
 PORT ?= 5000
 PRINTER_PORT ?= 9100
 
-.PHONY: install browser voice fonts nginx wrk demo serve test test-fast install-check bench screenshots words lint format clean
+.PHONY: install browser voice fonts nginx wrk demo serve test test-fast install-check bench bench-national screenshots words lint format clean
 
 # Installing says what it does in a line and prints nothing more unless something goes
 # wrong. pip -qq shows errors only: otherwise setuptools' notice about editable installs
@@ -103,6 +103,11 @@ install-check: install
 # `make bench BENCH_ARGS=--smoke` for the short mode; BENCH_ARGS="--only fanout" for one.
 bench: install wrk nginx
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# The national day (bench/national.py): 66 centers, ~10,000 live screens, PostgreSQL,
+# Redis and nginx; ~10 minutes; rewrites only its own section of docs/benchmarks.md.
+bench-national: install wrk nginx
+	$(PY) -m bench.run --only national
 
 # docs/screenshots/*.png: every screen at two real sizes, in az, ru and en (docs/make_screenshots.py).
 screenshots: install browser

@@ -69,5 +69,10 @@ def test_smoke_run_completes_and_writes_every_scenario(tmp_path):
     assert cluster["issuance"]["fixed"]["nginx_cpu_ms_per_ticket"] is not None
     assert cluster["delivery"]["displays_on"] == [2, 3]  # across processes
     assert cluster["delivery"]["displays"]["n"] == 2 * cluster["delivery"]["calls"]
+    centers = s["centers"]  # every ticket issued, its CPU counted, the centers watched
+    assert [step["centers"] for step in centers["steps"]] == [1, 3]
+    for step in centers["steps"]:
+        assert step["tickets"] == centers["tickets"] and step["cpu_ms_per_ticket"] > 0
+        assert step["stats_sent"] >= step["centers"]
     assert "| Measure |" in run.stdout  # the table is printed
     assert "## Simulated day, per service" in run.stdout
