@@ -130,8 +130,9 @@ class Config:
     # tickets and ratings, which grow through the day): refreshed at most this often.
     REALTIME_DAY_FIGURES_S = 10.0
     # Seconds a service's load (recent service time, counters open) is reused for
-    # estimates; a served visitor or a counter change in this process drops it sooner.
-    ESTIMATE_CACHE_S = 5.0
+    # estimates; a served visitor or a counter change in any process drops it sooner
+    # (the cluster bus), so this only bounds what a lost message could leave stale.
+    ESTIMATE_CACHE_S = 60.0
 
 
 # As the environment was at import: what subclasses inherit and direct readers see.

@@ -279,16 +279,32 @@ def _places(session: Session, tokens: list[str]) -> dict[str, _Place]:
     """:func:`positions`, with what the phones' estimates need besides."""
     if not tokens:
         return {}
-    mine = select(Ticket.service_id, Ticket.target_counter_id).where(
-        Ticket.tracking_token.in_(tokens), Ticket.status == "waiting"
-    )
-    queues = {(service_id, target) for service_id, target in session.execute(mine)}
+    mine_statement, ranked_statement = _places_statements()
+    queues = set(session.execute(mine_statement, {"tokens": tokens}).all())
     if not queues:
         return {}
-    services = {service_id for service_id, target in queues if target is None}
-    counters = {target for _, target in queues if target is not None}
-    # The same queues as position(): a service's shared queue, or a counter's own one,
-    # each read from its partial index (an OR of the two would scan the whole table).
+    services = sorted({service_id for service_id, target in queues if target is None})
+    counters = sorted({target for _, target in queues if target is not None})
+    rows = session.execute(
+        ranked_statement, {"services": services, "counters": counters, "tokens": tokens}
+    )
+    # queue: a service id for a shared queue, minus the counter's id for a named one.
+    return {
+        token: _Place(int(place), service_id, center_id, queue > 0)
+        for token, place, service_id, center_id, queue in rows
+    }
+
+
+@lru_cache(maxsize=1)
+def _places_statements():
+    """:func:`_places`'s two queries, built once (the phones' places are recomputed for
+    every change of their center): the followed tickets' queues, then a window over
+    those queues, a service's shared one or a counter's own one, each read from its
+    partial index (an OR of the two would scan the whole table)."""
+    mine = select(Ticket.service_id, Ticket.target_counter_id).where(
+        Ticket.tracking_token.in_(bindparam("tokens", expanding=True)),
+        Ticket.status == "waiting",
+    )
     columns = (
         Ticket.tracking_token,
         Ticket.service_id,
@@ -300,11 +316,11 @@ def _places(session: Session, tokens: list[str]) -> dict[str, _Place]:
     shared = select(*columns, Ticket.service_id.label("queue")).where(
         WAITING,
         Ticket.target_counter_id.is_(None),
-        Ticket.service_id.in_(services),
+        Ticket.service_id.in_(bindparam("services", expanding=True)),
         Ticket.lane.in_(LANES),  # see _waiting_by_service
     )
     named = select(*columns, (-Ticket.target_counter_id).label("queue")).where(
-        WAITING, Ticket.target_counter_id.in_(counters)
+        WAITING, Ticket.target_counter_id.in_(bindparam("counters", expanding=True))
     )
     waiting = union_all(shared, named).subquery()
     ranked = select(
@@ -319,20 +335,13 @@ def _places(session: Session, tokens: list[str]) -> dict[str, _Place]:
         )
         .label("place"),
     ).subquery()
-    rows = session.execute(
-        select(
-            ranked.c.tracking_token,
-            ranked.c.place,
-            ranked.c.service_id,
-            ranked.c.center_id,
-            ranked.c.queue,
-        ).where(ranked.c.tracking_token.in_(tokens))
-    )
-    # queue: a service id for a shared queue, minus the counter's id for a named one.
-    return {
-        token: _Place(int(place), service_id, center_id, queue > 0)
-        for token, place, service_id, center_id, queue in rows
-    }
+    return mine, select(
+        ranked.c.tracking_token,
+        ranked.c.place,
+        ranked.c.service_id,
+        ranked.c.center_id,
+        ranked.c.queue,
+    ).where(ranked.c.tracking_token.in_(bindparam("tokens", expanding=True)))
 
 
 def estimates_for(
@@ -375,16 +384,7 @@ def _pooled_waits(
     loads = service_loads(session, pool, now)
     ahead: Tally = Tally()
     waits: dict[str, int | None] = {}
-    queue = session.execute(
-        select(Ticket.tracking_token, Ticket.service_id)
-        .where(
-            WAITING,
-            Ticket.target_counter_id.is_(None),
-            Ticket.service_id.in_(pool),
-            Ticket.lane.in_(LANES),  # see _waiting_by_service
-        )
-        .order_by(Ticket.lane, Ticket.due_at, Ticket.id)
-    )
+    queue = session.execute(_pool_queue_statement(), {"pool": sorted(pool)})
     for token, service_id in queue:
         if token in served:
             waits[token] = counters.wait(service_id, ahead, loads)
@@ -393,3 +393,18 @@ def _pooled_waits(
         ahead[service_id] += 1
     queue.close()
     return waits
+
+
+@lru_cache(maxsize=1)
+def _pool_queue_statement():
+    """The waiting visitors of a pool of services' shared queues, in call order."""
+    return (
+        select(Ticket.tracking_token, Ticket.service_id)
+        .where(
+            WAITING,
+            Ticket.target_counter_id.is_(None),
+            Ticket.service_id.in_(bindparam("pool", expanding=True)),
+            Ticket.lane.in_(LANES),  # see _waiting_by_service
+        )
+        .order_by(Ticket.lane, Ticket.due_at, Ticket.id)
+    )

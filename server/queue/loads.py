@@ -23,6 +23,7 @@ from .changes import Change
 
 RECENT_SAMPLE = 20
 RECENT_WINDOW = timedelta(days=14)
+RECENT_CHUNK = 16  # services per query of their recent times
 
 
 @dataclass(frozen=True)
@@ -270,10 +271,14 @@ def _service_loads(session: Session, ids: list[int], now: datetime) -> dict[int,
     if not ids:
         return {}
     durations: dict[int, list[float]] = {service_id: [] for service_id in ids}
-    params = {f"s{i}": service_id for i, service_id in enumerate(ids)}
-    params["since"] = now - RECENT_WINDOW
-    for service_id, started, ended in session.execute(_recent_statement(len(ids)), params):
-        durations[service_id].append((ended - started).total_seconds())
+    for first in range(0, len(ids), RECENT_CHUNK):
+        chunk = ids[first : first + RECENT_CHUNK]
+        # Padded with 0 (no service): one statement for every chunk, compiled once.
+        params = {f"s{i}": service_id for i, service_id in enumerate(chunk)}
+        params |= {f"s{i}": 0 for i in range(len(chunk), RECENT_CHUNK)}
+        params["since"] = now - RECENT_WINDOW
+        for service_id, started, ended in session.execute(_recent_statement(), params):
+            durations[service_id].append((ended - started).total_seconds())
 
     services: dict[int, tuple[int, int, int, int]] = {}  # id -> center, default, total, open
     for service_id, center_id, default_min, total, open_count in session.execute(
@@ -290,12 +295,13 @@ def _service_loads(session: Session, ids: list[int], now: datetime) -> dict[int,
     return loads
 
 
-@lru_cache(maxsize=64)
-def _recent_statement(count: int):
-    """The last RECENT_SAMPLE service times of ``count`` services (bound as s0, s1, ...),
-    one index range each, in one UNION ALL. Built once per size: building the
-    expression of 40 subqueries cost more than running it (the live figures of a
-    center compute it on every pass)."""
+@lru_cache(maxsize=1)
+def _recent_statement():
+    """The last RECENT_SAMPLE service times of RECENT_CHUNK services (bound as s0, s1,
+    ...), one index range each, in one UNION ALL. One size, built once: building the
+    expression cost more than running it, and SQLAlchemy compiles each size anew
+    (60-80 ms for 50-120 services), so sizes that follow the services asked for kept
+    missing its cache on a network's centers."""
     since = bindparam("since", type_=Ticket.ended_at.type)
     recent = [
         select(Ticket.service_id, Ticket.started_at, Ticket.ended_at)
@@ -308,7 +314,7 @@ def _recent_statement(count: int):
         .order_by(Ticket.ended_at.desc())
         .limit(RECENT_SAMPLE)
         .subquery()
-        for i in range(count)
+        for i in range(RECENT_CHUNK)
     ]
     return union_all(*(select(s) for s in recent))
 

@@ -180,20 +180,21 @@ class Positions:
 
     def emit(self, center_ids: set[int]) -> None:
         wanted = None if EVERY_CENTER in center_ids else center_ids
-        center_of = {
-            token: center_id
-            for center_id, tokens in self.visitors.tokens(wanted).items()
-            for token in tokens
-        }
-        if not center_of:
-            return
+        for center_id, tokens in self.visitors.tokens(wanted).items():
+            if tokens:
+                self._emit_center(center_id, tokens)
+                # Let requests in between centers: a call moves every phone of its
+                # center, and a pass over many centers would hold the worker for all.
+                self.emitter.sleep(0)
+
+    def _emit_center(self, center_id: int, tokens: list[str]) -> None:
         with self.db.read() as s:
-            estimates = estimates_for(s, sorted(center_of))
+            estimates = estimates_for(s, tokens)
         for token, estimate in estimates.items():
             place, wait = estimate.position, estimate.estimated_wait_s
             if self._sent.get(token) == (place, wait):
                 continue
-            if not self.visitors.holds(token, center_of[token]):
+            if not self.visitors.holds(token, center_id):
                 continue  # its phone left during the pass: nothing to keep for it
             self._sent[token] = (place, wait)
             body = {"status": "waiting", "position": place, "estimated_wait_s": wait}
