@@ -10,7 +10,16 @@ from . import day_stats
 from .common import percentile
 from .day_plan import CLOSE_MIN, OPEN_MIN, PREFIXES
 from .day_stats import Ticket
-from .plots import GREY, PALETTE, Chart, Series, hour_ticks, nice_step, number_ticks, render
+from .plots import (
+    GREY,
+    PALETTE,
+    Chart,
+    Series,
+    hour_ticks,
+    nice_step,
+    number_ticks,
+    write_charts,
+)
 
 SLOT_MIN = 15
 TOP_SERVICES = 4
@@ -18,7 +27,6 @@ TOP_SERVICES = 4
 
 def draw(tickets: list[Ticket], out_dir: Path, prefix: str, note: str) -> list[Path]:
     """Write the three charts to ``out_dir/<prefix>-*.svg``; return their paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     last = max((t.called for t in tickets if t.called is not None), default=CLOSE_MIN)
     end = max(CLOSE_MIN, math.ceil(last / 60) * 60)
     charts = {
@@ -26,12 +34,7 @@ def draw(tickets: list[Ticket], out_dir: Path, prefix: str, note: str) -> list[P
         "waits": waits_chart(tickets, note),
         "estimates": estimates_chart(tickets, note),
     }
-    paths = []
-    for name, chart in charts.items():
-        path = out_dir / f"{prefix}-{name}.svg"
-        path.write_text(render(chart))
-        paths.append(path)
-    return paths
+    return write_charts(charts, out_dir, prefix)
 
 
 def queue_chart(tickets: list[Ticket], end: float, note: str) -> Chart:

@@ -63,7 +63,14 @@ from tests.live import LiveServer, postgres_database
 from . import national_charts
 from . import national_plan as plan_mod
 from .common import percentile, rss_mb, summary_ms, worker_pid
-from .processes import POSTGRES_URL, check_services, cpu_seconds, database_info, process_tree
+from .processes import (
+    POSTGRES_URL,
+    backends_cpu,
+    check_services,
+    cpu_seconds,
+    database_info,
+    process_tree,
+)
 
 NAME = "national"
 TITLE = "National day: 66 centers, ~10,000 live screens, PostgreSQL + Redis + nginx"
@@ -275,14 +282,7 @@ class Site:
         return [worker_pid(s.process.pid) for s in self.servers]
 
     def database_cpu(self) -> dict[int, float]:
-        if self.tag is None:
-            return {}
-        with self.db.read() as s:
-            pids = s.scalars(
-                text("SELECT pid FROM pg_stat_activity WHERE application_name = :tag"),
-                {"tag": self.tag},
-            ).all()
-        return {pid: cpu_seconds([pid]) for pid in pids}
+        return {} if self.tag is None else backends_cpu(self.db, self.tag)
 
     def redis_pid(self) -> int | None:
         if self.tag is None:

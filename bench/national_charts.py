@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .plots import GREY, PALETTE, Chart, Series, number_ticks, render
+from .plots import GREY, PALETTE, Chart, Series, number_ticks, write_charts
 
 CPU_PARTS = (
     ("servers", "novbe serve processes"),
@@ -18,18 +18,12 @@ CPU_PARTS = (
 
 
 def draw(postgres: dict, sqlite: dict, out_dir: Path, prefix: str) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
     charts = {
         "latency": latency_chart(postgres),
         "connections": connections_chart(postgres),
         "cpu": cpu_chart(postgres, sqlite),
     }
-    paths = []
-    for name, chart in charts.items():
-        path = out_dir / f"{prefix}-{name}.svg"
-        path.write_text(render(chart))
-        paths.append(path)
-    return paths
+    return write_charts(charts, out_dir, prefix)
 
 
 def _steps(result: dict) -> list[dict]:

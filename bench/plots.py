@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 # Okabe-Ito: told apart with the common colour blindnesses (as server/charts/).
@@ -203,3 +204,14 @@ def _data_max(series: list[Series]) -> float:
 
 def _label(value: float) -> str:
     return f"{value:,.0f}" if value == int(value) else f"{value:g}"
+
+
+def write_charts(charts: dict[str, Chart], out_dir: Path, prefix: str) -> list[Path]:
+    """Each chart as ``<prefix>-<name>.svg`` in ``out_dir``; their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, chart in charts.items():
+        path = out_dir / f"{prefix}-{name}.svg"
+        path.write_text(render(chart))
+        paths.append(path)
+    return paths

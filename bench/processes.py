@@ -111,6 +111,18 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
+def backends_cpu(db: Database, tag: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend serving an installation (its servers and
+    this process's few queries), by pid, found by their application_name ``tag``:
+    PostgreSQL runs on this machine."""
+    with db.read() as s:
+        pids = s.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE application_name = :tag"),
+            {"tag": tag},
+        ).all()
+    return {pid: cpu_seconds([pid]) for pid in pids}
+
+
 def children_cpu() -> float:
     """utime + stime of this process's ended children (the load generator's)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -155,14 +167,7 @@ class Setup:
         return [pid] if comm.exists() and "redis" in comm.read_text() else []
 
     def database_cpu(self) -> dict[int, float]:
-        """CPU seconds of each PostgreSQL backend serving this installation (its servers
-        and this process's few queries), by pid: PostgreSQL runs on this machine."""
-        with self.db.read() as s:
-            pids = s.scalars(
-                text("SELECT pid FROM pg_stat_activity WHERE application_name = :tag"),
-                {"tag": self.tag},
-            ).all()
-        return {pid: cpu_seconds([pid]) for pid in pids}
+        return backends_cpu(self.db, self.tag)
 
 
 def check_services() -> None:
