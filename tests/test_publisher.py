@@ -109,3 +109,57 @@ def test_today_figures_are_refreshed_at_most_every_day_figures_s(app, db, center
     publisher.figures.day_figures_s = 0
     publisher.publish([Change(ChangeKind.TICKET, "call", ticket_id, (counter,), center_id)])
     assert emitter.named("network.center")[-1].data["called"] == 1
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(None, None), (0, 0), (59, 0), (60, 1), (89, 1), (90, 2), (150, 3), (3569, 59)],
+)
+def test_a_wait_is_compared_as_the_phone_shows_it(seconds, shown):
+    """novbe.js waitText: unknown, under a minute, or minutes rounded half up."""
+    from server.realtime.figures import shown_wait
+
+    assert shown_wait(seconds) == shown
+
+
+def test_a_phone_hears_of_its_wait_only_when_the_minutes_it_shows_change(db, center, recorded):
+    """Each visitor served moves every waiting phone's estimate by seconds: only a change
+    the visitor would see is sent (a network's phones otherwise all heard of each one)."""
+    from datetime import timedelta
+
+    from server.models import utcnow
+
+    publisher, emitter, _ = recorded
+    with db.write() as s:
+        kiosk = factories.kiosk_actor(s, center)
+        staff = factories.make_staff(s, "clerk-minutes")
+        counter = factories.counter(s, center, "1").id
+        queue.set_counter_state(s, counter, "open", staff)
+        ticket = queue.issue_ticket(s, "baku-1", "pension-new", "az", None, kiosk).ticket
+        token, center_id = ticket.tracking_token, ticket.center_id
+    publisher.visitors.add("sid-minutes", token, center_id)
+
+    def served_for(seconds: float) -> None:
+        """A pension-new visitor served at counter 1 for ``seconds``, just now."""
+        end = utcnow()
+        with db.write() as s:
+            other = queue.issue_ticket(s, "baku-1", "pension-new", "az", None, kiosk).ticket
+            queue.call_ticket(s, counter, other.id, "other", staff, now=end - timedelta(hours=1))
+            queue.start(s, other.id, staff, now=end - timedelta(seconds=seconds))
+            queue.complete(s, other.id, staff, now=end)
+        publisher.positions.emit({center_id})
+
+    def waits_heard() -> list[int]:
+        return [
+            sent.data["estimated_wait_s"]
+            for sent in emitter.named("ticket.updated")
+            if sent.room == ticket_room(token)
+        ]
+
+    publisher.positions.emit({center_id})  # at place 1: half the default 5 minutes
+    assert waits_heard() == [150]
+    served_for(320)  # the average 320 s: 160 s, still "3 minutes"
+    served_for(500)  # (320 + 500) / 2: 205 s, "3 minutes"
+    assert waits_heard() == [150]
+    served_for(900)  # (320 + 500 + 900) / 3: 287 s, "5 minutes"
+    assert waits_heard() == [150, 287]

@@ -17,6 +17,7 @@ seconds in a background task (inline when the interval is 0, as in the tests).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -156,6 +157,16 @@ class CenterFigures:
 EVERY_CENTER = 0
 
 
+def shown_wait(seconds: int | None) -> int | None:
+    """The wait as the phone shows it (server/static/novbe.js ``waitText``): unknown,
+    under a minute (0), or whole minutes rounded half up. A served visitor moves every
+    waiting phone's estimate by seconds; only a change the visitor would see is sent
+    (every phone of a center, in every process holding some, on each completion)."""
+    if seconds is None:
+        return None
+    return 0 if seconds < 60 else math.floor(seconds / 60 + 0.5)
+
+
 class Positions:
     """Places in line for the phones connected to this process, recomputed only for the
     centers whose queues changed (a phone's place depends on its own center's queue
@@ -166,7 +177,7 @@ class Positions:
         self.emitter = emitter
         self.db = db
         self.visitors = visitors
-        self._sent: dict[str, tuple[int, int | None]] = {}  # token -> (place, wait) sent
+        self._sent: dict[str, tuple[int, int | None]] = {}  # token -> (place, shown wait) sent
         self._pass = Coalescer(emitter, interval, self.emit)
 
     def due(self, center_ids: set[int]) -> None:
@@ -192,10 +203,10 @@ class Positions:
             estimates = estimates_for(s, tokens)
         for token, estimate in estimates.items():
             place, wait = estimate.position, estimate.estimated_wait_s
-            if self._sent.get(token) == (place, wait):
-                continue
+            if self._sent.get(token) == (place, shown_wait(wait)):
+                continue  # nothing the phone would show differently
             if not self.visitors.holds(token, center_id):
                 continue  # its phone left during the pass: nothing to keep for it
-            self._sent[token] = (place, wait)
+            self._sent[token] = (place, shown_wait(wait))
             body = {"status": "waiting", "position": place, "estimated_wait_s": wait}
             self.emitter.emit("ticket.updated", body, ticket_room(token), local=True)
