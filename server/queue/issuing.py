@@ -339,7 +339,12 @@ def _record_issue(
             "details": {"priority": priority},
         },
     )
-    announce(session, Change(ChangeKind.TICKET, "issue", ticket["id"], ()))
+    announce(
+        session,
+        Change(
+            ChangeKind.TICKET, "issue", ticket["id"], (), ticket["center_id"], ticket["service_id"]
+        ),
+    )
 
 
 @lru_cache(maxsize=8)
