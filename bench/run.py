@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         # caps meant for real clients (docs/security.md), or they would be the ceiling.
         for name in ("NOVBE_MAX_REQUESTS_PER_CLIENT", "NOVBE_MAX_SOCKETS_PER_CLIENT"):
             os.environ.setdefault(name, "100000")
+        # The production pacing of today's figures (tests/live.py shortens it for tests).
+        os.environ.setdefault("NOVBE_REALTIME_DAY_FIGURES_S", "10")
         server = start_live_server(Path(tmp))
         try:
             ctx = Context(server, args.smoke, Path(tmp), args.results_dir, stamp)

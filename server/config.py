@@ -84,6 +84,9 @@ def environment_settings() -> dict[str, Any]:
         # The public page's live figures: at most one push per center per this many seconds
         # (anyone may hold that connection, so each push may go to thousands).
         "PUBLIC_STATS_INTERVAL_S": float(env("NOVBE_PUBLIC_STATS_INTERVAL_S", "5")),
+        # Today's service level and approval rate in the live figures: refreshed at most
+        # this often (aggregates over the day's tickets and ratings).
+        "REALTIME_DAY_FIGURES_S": float(env("NOVBE_REALTIME_DAY_FIGURES_S", "10")),
         # The address visitors' phones reach (for the QR code); empty: this request's host.
         "PUBLIC_BASE_URL": env("NOVBE_PUBLIC_BASE_URL", ""),
         # Server-side voice (hardware/voice.py): where rendered announcements are kept
@@ -126,9 +129,6 @@ class Config:
     PUBLIC_SNAPSHOT_MAX_AGE_S = 1.0
     # Queue figures and visitors' positions: at most one push per this many seconds.
     REALTIME_STATS_INTERVAL = 0.5
-    # Today's service level and approval rate in those pushes (aggregates over the day's
-    # tickets and ratings, which grow through the day): refreshed at most this often.
-    REALTIME_DAY_FIGURES_S = 10.0
     # Seconds a service's load (recent service time, counters open) is reused for
     # estimates; a served visitor or a counter change in any process drops it sooner
     # (the cluster bus), so this only bounds what a lost message could leave stale.

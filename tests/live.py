@@ -175,6 +175,8 @@ def start_live_server(
     env["NOVBE_VOICE_DIR"] = str(tmp_dir / "voice")  # spoken announcements' cache
     # The public page's figures are paced (5 s in production); tests wait for them.
     env.setdefault("NOVBE_PUBLIC_STATS_INTERVAL_S", "1")
+    # Today's service level and approval rate likewise (10 s in production).
+    env.setdefault("NOVBE_REALTIME_DAY_FIGURES_S", "1")
     env.pop("NOVBE_MESSAGE_QUEUE", None)
     if message_queue:
         env["NOVBE_MESSAGE_QUEUE"] = message_queue
