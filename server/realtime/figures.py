@@ -110,6 +110,12 @@ class CenterFigures:
         self.day_figures_s = day_figures_s
         self._today: dict[int, tuple[float, dict]] = {}  # center -> (when, today_figures)
         self._held: set[int] = set()  # due while another process made the passes
+        # Centers sent with kept day figures older than their change: one more pass
+        # when those expire, or the last call before a quiet spell would leave the
+        # public page's service level behind until the next change.
+        self._stale: set[int] = set()
+        self._stale_lock = threading.Lock()
+        self._refresh_pending = False
         self._pass = Coalescer(emitter, interval, self.emit)
 
     def due(self, center_ids: set[int]) -> None:
@@ -140,6 +146,23 @@ class CenterFigures:
                 # would otherwise hold the worker for every one of them (SQLite's calls
                 # do not yield to gevent by themselves).
                 self.emitter.sleep(0)
+        self._refresh_later()
+
+    def _refresh_later(self) -> None:
+        with self._stale_lock:
+            if not self._stale or self._refresh_pending:
+                return
+            self._refresh_pending = True
+        self.emitter.background(self._refresh)
+
+    def _refresh(self) -> None:
+        self.emitter.sleep(self.day_figures_s)
+        with self._stale_lock:
+            stale, self._stale = self._stale, set()
+            self._refresh_pending = False
+        for center_id in stale:
+            self._today.pop(center_id, None)  # expired by now: recomputed in this pass
+        self.due(stale)
 
     def _day(self, s: Session, center: Center) -> dict:
         """Today's figures, recomputed at most every ``day_figures_s``: two aggregates
@@ -150,6 +173,9 @@ class CenterFigures:
         if kept is None or now - kept[0] >= self.day_figures_s:
             kept = (now, today_figures(s, center))
             self._today[center.id] = kept
+        else:
+            with self._stale_lock:
+                self._stale.add(center.id)
         return kept[1]
 
 
