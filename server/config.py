@@ -94,6 +94,9 @@ def environment_settings() -> dict[str, Any]:
         "VOICE_DIR": env("NOVBE_VOICE_DIR", ""),
         "VOICE_CACHE_MB": int(env("NOVBE_VOICE_CACHE_MB", "64")),
         "VOICE_COMMAND": env("NOVBE_ESPEAK", "espeak-ng"),  # a path, if not on PATH
+        # The fairness ledger's signing key (server/ledger/keys.py); empty means
+        # ledger-ed25519.pem in the instance folder. Every process must share it.
+        "LEDGER_KEY_FILE": env("NOVBE_LEDGER_KEY_FILE", ""),
         # ---- Operations (server/operations/, server/logs.py) ----
         # Client addresses answered on /metrics (CIDRs, comma-separated); others get 404.
         "METRICS_ALLOW": env("NOVBE_METRICS_ALLOW", "127.0.0.0/8,::1/128"),

@@ -24,6 +24,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from .ledger.chain import LABELS, Labels, write_pending
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # PostgreSQL connections per process: 3 processes fit a max_connections of 100.
 POOL_SIZE, POOL_OVERFLOW = 25, 5
@@ -123,7 +125,7 @@ class Database:
         # Created here, not at import, so that under gevent it is a patched (green) lock.
         self._write_lock = threading.Lock()
         writer = self.engine.execution_options(novbe_write=True)
-        self.session_info = {}
+        self.session_info = {LABELS: Labels()}
         self._read = sessionmaker(self.engine, expire_on_commit=False, info=self.session_info)
         self._write = sessionmaker(writer, expire_on_commit=False, info=self.session_info)
 
@@ -154,10 +156,12 @@ class Database:
         if self.is_sqlite:
             with self._write_lock, self._write.begin() as session:
                 yield session
+                write_pending(session)  # the ledger's entries: their chains' locks last
                 changes = session.info.pop(PENDING_CHANGES, None)
         else:
             with self._write.begin() as session:
                 yield session
+                write_pending(session)
                 changes = session.info.pop(PENDING_CHANGES, None)
         if changes:
             for listener in self._commit_listeners:

@@ -20,10 +20,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from flask import Flask
+from flask import Flask, current_app
 
 from .cluster import cluster_of
 from .extensions import db
+from .ledger import signing_key
+from .ledger.seal import seal_closed_days
 from .queue import expire_all_centers
 
 log = logging.getLogger(__name__)
@@ -31,8 +33,18 @@ INTERVAL_S = 60
 
 
 def run_maintenance_once() -> int:
+    """Expire what is left after closing, then seal the days that are over (in an app
+    context). Returns the tickets expired."""
     with db.write() as session:
-        return expire_all_centers(session)
+        expired = expire_all_centers(session)
+    with db.write() as session:
+        # After expiring, so a day's seal covers its tickets' last events.
+        sealed = seal_closed_days(session, signing_key(current_app))
+    for seal in sealed:
+        log.info(
+            "sealed the ledger of %s for %s: %d entries", seal.center_code, seal.day, seal.entries
+        )
+    return expired
 
 
 def _malloc_trim() -> Callable[[], None] | None:

@@ -38,6 +38,7 @@ from .cluster import Cluster, LocalCluster
 from .errors import Conflict, Forbidden, InvalidInput
 from .models import FINAL_STATUSES, Center, Device, Ticket, TicketEvent, utcnow
 from .queue import Actor, estimate
+from .queue.audit import note_event
 from .queue.changes import Change, ChangeKind, announce
 from .serializers import iso
 
@@ -223,18 +224,18 @@ def record_print_result(
     if job is None:
         job = print_id(ticket)
     reason = None if ok else clean_reason(report.get("reason"))
-    session.add(
-        TicketEvent(
-            ticket_id=ticket.id,
-            at=now,
-            action="printed" if ok else "print_failed",
-            from_status=ticket.status,
-            to_status=ticket.status,
-            device_id=device_id,
-            reason=reason,
-            details={"print_id": str(job)},
-        )
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        at=now,
+        action="printed" if ok else "print_failed",
+        from_status=ticket.status,
+        to_status=ticket.status,
+        device_id=device_id,
+        reason=reason,
+        details={"print_id": str(job)},
     )
+    session.add(event)
+    note_event(session, ticket, event)
     if str(job) != print_id(ticket):
         return ticket  # an earlier job: its outcome no longer decides anything
     if ok:
@@ -262,18 +263,18 @@ def request_reprint(session: Session, ticket: Ticket, actor: Actor, now: datetim
     if how == "server" and not _valid_printer_url(server_printer_url(device)):
         raise Conflict(f"kiosk '{device.name}' has a malformed printer setting", code="no_printer")
     ticket.reprint_count += 1
-    session.add(
-        TicketEvent(
-            ticket_id=ticket.id,
-            at=now,
-            action="reprint",
-            from_status=ticket.status,
-            to_status=ticket.status,
-            staff_id=actor.staff_id,
-            device_id=actor.device_id,
-            details={"print_id": print_id(ticket)},
-        )
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        at=now,
+        action="reprint",
+        from_status=ticket.status,
+        to_status=ticket.status,
+        staff_id=actor.staff_id,
+        device_id=actor.device_id,
+        details={"print_id": print_id(ticket)},
     )
+    session.add(event)
+    note_event(session, ticket, event)
     _set_state(session, ticket, "pending", None, "reprint")
 
 

@@ -19,7 +19,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from .errors import Conflict, InvalidInput, NotFound
-from .models import APPROVING_SCORE, SCORES, Rating, Ticket, utcnow
+from .models import APPROVING_SCORE, SCORES, Rating, Ticket, TicketEvent, utcnow
+from .queue.audit import note_event
 from .queue.changes import Change, ChangeKind, announce
 
 
@@ -54,8 +55,20 @@ def rate_ticket(
             code="already_rated",
             score=existing.score,
         )
-    rating = Rating(ticket_id=ticket.id, score=score, created_at=now or utcnow())
+    now = now or utcnow()
+    rating = Rating(ticket_id=ticket.id, score=score, created_at=now)
     session.add(rating)
+    # A ticket event too, so the rating joins the fairness ledger with the day's calls.
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        at=now,
+        action="rate",
+        from_status="done",
+        to_status="done",
+        details={"score": score},
+    )
+    session.add(event)
+    note_event(session, ticket, event)
     session.flush()
     # The center's figures (the public page's approval rate) are due for a refresh.
     announce(

@@ -156,10 +156,17 @@ def _empty_tables(url: str) -> None:
                 conn.exec_driver_sql(statement)
 
 
+@pytest.fixture(scope="session")
+def ledger_key_file(tmp_path_factory) -> str:
+    """The ledger's signing key for in-process apps: made on first use, like a server's."""
+    return str(tmp_path_factory.mktemp("ledger") / "ledger-ed25519.pem")
+
+
 @pytest.fixture
-def app(database_url):
+def app(database_url, ledger_key_file):
     _empty_tables(database_url)
-    app = create_app(type("Config", (TestConfig,), {"DATABASE_URL": database_url}))
+    settings = {"DATABASE_URL": database_url, "LEDGER_KEY_FILE": ledger_key_file}
+    app = create_app(type("Config", (TestConfig,), settings))
     yield app
     database.dispose()
 

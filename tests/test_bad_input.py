@@ -599,6 +599,7 @@ PATH_VALUES = {
     "{counter_id}": "{counter}",
     "{ticket_id}": "{ticket}",
     "{tracking_token}": "{token}",
+    "{day}": "2026-12-04",
 }
 
 

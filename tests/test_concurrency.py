@@ -110,6 +110,27 @@ def assert_each_ticket_called_once(db, called_lists: list[list[int]], expected: 
         assert s.scalar(select(func.count()).where(TicketEvent.action == "call")) == expected
 
 
+def assert_ledgers_hold(db) -> None:
+    """Every day's fairness ledger is one linear chain holding every ticket event once,
+    however many processes wrote to it (server/ledger/chain.py)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from server.ledger.seal import seal_day
+    from server.ledger.verify import VERIFIED, verify_database
+    from server.models import Center, LedgerHead
+
+    key = Ed25519PrivateKey.generate()
+    with db.write() as s:
+        chains = s.execute(select(LedgerHead.center_id, LedgerHead.day)).all()
+        for center_id, day in chains:
+            seal_day(s, s.get(Center, center_id), day, key)
+    with db.read() as s:
+        for center_id, day in chains:
+            report = verify_database(s, s.get(Center, center_id), day, key.public_key())
+            # verify_database holds every ticket event against exactly one entry.
+            assert report.outcome == VERIFIED, report.summary()
+
+
 def assert_numbers_gap_free(db) -> None:
     with db.read() as s:
         rows = s.execute(select(Ticket.prefix, Ticket.business_day, Ticket.number)).all()
@@ -155,6 +176,7 @@ def test_four_processes_call_next_500_times_each(db, database_url):
         results = [future.result(timeout=600) for future in futures]
 
     assert_each_ticket_called_once(db, results, processes * calls)
+    assert_ledgers_hold(db)
 
 
 def issue_many(db: Database, center_code: str, kiosk: Actor, count: int, key_prefix: str):
@@ -212,3 +234,4 @@ def test_many_kiosks_issue_at_once_without_duplicate_or_missing_numbers(db, data
     assert_numbers_gap_free(db)
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(Ticket)) == 800
+    assert_ledgers_hold(db)

@@ -20,8 +20,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput
+from ..ledger.chain import note_audit
 from ..models import AUDIT_ENTITY_TYPES, AuditEntry, Center, utcnow
 from ..queue.actor import Actor
+from ..queue.numbering import local_day
 
 AUDIT_PAGE_SIZE = 50
 
@@ -53,6 +55,9 @@ def record(
         after=after,
     )
     session.add(entry)
+    if center_id is not None:  # a center's change joins its fairness ledger
+        center = session.get(Center, center_id)
+        note_audit(session, entry, local_day(center.timezone, entry.at))
     return entry
 
 

@@ -11,10 +11,12 @@ from . import (  # noqa: E402, F401
     charts,
     counters,
     errors,
+    ledger,
     openapi,
     prints,
     ratings,
     reports,
+    ticket_history,
     tickets,
     voice,
 )

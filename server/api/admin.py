@@ -18,15 +18,18 @@ from .. import admin, limits
 from ..auth import MANAGER_ROLES
 from ..errors import InvalidInput
 from ..extensions import db
-from ..models import Center, Counter, Device, StaffUser
+from ..models import Center, Counter, Device, StaffUser, utcnow
 from ..queue import Actor
 from ..queue.lookup import get_center, get_counter, get_service
+from ..queue.numbering import business_day
+from ..reports.tickets import out_of_order_rates, rate
 from ..serializers import iso
 from . import bp
 from .access import caller
 from .request import json_body, reject_unknown
 
 Row = TypeVar("Row")
+OUT_OF_ORDER_DAYS = 30  # the staff table's out-of-order rate: the last 30 local days
 
 
 @contextmanager
@@ -71,6 +74,19 @@ def _staff_json(user: StaffUser) -> dict:
     return {**admin.staff_state(user), "created_at": iso(user.created_at)}
 
 
+def _staff_with_rates(s: Session, center: Center) -> list[dict]:
+    """The center's staff, each with their out-of-order rate over the center's last
+    OUT_OF_ORDER_DAYS local days (today included): a manager sees who skips the queue."""
+    today = business_day(center, utcnow())
+    start = today - timedelta(days=OUT_OF_ORDER_DAYS - 1)
+    rates = out_of_order_rates(s, center, start, today)
+    users = s.query(StaffUser).filter(StaffUser.center_id == center.id).order_by(StaffUser.username)
+    return [
+        {**_staff_json(u), "out_of_order": {**rates.get(u.id, rate()), "days": OUT_OF_ORDER_DAYS}}
+        for u in users
+    ]
+
+
 def _device_json(device: Device) -> dict:
     return {
         "name": device.name,
@@ -101,12 +117,7 @@ def admin_overview(center_code: str):
             "categories": [admin.category_state(c) for c in center.categories],
             "services": [admin.service_state(x) for x in center.services],
             "counters": [_counter_json(c) for c in center.counters],
-            "staff": [
-                _staff_json(u)
-                for u in s.query(StaffUser)
-                .filter(StaffUser.center_id == center.id)
-                .order_by(StaffUser.username)
-            ],
+            "staff": _staff_with_rates(s, center),
             "devices": [
                 _device_json(d)
                 for d in s.query(Device).filter(Device.center_id == center.id).order_by(Device.name)

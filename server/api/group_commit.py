@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..db import PENDING_CHANGES, Database
+from ..ledger.chain import drop_pending_after, pending_count
 
 MAX_BATCH = 64
 
@@ -108,12 +109,14 @@ class GroupCommit:
 
 def _run_in_savepoint(s: Session, request: _Request) -> None:
     announced = len(s.info.get(PENDING_CHANGES, ()))
+    noted = pending_count(s)
     savepoint = s.connection().begin_nested()
     try:
         request.result = request.work(s)
     except Exception as exc:
         savepoint.rollback()
         del s.info.get(PENDING_CHANGES, [])[announced:]
+        drop_pending_after(s, noted)
         request.error = exc
     else:
         savepoint.commit()

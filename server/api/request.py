@@ -120,6 +120,8 @@ PUBLIC_ENDPOINTS = {
     "api.rate_ticket",
     "api.ticket_rating",
     "api.public_center",
+    # The fairness ledger's days, for anyone to check (server/api/ledger.py).
+    "api.public_ledger",
 }
 
 

@@ -7,7 +7,8 @@ itself on ``main`` with ``@main.command(...)``:
   expire-tickets, backup);
 - ``serving``: the server (serve, demo);
 - ``agents``: the programs beside the screens (counter-agent, kiosk-agent,
-  loopback-printer).
+  loopback-printer);
+- ``ledger``: the fairness ledger (verify-ledger, seal-ledger, ledger-key).
 
 A new command goes into its area's module; a new area is a new module, imported at the
 bottom of this file.
@@ -39,4 +40,4 @@ def main() -> None:
 
 
 # The commands' modules, imported for their @main.command registrations.
-from . import admin, agents, serving  # noqa: E402, F401
+from . import admin, agents, ledger, serving  # noqa: E402, F401

@@ -11,6 +11,7 @@ from .catalog import (
     Service,
     ServiceCategory,
 )
+from .ledger import LedgerEntry, LedgerHead, LedgerSeal
 from .people import (
     DEVICE_KINDS,
     ROLES,
@@ -58,6 +59,9 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Center",
+    "LedgerEntry",
+    "LedgerHead",
+    "LedgerSeal",
     "Counter",
     "CounterEvent",
     "CounterService",

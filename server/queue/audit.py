@@ -7,11 +7,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from ..ledger.chain import note
 from ..models import Ticket, TicketEvent
 from .actor import Actor
 from .changes import Change, ChangeKind, announce
 
-__all__ = ["Change", "ChangeKind", "announce", "record"]
+__all__ = ["Change", "ChangeKind", "announce", "note_event", "record"]
 
 
 def record(
@@ -39,6 +40,7 @@ def record(
         details=details,
     )
     session.add(event)
+    note_event(session, ticket, event)
     touched = {event.counter_id, ticket.counter_id, ticket.target_counter_id} - {None}
     announce(
         session,
@@ -52,3 +54,16 @@ def record(
         ),
     )
     return event
+
+
+def note_event(session: Session, ticket: Ticket, event: TicketEvent) -> None:
+    """Every ticket event joins the fairness ledger (server/ledger/chain.py)."""
+    note(
+        session,
+        center_id=ticket.center_id,
+        day=ticket.business_day,
+        ticket_id=ticket.id,
+        number=ticket.display_number,
+        service_id=ticket.service_id,
+        event=event,
+    )

@@ -30,6 +30,7 @@ from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from ..errors import Conflict, InvalidInput, NotFound
+from ..ledger.chain import note
 from ..models import (
     LANE_NORMAL,
     LANE_PRIORITY,
@@ -324,20 +325,28 @@ def _record_issue(
     session: Session, ticket: dict, actor: Actor, now: datetime, priority: str | None
 ) -> None:
     """The audit event queue/audit.py's ``record`` writes for "issue", and its change."""
-    session.connection().execute(
-        _insert(TicketEvent),
-        {
-            "ticket_id": ticket["id"],
-            "at": now,
-            "action": "issue",
-            "from_status": None,
-            "to_status": "waiting",
-            "counter_id": None,
-            "staff_id": actor.staff_id,
-            "device_id": actor.device_id,
-            "reason": None,
-            "details": {"priority": priority},
-        },
+    fields = {
+        "ticket_id": ticket["id"],
+        "at": now,
+        "action": "issue",
+        "from_status": None,
+        "to_status": "waiting",
+        "counter_id": None,
+        "staff_id": actor.staff_id,
+        "device_id": actor.device_id,
+        "reason": None,
+        "details": {"priority": priority},
+    }
+    event_id = session.connection().execute(_insert(TicketEvent), fields).inserted_primary_key[0]
+    note(
+        session,
+        center_id=ticket["center_id"],
+        day=ticket["business_day"],
+        ticket_id=ticket["id"],
+        number=f"{ticket['prefix']}{ticket['number']:03d}",
+        service_id=ticket["service_id"],
+        event_id=event_id,
+        fields=fields,
     )
     announce(
         session,

@@ -12,6 +12,7 @@ from ..models import Center, Service, StaffUser, Ticket
 from ..queue.actor import Actor
 from .dates import check_range
 from .figures import FIGURES, Scope, empty_figures, grouped_figures
+from .tickets import rate, staff_rates
 
 CSV_HEADER = ("center", "kind", "code", "name", "target_wait_min", *FIGURES)
 
@@ -43,6 +44,8 @@ def report(
     by_center = grouped_figures(session, scope, Ticket.center_id) if centers else {}
     by_service = grouped_figures(session, scope, Ticket.service_id) if centers else {}
     by_staff = grouped_figures(session, scope, Ticket.staff_id) if centers else {}
+    # Calls are the caller's, whoever served the ticket last (server/reports/tickets.py).
+    rates = staff_rates(session, scope.center_ids, date_from, date_to)
     services = session.scalars(
         select(Service)
         .where(Service.center_id.in_(scope.center_ids))
@@ -63,7 +66,9 @@ def report(
         "services": [
             _service_row(codes, s, by_service.get(s.id, empty_figures())) for s in services
         ],
-        "staff": [_staff_row(codes, user, by_staff[user.id]) for user in staff],
+        "staff": [
+            _staff_row(codes, user, by_staff[user.id], rates.get(user.id, rate())) for user in staff
+        ],
     }
 
 
@@ -78,13 +83,14 @@ def _service_row(codes: dict[int, str], service: Service, figures: dict) -> dict
     }
 
 
-def _staff_row(codes: dict[int, str], user: StaffUser, figures: dict) -> dict:
+def _staff_row(codes: dict[int, str], user: StaffUser, figures: dict, out_of_order: dict) -> dict:
     return {
         # A network admin serving at a counter has no center of their own.
         "center": codes.get(user.center_id),
         "staff_id": user.id,
         "username": user.username,
         **figures,
+        "out_of_order": out_of_order,
     }
 
 

@@ -1,0 +1,102 @@
+"""The installation's Ed25519 key for the ledger's seals.
+
+* Kept in a file outside the database (``LEDGER_KEY_FILE``; default
+  ``ledger-ed25519.pem`` in the instance folder), readable by the server's user only:
+  someone who can rewrite the database cannot also re-sign what they rewrote unless
+  they hold this file too, and every seal already published names the old head.
+* Made on first use (the first seal, or ``novbe ledger-key``), atomically: several
+  server processes starting together end up with one key. Every process and machine
+  of an installation must share the file (docs/ledger.md).
+* The public key is shown as base64 of its raw 32 bytes, and identified by ``key_id``,
+  the first 16 hex digits of its SHA-256.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+
+class LedgerKeyError(Exception):
+    pass
+
+
+def load_or_create(path: str | os.PathLike) -> Ed25519PrivateKey:
+    path = Path(path)
+    if not path.exists():
+        _create(path)
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise LedgerKeyError(f"{path} is not a PEM Ed25519 private key: {exc}") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise LedgerKeyError(f"{path} holds a {type(key).__name__}, not an Ed25519 key")
+    return key
+
+
+def _create(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    # Written whole under a temporary name, then linked into place: another process
+    # making its own at the same moment loses the race and uses ours (or we theirs).
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):  # theirs is as good as ours
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def public_key_text(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def key_id(public_key: str) -> str:
+    return hashlib.sha256(base64.b64decode(public_key)).hexdigest()[:16]
+
+
+def parse_public_key(text: str) -> Ed25519PublicKey:
+    """A public key as ``novbe`` shows it (base64 of 32 bytes), or a PEM file's text."""
+    text = text.strip()
+    try:
+        if text.startswith("-----BEGIN"):
+            key = serialization.load_pem_public_key(text.encode("ascii"))
+            if not isinstance(key, Ed25519PublicKey):
+                raise LedgerKeyError("the PEM key is not an Ed25519 public key")
+            return key
+        raw = base64.b64decode(text, validate=True)
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except (ValueError, TypeError) as exc:
+        raise LedgerKeyError(
+            "a public key is base64 of 32 bytes (as the public page shows it) or a PEM file"
+        ) from exc
+
+
+def sign(key: Ed25519PrivateKey, message: bytes) -> str:
+    return base64.b64encode(key.sign(message)).decode("ascii")
+
+
+def signature_holds(public_key: Ed25519PublicKey, message: bytes, signature: str) -> bool:
+    try:
+        public_key.verify(base64.b64decode(signature, validate=True), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
