@@ -113,6 +113,13 @@
     return list.map((role) => [role, t(`admin.role.${role}`)]);
   }
 
+  // A staff member's out-of-order calls over the last days (GET .../admin): "1 of 2 (50%)".
+  function outOfOrder(rate) {
+    if (!rate || !rate.calls) return "–";
+    const share = `${Math.round(rate.share * 100)}%`;
+    return t("manage.ooo_rate", { n: rate.out_of_order, calls: rate.calls, share });
+  }
+
   function staff() {
     const rows = state.data.staff.map((user) => {
       const role = select(roles(), user.role, { "aria-label": t("admin.role") });
@@ -130,6 +137,7 @@
         el("td", {}, role),
         el("td", { class: "wide" }, counters),
         el("td", {}, active),
+        el("td", { class: "num", dataset: { figure: "out_of_order" } }, outOfOrder(user.out_of_order)),
         el("td", {}, saveButton(save), " ", el("button", { type: "button", onclick: reset }, t("admin.reset_password"))),
       );
     });
@@ -151,7 +159,7 @@
     return el(
       "div",
       {},
-      card("admin.tab.staff", el("p", { class: "muted" }, t("admin.staff_counters_hint")), el("table", { class: "figures" }, th("manage.username", "admin.role", "admin.staff_counters", "admin.active", null), el("tbody", {}, rows))),
+      card("admin.tab.staff", el("p", { class: "muted" }, t("admin.staff_counters_hint")), el("table", { class: "figures" }, th("manage.username", "admin.role", "admin.staff_counters", "admin.active", "admin.out_of_order", null), el("tbody", {}, rows))),
       card("admin.add_staff", add),
     );
   }

@@ -5,7 +5,8 @@
 // view shows, the language, and the start. Loaded last, after its parts, which share
 // the namespace `Manage`: manage_state.js (state, formatting, errors),
 // manage_network.js (all centers), manage_center.js (one center: figures, alerts,
-// charts), manage_reports.js (reports for a range of days).
+// charts), manage_reports.js (reports for a range of days), manage_history.js
+// (out-of-order calls and a ticket's history).
 "use strict";
 
 (() => {
@@ -92,6 +93,7 @@
     }
     if (state.centerCode === null) M.renderNetwork(); // names and minutes in the new language
     M.renderReport(); // names and minutes in the new language
+    M.renderHistoryPart(); // reasons, actions and times in the new language
     M.updateCsvLink(); // the CSV names services in the page's language
   }
 
@@ -102,6 +104,7 @@
   $("network-refresh").addEventListener("click", M.refreshNetwork);
   $("chart-date").addEventListener("change", () => state.centerCode && M.renderCharts(true));
   M.bindReports();
+  M.bindHistory();
   for (const button of document.querySelectorAll("#langs button")) {
     button.addEventListener("click", () => setLanguage(button.dataset.lang));
   }

@@ -30,6 +30,7 @@
     sessionStorage.setItem(M.KEYS.center, code);
     $("chart-date").value = ""; // set to the center's today with its first figures
     M.resetReport();
+    M.resetHistory();
     M.showView("center");
     $("center-name").textContent = code;
     connect(code);
@@ -124,6 +125,7 @@
     renderStaff(d.staff);
     renderAlerts();
     renderCharts(false);
+    M.refreshCalls(); // today's out-of-order calls, if that section is open
   }
 
   function renderServices(services) {

@@ -103,6 +103,7 @@
           { dataset: { staff: p.username } },
           el("td", { class: "name" }, p.username),
           ...figureCells(p),
+          el("td", { class: "num", dataset: { figure: "out_of_order" } }, M.outOfOrderRate(p.out_of_order)),
         ),
       ),
     );
