@@ -6,6 +6,21 @@ tokens, no staff, no counters.
 Today's service level = the share of the tickets of the center's current local day
 that were called within their service's target wait (first call − issue), among
 those called so far. Tickets still waiting are not counted until they are called.
+
+Today's fairness (:func:`fairness`), over the events of the tickets of the center's
+current local day: ``calls`` counts the calls of a visitor to a counter, each ``call``
+(call-next: the queue's own order, priority lanes and transfers included) and each
+``call_out_of_order`` (a staff member chose the visitor, with a reason code); a recall
+of a visitor already called is not a call, while a transferred or resumed visitor's
+call at the next counter is one, since the next counter again chooses whom to call.
+``in_order`` counts the ``call`` events, ``in_order_share`` is their whole percent of
+``calls`` rounded down (100 only when every call was in order; None before the first
+call), ``out_of_order`` counts the out-of-order calls per reason code (only the codes
+that occurred, in the order of OUT_OF_ORDER_REASONS), ``no_shows`` the visitors called
+who did not come. Counts only: no ticket, no staff, no counter.
+
+The ledger's proof (``ledger``) is server.ledger.proof's: the chain's head for today,
+the last sealed day with its signature, and the installation's public key.
 """
 
 from __future__ import annotations
@@ -18,8 +33,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
-from .models import Center, Service, Ticket, utcnow
-from .queue import business_day, queue_stats
+from .ledger.proof import public_proof
+from .models import Center, Service, Ticket, TicketEvent, utcnow
+from .queue import OUT_OF_ORDER_REASONS, business_day, queue_stats
 from .ratings import approval_rate
 from .serializers import iso
 
@@ -77,10 +93,54 @@ def service_level(
     return (int(on_time or 0) / count if count else None), count
 
 
+# The actions fairness counts (see the module docstring).
+IN_ORDER, OUT_OF_ORDER, NO_SHOW = "call", "call_out_of_order", "no_show"
+
+
+def fairness(session: Session, center_id: int, day: date) -> dict:
+    """The day's calls in order and out of order (per reason) and no-shows: one
+    aggregate over the day's ticket events, a few rows (action, reason) long. It runs in
+    the live figures pass, so it reads the day's tickets by ix_tickets_day and their
+    events by ticket."""
+    count = func.count(TicketEvent.id)
+    rows = session.execute(
+        select(TicketEvent.action, TicketEvent.reason, count)
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        .where(
+            Ticket.center_id == center_id,
+            Ticket.business_day == day,
+            TicketEvent.action.in_((IN_ORDER, OUT_OF_ORDER, NO_SHOW)),
+        )
+        .group_by(TicketEvent.action, TicketEvent.reason)
+    ).all()
+    in_order = no_shows = 0
+    reasons: dict[str, int] = {}
+    for action, reason, n in rows:
+        if action == IN_ORDER:
+            in_order += n
+        elif action == NO_SHOW:
+            no_shows += n
+        else:
+            # A code the engine does not know (older data) counts as "other": whatever
+            # it says never reaches the public page.
+            key = reason if reason in OUT_OF_ORDER_REASONS else "other"
+            reasons[key] = reasons.get(key, 0) + n
+    out_of_order = {code: reasons[code] for code in OUT_OF_ORDER_REASONS if code in reasons}
+    calls = in_order + sum(out_of_order.values())
+    return {
+        "calls": calls,
+        "in_order": in_order,
+        # Rounded down in whole numbers: 99.9% of calls in order is not "100%".
+        "in_order_share": in_order * 100 // calls if calls else None,
+        "out_of_order": out_of_order,
+        "no_shows": no_shows,
+    }
+
+
 def today_figures(session: Session, center: Center, now: datetime | None = None) -> dict:
-    """Today's service level and approval rate so far: aggregates over the day's called
-    tickets and ratings, which grow through the day (the live channel refreshes them
-    less often than the queue figures, figures.py)."""
+    """Today's service level, approval rate and fairness so far: aggregates over the
+    day's called tickets, ratings and ticket events, which grow through the day (the
+    live channel refreshes them less often than the queue figures, figures.py)."""
     now = now or utcnow()
     today = business_day(center, now)
     level, called = service_level(session, center.id, today)
@@ -91,6 +151,7 @@ def today_figures(session: Session, center: Center, now: datetime | None = None)
         "called": called,
         "approval_rate": approval,
         "ratings": ratings,
+        "fairness": fairness(session, center.id, today),
     }
 
 
@@ -103,7 +164,8 @@ def public_center_json(
 ) -> dict:
     """The public page's data. ``stats``: queue_stats already computed for this pass
     (the live channel reuses the one it sends to staff screens); ``today``: today's
-    figures, if the caller keeps them (:func:`today_figures`)."""
+    figures, if the caller keeps them (:func:`today_figures`). Its ``ledger`` is the
+    fairness ledger's public proof (server.ledger.proof)."""
     now = now or utcnow()
     stats = stats if stats is not None else queue_stats(session, center, now)
     return {
@@ -122,5 +184,7 @@ def public_center_json(
             if row["active"]
         ],
         "today": today if today is not None else today_figures(session, center, now),
+        # The chain's head moves with every ticket event, like the queue: sent each pass.
+        "ledger": public_proof(session, center, now),
         "at": iso(now),
     }

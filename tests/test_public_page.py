@@ -11,8 +11,8 @@ import pytest
 
 from server import queue, ratings
 from server.extensions import socketio
-from server.models import Center, utcnow
-from server.public import public_center_json, service_level
+from server.models import Center, TicketEvent, utcnow
+from server.public import fairness, public_center_json, service_level, today_figures
 
 from . import factories
 from .api_helpers import PREFIX, assert_error
@@ -96,6 +96,15 @@ def test_public_figures_for_today(db, env, day, spec):  # noqa: F811
         "called": 4,
         "approval_rate": pytest.approx(2 / 3),  # 5 and 4 of 5, 2, 4 (yesterday's 1 is out)
         "ratings": 3,
+        # The seeded day's four calls were all out of order ("other"); ganja-1's and
+        # yesterday's are not counted.
+        "fairness": {
+            "calls": 4,
+            "in_order": 0,
+            "in_order_share": 0,
+            "out_of_order": {"other": 4},
+            "no_shows": 0,
+        },
     }
     waiting = {row["service"]: row["waiting"] for row in body["services"]}
     assert waiting == {"pension-new": 1, "pension-recalc": 0, "job-seeker": 1, "unemployment": 0}
@@ -103,6 +112,98 @@ def test_public_figures_for_today(db, env, day, spec):  # noqa: F811
     # The documented shape, which allows nothing more (additionalProperties: false).
     validator = schema_validator(spec, {"$ref": "#/components/schemas/PublicCenter"})
     assert not list(validator.iter_errors(json.loads(json.dumps(body))))
+
+
+def test_fairness_counts_todays_calls_in_order_out_of_order_and_no_shows(db, env):
+    """Real calls through the engine, minutes after T0 at baku-1:
+
+    | ticket | call                                  | counts as                 |
+    |--------|---------------------------------------|---------------------------|
+    | A1     | call-next at counter 1, done          | in order                  |
+    | A3     | out of order at 1: appointment        | out of order, appointment |
+    | B1     | out of order at 2: accessibility      | out of order, accessibility |
+    | C1     | out of order at 3: appointment        | out of order, appointment |
+    | A2     | call-next at 2, recalled, no-show     | in order (the recall is no call), a no-show |
+    | A4     | still waiting                         | nothing                   |
+
+    Yesterday's call-next and ganja-1's out-of-order call today are not counted."""
+    with db.write() as s:
+        yesterday = issue(s, env, "pension-new", minute=-24 * 60)
+        assert queue.call_next(s, env.c1, env.alice, now=at(-24 * 60 + 1)).id == yesterday.id
+        queue.start(s, yesterday.id, env.alice, now=at(-24 * 60 + 1))
+        queue.complete(s, yesterday.id, env.alice, now=at(-24 * 60 + 2))
+        a1, a2, a3 = (issue(s, env, "pension-new", minute=m) for m in (0, 1, 2))
+        b1 = issue(s, env, "pension-recalc", minute=3)
+        c1 = issue(s, env, "job-seeker", minute=3)
+        issue(s, env, "pension-new", minute=4)
+        assert queue.call_next(s, env.c1, env.alice, now=at(5)).id == a1.id
+        queue.start(s, a1.id, env.alice, now=at(5))
+        queue.call_ticket(s, env.c1, a3.id, "appointment", env.alice, now=at(8))
+        queue.call_ticket(s, env.c2, b1.id, "accessibility", env.alice, now=at(8))
+        queue.call_ticket(s, env.c3, c1.id, "appointment", env.alice, now=at(9))
+        queue.start(s, b1.id, env.alice, now=at(9))
+        assert queue.call_next(s, env.c2, env.alice, now=at(10)).id == a2.id
+        queue.recall(s, a2.id, env.alice, now=at(11))
+        queue.no_show(s, a2.id, env.alice, now=at(12))
+        other = make_env(s, "ganja-1")
+        late = issue(s, other, "pension-recalc", minute=0)
+        queue.call_ticket(s, other.c1, late.id, "supervisor_request", other.alice, now=at(6))
+    with db.read() as s:
+        center = s.get(Center, env.center_id)
+        figures = today_figures(s, center, now=at(15))
+        yesterdays = fairness(s, env.center_id, yesterday.business_day)
+    assert figures["fairness"] == {
+        "calls": 5,
+        "in_order": 2,
+        "in_order_share": 40,
+        "out_of_order": {"appointment": 2, "accessibility": 1},
+        "no_shows": 1,
+    }
+    # In the engine's order of reason codes, whatever the counts.
+    assert list(figures["fairness"]["out_of_order"]) == ["appointment", "accessibility"]
+    assert figures["called"] == 5  # the service level's base agrees: one call per visitor
+    assert yesterdays == {
+        "calls": 1,
+        "in_order": 1,
+        "in_order_share": 100,
+        "out_of_order": {},
+        "no_shows": 0,
+    }
+
+
+def test_fairness_share_is_rounded_down_and_none_before_the_first_call(db, env):
+    with db.write() as s:
+        tickets = [issue(s, env, "pension-new", minute=m) for m in range(3)]
+        center = s.get(Center, env.center_id)
+        day = queue.business_day(center, at(0))
+        assert fairness(s, env.center_id, day)["in_order_share"] is None
+        for minute, counter in ((5, env.c1), (6, env.c2)):
+            queue.call_next(s, counter, env.alice, now=at(minute))
+        queue.call_ticket(s, env.c3, tickets[2].id, "same_family", env.alice, now=at(7))
+        # 2 of 3 is 66.7%: 66, never rounded up to look better than it is.
+        assert fairness(s, env.center_id, day)["in_order_share"] == 66
+
+
+def test_fairness_shows_a_reason_the_engine_does_not_know_as_other(db, env):
+    """An event written before today's reason codes (or by hand) may hold any text: the
+    public page gets "other", never the text."""
+    with db.write() as s:
+        ticket = issue(s, env, "pension-new", minute=0)
+        queue.call_ticket(s, env.c1, ticket.id, "returning_visitor", env.alice, now=at(1))
+        s.add(
+            TicketEvent(
+                ticket_id=ticket.id,
+                at=at(2),
+                action="call_out_of_order",
+                from_status="waiting",
+                to_status="called",
+                reason="Mrs Aliyeva's cousin",
+            )
+        )
+    with db.read() as s:
+        body = public_center_json(s, s.get(Center, env.center_id), now=at(3))
+    assert body["today"]["fairness"]["out_of_order"] == {"returning_visitor": 1, "other": 1}
+    assert "Aliyeva" not in json.dumps(body)
 
 
 def test_an_inactive_service_is_not_shown(client, db, env):
@@ -137,7 +238,7 @@ def test_public_api_needs_no_login_is_cacheable_and_carries_nothing_personal(
     assert r.status_code == 200
     body = check(spec, r, "GET", "/public/centers/{center_code}")
     assert r.headers["Cache-Control"] == "public, max-age=5"
-    assert set(body) == {"center", "services", "today", "at"}
+    assert set(body) == {"center", "services", "today", "ledger", "at"}
     assert_nothing_personal(r.get_data(as_text=True), day, env)
     r = client.get(f"{PREFIX}/public/centers/nowhere")
     assert_error(r, 404, "center_not_found")
