@@ -12,8 +12,10 @@ from sqlalchemy import select
 
 from server.demo.morning import MIN_WAITING, WALKTHROUGH_COUNTER
 from server.demo.setup import set_up_demo
-from server.models import Center, Rating, Ticket
-from server.queue import business_day, current_ticket, expire_all_centers
+from server.ledger import signing_key
+from server.ledger.verify import verify_database
+from server.models import Center, Rating, Ticket, TicketEvent
+from server.queue import OUT_OF_ORDER_REASONS, business_day, current_ticket, expire_all_centers
 
 BAKU = ZoneInfo("Asia/Baku")
 
@@ -58,6 +60,14 @@ def test_the_morning_leaves_counter_1_free_and_a_queue_elsewhere(app, db, local)
             assert len({t.service_id for t in done}) >= 8
             assert s.scalar(select(Rating).limit(1)) is not None
             assert any(t.status == "serving" for t in tickets)  # other counters are busy
+            # A few calls out of order, with their reasons, for the dashboard to show...
+            reasons = s.scalars(
+                select(TicketEvent.reason).where(TicketEvent.action == "call_out_of_order")
+            ).all()
+            assert reasons and set(reasons) <= set(OUT_OF_ORDER_REASONS)
+        # ... and the morning's fairness ledger holds every event (not sealed: open).
+        report = verify_database(s, center, today, signing_key(app).public_key())
+        assert not report.problems and report.entries > len(tickets), report.summary()
 
 
 def test_setting_the_demo_up_again_the_same_day_adds_no_second_morning(app, db):

@@ -9,9 +9,10 @@ recalculation and Disability status (:data:`WALKTHROUGH_COUNTER`, server/demo/ce
 Invariants:
 
 * It runs once a business day: nothing is added when today already has tickets.
-* Everything happens through the queue engine (``issue_ticket``, ``call_next``,
-  ``start``, ``complete``, ``recall`` and ``no_show``, ``rate_ticket``) at past times, in
-  time order, so every figure on the dashboard comes from real events.
+* Everything happens through the queue engine (``issue_ticket``, ``call_next``, now
+  and then ``call_ticket`` out of order with a reason, ``start``, ``complete``,
+  ``recall`` and ``no_show``, ``rate_ticket``) at past times, in time order, so every
+  figure on the dashboard comes from real events (and the fairness ledger holds them).
 * When it is done, no ticket waits for, and nobody is being served at, the walkthrough
   counter's services, and that counter is free: the first ticket a newcomer takes for
   one of them is the first that counter calls.
@@ -31,11 +32,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..auth import device_actor, staff_actor
-from ..models import Center, Counter, Device, Service, StaffUser, Ticket, utcnow
+from ..models import Center, Counter, CounterService, Device, Service, StaffUser, Ticket, utcnow
 from ..queue import (
     Actor,
     business_day,
     call_next,
+    call_ticket,
     complete,
     issue_ticket,
     no_show,
@@ -58,6 +60,10 @@ SCORE_WEIGHTS = (55, 28, 9, 4, 4)
 LANGUAGES = ("az", "ru", "en")
 LANGUAGE_WEIGHTS = (7, 2, 1)
 PRIORITY_SHARE = 0.12
+# Calls out of order (with a reason) at the desks other than the walkthrough's.
+OUT_OF_ORDER_SHARE = 0.05
+OUT_OF_ORDER_REASONS_SEEN = ("accessibility", "appointment", "returning_visitor", "same_family")
+OUT_OF_ORDER_WEIGHTS = (4, 3, 2, 1)
 
 
 @dataclass
@@ -176,7 +182,11 @@ def _serve_next(
     """The desk calls its next visitor and serves them (or marks them no-show), and is
     free again after. A visit that would run past now is still going on at a desk with
     ``keep_serving``; the walkthrough counter finishes it just before now."""
-    ticket = call_next(session, desk.counter.id, desk.actor, now=desk.free_at)
+    ticket = None
+    if keep_serving and rng.random() < OUT_OF_ORDER_SHARE:
+        ticket = _call_out_of_order(session, desk, rng)
+    if ticket is None:
+        ticket = call_next(session, desk.counter.id, desk.actor, now=desk.free_at)
     if ticket is None:
         desk.free_at += timedelta(minutes=rng.uniform(1, 3))
         return
@@ -207,6 +217,30 @@ def _serve_next(
         score = rng.choices(SCORES, weights=SCORE_WEIGHTS)[0]
         rate_ticket(session, ticket.tracking_token, score, now=ended + timedelta(minutes=2))
     desk.free_at = ended + timedelta(seconds=rng.uniform(30, 120))
+
+
+def _call_out_of_order(session: Session, desk: Desk, rng: random.Random) -> Ticket | None:
+    """Now and then a desk calls the last visitor waiting for one of its services ahead
+    of the others, with a reason (the dashboard's out-of-order calls, the public page's
+    fairness); None when nobody is waiting behind someone else."""
+    waiting = session.scalars(
+        select(Ticket)
+        .join(CounterService, CounterService.service_id == Ticket.service_id)
+        .where(
+            CounterService.counter_id == desk.counter.id,
+            Ticket.status == "waiting",
+            Ticket.target_counter_id.is_(None),
+            Ticket.issued_at <= desk.free_at,
+        )
+        .order_by(Ticket.issued_at.desc())
+        .limit(2)
+    ).all()
+    if len(waiting) < 2:
+        return None
+    reason = rng.choices(OUT_OF_ORDER_REASONS_SEEN, weights=OUT_OF_ORDER_WEIGHTS)[0]
+    return call_ticket(
+        session, desk.counter.id, waiting[0].id, reason, desk.actor, now=desk.free_at
+    )
 
 
 def _clear_walkthrough_queue(session: Session, desk: Desk, quiet: set[int], now: datetime) -> None:
