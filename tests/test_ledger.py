@@ -509,3 +509,40 @@ def test_the_check_in_docs_ledger_md_verifies_a_downloaded_day(app, db, client, 
         [sys.executable, str(script), str(day_file), key], capture_output=True, text=True
     )
     assert run.returncode != 0 and "changed" in run.stderr
+
+
+def test_the_ledger_commands_say_what_they_need(app, db, monkeypatch, tmp_path):
+    """seal-ledger seals the day, ledger-key prints the key that signed it; verify-ledger
+    names what is missing instead of guessing (and never makes a key of its own)."""
+    env = a_whole_day(db)
+    monkeypatch.setenv("NOVBE_DATABASE_URL", app.config["DATABASE_URL"])
+    monkeypatch.setenv("NOVBE_LEDGER_KEY_FILE", app.config["LEDGER_KEY_FILE"])
+    runner = CliRunner()
+    sealed = runner.invoke(main, ["seal-ledger", "--center", "baku-1", "--day", DAY.isoformat()])
+    assert sealed.exit_code == 0, sealed.output
+    assert sealed.output.startswith(f"sealed baku-1 {DAY}: {len(entries(db, env.center_id))} ")
+    key = runner.invoke(main, ["ledger-key"])
+    assert key.exit_code == 0
+    assert key.stdout.strip() == public_key_text(signing_key(app))
+    with db.read() as s:
+        assert s.scalar(select(LedgerSeal.public_key)) == key.stdout.strip()
+    verified = runner.invoke(
+        main, ["verify-ledger", "--center", "baku-1", "--day", DAY.isoformat()]
+    )
+    assert verified.exit_code == 0, verified.output
+
+    usage = runner.invoke(main, ["verify-ledger"])
+    assert usage.exit_code == 2 and "--center and --day" in usage.output
+    no_key = runner.invoke(main, ["verify-ledger", "--file", "day.jsonl"])
+    assert no_key.exit_code == 2 and "--public-key" in no_key.output
+    bad_day = runner.invoke(main, ["verify-ledger", "--center", "baku-1", "--day", "12/03"])
+    assert bad_day.exit_code == 2 and "YYYY-MM-DD" in bad_day.output
+    missing = tmp_path / "nowhere.pem"
+    monkeypatch.setenv("NOVBE_LEDGER_KEY_FILE", str(missing))
+    keyless = runner.invoke(main, ["verify-ledger", "--center", "baku-1", "--day", str(DAY)])
+    assert keyless.exit_code == 1 and "no ledger key at" in keyless.output
+    assert not missing.exists()
+    unreadable = runner.invoke(
+        main, ["verify-ledger", "--file", str(tmp_path / "none.jsonl"), "--public-key", "x"]
+    )
+    assert unreadable.exit_code == 1 and "cannot read" in unreadable.output

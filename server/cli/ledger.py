@@ -80,12 +80,15 @@ def _key_text(value: str) -> str:
 def _verify_database(center_code: str, day: date, public_key: str | None):
     from ..errors import NovbeError
     from ..extensions import db
-    from ..ledger import signing_key
+    from ..ledger import key_path, signing_key
     from ..ledger.keys import LedgerKeyError, parse_public_key
     from ..ledger.verify import verify_database
     from ..queue.lookup import get_center
 
     app = load_app()
+    if not public_key and not Path(key_path(app)).exists():
+        # Not made here: a new key would only say that every seal is someone else's.
+        fail(f"no ledger key at {key_path(app)}: give the installation's --public-key")
     try:
         key = (
             parse_public_key(_key_text(public_key)) if public_key else signing_key(app).public_key()
