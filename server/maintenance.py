@@ -24,8 +24,8 @@ from flask import Flask, current_app
 
 from .cluster import cluster_of
 from .extensions import db
-from .ledger import signing_key
-from .ledger.seal import seal_closed_days
+from .ledger import seal_log, signing_key
+from .ledger.seal import seal_closed_days, seal_json
 from .queue import expire_all_centers
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,11 @@ def run_maintenance_once() -> int:
     context). Returns the tickets expired."""
     with db.write() as session:
         expired = expire_all_centers(session)
+    seals = seal_log(current_app)
     with db.write() as session:
         # After expiring, so a day's seal covers its tickets' last events.
-        sealed = seal_closed_days(session, signing_key(current_app))
+        sealed = seal_closed_days(session, signing_key(current_app), seals)
+    seals.append(seal_json(seal) for seal in sealed)  # committed: now it must not vanish
     for seal in sealed:
         log.info(
             "sealed the ledger of %s for %s: %d entries", seal.center_code, seal.day, seal.entries

@@ -156,10 +156,15 @@ def _empty_tables(url: str) -> None:
                 conn.exec_driver_sql(statement)
 
 
-@pytest.fixture(scope="session")
-def ledger_key_file(tmp_path_factory) -> str:
-    """The ledger's signing key for in-process apps: made on first use, like a server's."""
-    return str(tmp_path_factory.mktemp("ledger") / "ledger-ed25519.pem")
+@pytest.fixture(autouse=True)
+def ledger_key_file(tmp_path, monkeypatch) -> str:
+    """The ledger's signing key, made on first use like a server's: one per test, as its
+    database is, with the log of seals beside it (a log shared by tests whose fresh
+    databases reuse center codes would, rightly, stop sealing). In the environment too,
+    for the commands and servers a test starts."""
+    path = str(tmp_path / "ledger" / "ledger-ed25519.pem")
+    monkeypatch.setenv("NOVBE_LEDGER_KEY_FILE", path)
+    return path
 
 
 @pytest.fixture

@@ -18,7 +18,14 @@ from server.cli import main
 from server.ledger import signing_key
 from server.ledger.canonical import GENESIS, entry_hash
 from server.ledger.keys import public_key_text
-from server.ledger.seal import closed_days_to_seal, seal_closed_days, seal_day
+from server.ledger.seal import (
+    SealRefused,
+    closed_days_to_seal,
+    seal_closed_days,
+    seal_day,
+    seal_json,
+)
+from server.ledger.seal_log import SealLog
 from server.ledger.verify import MISMATCH, UNSEALED, VERIFIED, verify_database, verify_lines
 from server.models import Center, LedgerEntry, LedgerHead, LedgerSeal, Ticket, TicketEvent
 
@@ -546,3 +553,136 @@ def test_the_ledger_commands_say_what_they_need(app, db, monkeypatch, tmp_path):
         main, ["verify-ledger", "--file", str(tmp_path / "none.jsonl"), "--public-key", "x"]
     )
     assert unreadable.exit_code == 1 and "cannot read" in unreadable.output
+
+
+def sealed_with_log(db, app, center_id: int, log: SealLog, day=DAY, minute: float = 9 * 60):
+    """Seal as the server does: checked against the log, and logged once committed."""
+    with db.write() as s:
+        made = seal_day(s, s.get(Center, center_id), day, signing_key(app), log, now=at(minute))
+        body = seal_json(made)
+    log.append([body])
+    return body
+
+
+def test_a_day_rewritten_in_the_database_alone_is_never_signed_again(app, db, tmp_path):
+    """Someone with the database but not the key rewrites a sealed day consistently
+    (hashes, head row) and deletes its seal, hoping the next round signs the forgery:
+    the seal log beside the key refuses it, and verify-ledger names it."""
+    env = a_whole_day(db)
+    log = SealLog(tmp_path / "ledger-seals.jsonl")
+    sealed_with_log(db, app, env.center_id, log)
+    with db.engine.begin() as conn:
+        rows = conn.execute(
+            text("SELECT id, content FROM ledger_entries WHERE day = :day ORDER BY seq"),
+            {"day": DAY},
+        ).all()
+        prev = GENESIS
+        for row in rows:
+            content = json.loads(row.content)
+            if content.get("reason") == "accessibility":
+                content["reason"] = "appointment"
+            content["prev"] = prev
+            prev = entry_hash(content)
+            conn.execute(
+                text("UPDATE ledger_entries SET content = :c, hash = :h WHERE id = :id"),
+                {"c": json.dumps(content, sort_keys=True), "h": prev, "id": row.id},
+            )
+        conn.execute(
+            text("UPDATE ledger_heads SET hash = :h WHERE day = :day"), {"h": prev, "day": DAY}
+        )
+        conn.execute(text("DELETE FROM ledger_seals"))
+    with db.write() as s, pytest.raises(SealRefused, match="gone from the database"):
+        seal_day(s, s.get(Center, env.center_id), DAY, signing_key(app), log, now=at(600))
+    with db.write() as s:  # the upkeep round: refused, logged, nothing signed
+        assert seal_closed_days(s, signing_key(app), log, now=at(600)) == []
+    with db.read() as s:
+        center = s.get(Center, env.center_id)
+        report = verify_database(s, center, DAY, signing_key(app).public_key(), log.seals("baku-1"))
+        assert report.outcome == MISMATCH
+        assert "is in the seal log but not in the database" in report.problems[0]
+        # Without the log, the public facts are still held against ticket_events.
+        report = verify_database(s, center, DAY, signing_key(app).public_key())
+        assert "no longer says what the ledger recorded" in report.problems[0]
+
+
+def test_a_seal_whose_process_died_before_logging_it_is_taken_into_the_log(app, db, tmp_path):
+    env = a_whole_day(db)
+    log = SealLog(tmp_path / "ledger-seals.jsonl")
+    first = seal(db, app, env.center_id)  # committed, never appended: the process died
+    with db.write() as s:
+        issue(s, env, minute=9 * 60 + 5)  # a late event, so there is more to seal
+    second = sealed_with_log(db, app, env.center_id, log, minute=9 * 60 + 6)
+    assert [s["entries"] for s in log.seals("baku-1")] == [first.entries, second["entries"]]
+    assert second["previous"] != GENESIS
+
+
+def test_a_login_lockout_is_not_taken_for_tampering(app, db):
+    """Six wrong passwords write an audit entry for the account's center: a security
+    event, not an administrative change, and not in the ledger (nor a false alarm)."""
+    from server.api.login_limits import LOCKED
+    from server.ledger.chain import NOT_IN_LEDGER
+    from server.models import AuditEntry, utcnow
+
+    assert LOCKED in NOT_IN_LEDGER
+    with db.write() as s:
+        factories.make_center(s)
+        center_id = s.scalar(select(Center.id))
+        s.add(
+            AuditEntry(
+                center_id=center_id,
+                at=utcnow(),
+                username="192.0.2.1",
+                entity_type="staff",
+                entity_id="alice",
+                action=LOCKED,
+            )
+        )
+    with db.read() as s:
+        day = s.scalar(select(LedgerHead.day))
+    seal(db, app, center_id, day, minute=60 * 24 * 365 * 5)
+    assert verify(db, app, center_id, day).outcome == VERIFIED
+
+
+def test_days_sealed_before_and_after_a_change_of_key_verify_with_both_keys(app, db):
+    env = a_whole_day(db)
+    old_key = signing_key(app)
+    seal(db, app, env.center_id)
+    new_key = Ed25519PrivateKey.generate()
+    with db.write() as s:  # a late event, sealed with the new key
+        issue(s, env, minute=9 * 60 + 5)
+    with db.write() as s:
+        seal_day(s, s.get(Center, env.center_id), DAY, new_key, now=at(9 * 60 + 6))
+    with db.read() as s:
+        center = s.get(Center, env.center_id)
+        both = [old_key.public_key(), new_key.public_key()]
+        assert verify_database(s, center, DAY, both).outcome == VERIFIED
+        assert verify_database(s, center, DAY, new_key.public_key()).outcome == MISMATCH
+
+
+def test_a_centers_new_time_zone_leaves_its_earlier_days_verified(app, db, client):
+    with db.write() as s:
+        factories.make_center(s)
+        center = s.scalar(select(Center))
+        center_id = center.id
+    with db.read() as s:
+        day = s.scalar(select(LedgerHead.day))
+    with db.engine.begin() as conn:  # far from Baku: the same instants, another local day
+        conn.execute(text("UPDATE centers SET timezone = 'Pacific/Pago_Pago'"))
+    seal(db, app, center_id, day, minute=60 * 24 * 365 * 5)
+    assert verify(db, app, center_id, day).outcome == VERIFIED
+
+
+def test_the_servers_upkeep_seals_the_days_that_are_over_and_logs_them(app, db):
+    """run_maintenance_once, as the serve loop calls it every minute: yesterday's day is
+    sealed with the installation's key and appended to the seal log beside it."""
+    from server.ledger import seal_log
+    from server.maintenance import run_maintenance_once
+
+    env = a_whole_day(db)  # in 2024: long over
+    with app.app_context():
+        run_maintenance_once()
+        logged = seal_log(app).seals("baku-1")
+    with db.read() as s:
+        stored = [seal_json(x) for x in s.scalars(select(LedgerSeal).order_by(LedgerSeal.id))]
+    assert logged == stored and {x["day"] for x in stored} >= {DAY.isoformat()}
+    assert verify(db, app, env.center_id).outcome == VERIFIED

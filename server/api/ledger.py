@@ -14,9 +14,9 @@ from ..auth import MANAGER_ROLES as MANAGERS
 from ..auth import require_staff
 from ..errors import Conflict
 from ..extensions import db
-from ..ledger import signing_key
+from ..ledger import seal_log, signing_key
 from ..ledger.proof import public_lines
-from ..ledger.seal import seal_day, seal_json
+from ..ledger.seal import SealRefused, seal_day, seal_json
 from ..models import utcnow
 from ..queue.lookup import get_center
 from ..queue.numbering import business_day
@@ -34,13 +34,10 @@ def public_ledger(center_code: str, day: str):
     wanted = parse_day(day, "day")
     with db.read() as s:
         center = get_center(s, center_code)  # 404 before the stream starts
-        code, today = center.code, business_day(center, utcnow())
+        center_id, code, today = center.id, center.code, business_day(center, utcnow())
 
-    def lines():
-        with db.read() as s:
-            yield from public_lines(s, get_center(s, center_code), wanted)
-
-    response = Response(stream_with_context(lines()), mimetype="application/x-ndjson")
+    lines = public_lines(db, center_id, code, wanted)
+    response = Response(stream_with_context(lines), mimetype="application/x-ndjson")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="novbe-ledger-{code}-{wanted.isoformat()}.jsonl"'
     )
@@ -55,15 +52,19 @@ def seal_ledger_day(center_code: str, day: str):
     actor = caller(roles=MANAGERS)
     reject_unknown(json_body(), set())  # nothing to say but the day: no body, or {}
     wanted = parse_day(day, "day")
-    key = signing_key(current_app)
+    key, log = signing_key(current_app), seal_log(current_app)
     with db.write() as s:
         center = get_center(s, center_code)
         require_staff(actor, center.id, roles=MANAGERS)
-        seal = seal_day(s, center, wanted, key)
+        try:
+            seal = seal_day(s, center, wanted, key, log)
+        except SealRefused as refused:
+            raise Conflict(str(refused), code="ledger_tampered") from None
         if seal is None:
             raise Conflict(
                 f"the ledger of center '{center.code}' holds no entry for {wanted.isoformat()}",
                 code="ledger_empty",
             )
         body = seal_json(seal)
+    log.append([body])
     return jsonify(body), 201

@@ -33,27 +33,31 @@ def _day(text: str | None) -> date | None:
     help="Check a downloaded ledger (JSON lines; '-' for standard input) offline.",
 )
 @click.option(
-    "--public-key", help="With --file: the installation's public key (base64) or a PEM file."
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    help="The installation's public key (base64) or a PEM file; repeat it for the keys "
+    "of before and after a change of key.",
 )
 def verify_ledger(
-    center_code: str | None, day_text: str | None, file: Path | None, public_key: str | None
+    center_code: str | None, day_text: str | None, file: Path | None, public_keys: tuple[str, ...]
 ) -> None:
-    """Recompute a day's chain and check its seal; exit 1 naming the first entry that
+    """Recompute a day's chain and check its seals; exit 1 naming the first entry that
     does not match, 3 when the chain holds but is not sealed yet, 0 when all holds."""
     from ..ledger.verify import verify_lines
 
     if file is not None:
         if center_code or day_text:
             raise click.UsageError("--file checks a downloaded day: leave out --center and --day")
-        if not public_key:
+        if not public_keys:
             raise click.UsageError("--file needs --public-key (shown on the center's public page)")
-        key_text = _key_text(public_key)
+        key_texts = [_key_text(key) for key in public_keys]
         if str(file) == "-":
-            report = verify_lines(sys.stdin, key_text)
+            report = verify_lines(sys.stdin, key_texts)
         else:
             try:
                 with file.open(encoding="utf-8") as lines:
-                    report = verify_lines(lines, key_text)
+                    report = verify_lines(lines, key_texts)
             except OSError as exc:
                 fail(f"cannot read {file}: {exc.strerror}")
             except UnicodeDecodeError:
@@ -64,7 +68,7 @@ def verify_ledger(
             raise click.UsageError(
                 "give --center and --day (the database), or --file and --public-key"
             )
-        report = _verify_database(center_code, day, public_key)
+        report = _verify_database(center_code, day, public_keys)
     click.echo(report.summary())
     sys.exit(report.outcome)
 
@@ -77,30 +81,33 @@ def _key_text(value: str) -> str:
     return value
 
 
-def _verify_database(center_code: str, day: date, public_key: str | None):
+def _verify_database(center_code: str, day: date, public_keys: tuple[str, ...]):
+    """Against the database, with the installation's key (or the keys given) and the
+    log of seals beside the key."""
     from ..errors import NovbeError
     from ..extensions import db
-    from ..ledger import key_path, signing_key
+    from ..ledger import key_path, seal_log, signing_key
     from ..ledger.keys import LedgerKeyError, parse_public_key
     from ..ledger.verify import verify_database
     from ..queue.lookup import get_center
 
     app = load_app()
-    if not public_key and not Path(key_path(app)).exists():
+    has_key = Path(key_path(app)).exists()
+    if not public_keys and not has_key:
         # Not made here: a new key would only say that every seal is someone else's.
         fail(f"no ledger key at {key_path(app)}: give the installation's --public-key")
     try:
-        key = (
-            parse_public_key(_key_text(public_key)) if public_key else signing_key(app).public_key()
-        )
+        keys = [parse_public_key(_key_text(key)) for key in public_keys]
     except LedgerKeyError as exc:
         fail(str(exc))
+    if has_key:
+        keys.append(signing_key(app).public_key())
     with db.read() as session:
         try:
             center = get_center(session, center_code)
         except NovbeError as error:
             fail(error)
-        return verify_database(session, center, day, key)
+        return verify_database(session, center, day, keys, seal_log(app).seals(center.code))
 
 
 @main.command("seal-ledger")
@@ -110,34 +117,38 @@ def seal_ledger(center_code: str | None, day_text: str | None) -> None:
     """Seal the days that are over (the server does it every minute), or one day now."""
     from ..errors import NovbeError
     from ..extensions import db
-    from ..ledger import signing_key
-    from ..ledger.seal import closed_days_to_seal, seal_day
+    from ..ledger import seal_log, signing_key
+    from ..ledger.seal import SealRefused, closed_days_to_seal, seal_day, seal_json
     from ..queue.lookup import get_center
 
     day = _day(day_text)
     if day is not None and not center_code:
         raise click.UsageError("--day needs --center")
     app = load_app()
-    key = signing_key(app)
+    key, log = signing_key(app), seal_log(app)
     with db.write() as session:
         if day is not None:
             try:
-                center = get_center(session, center_code)
+                due = [(get_center(session, center_code), day)]
             except NovbeError as error:
                 fail(error)
-            seal = seal_day(session, center, day, key)
-            seals = [seal] if seal is not None else []
         else:
-            seals = []
-            for center, closed in closed_days_to_seal(session):
-                if center_code in (None, center.code):
-                    seal = seal_day(session, center, closed, key)
-                    seals += [seal] if seal is not None else []
-        lines = [
-            f"sealed {s.center_code} {s.day}: {s.entries} entries, head {s.head}" for s in seals
-        ]
-    for line in lines or ["nothing to seal"]:
-        click.echo(line)
+            due = [d for d in closed_days_to_seal(session) if center_code in (None, d[0].code)]
+        sealed = []
+        for center, closed in due:
+            try:
+                seal = seal_day(session, center, closed, key, log)
+            except SealRefused as refused:
+                fail(f"not sealed: {refused}")
+            if seal is not None:
+                sealed.append(seal_json(seal))
+    log.append(sealed)  # committed: from now on it must not vanish from the database
+    for seal in sealed:
+        click.echo(
+            f"sealed {seal['center']} {seal['day']}: {seal['entries']} entries, head {seal['head']}"
+        )
+    if not sealed:
+        click.echo("nothing to seal")
 
 
 @main.command("ledger-key")

@@ -3,7 +3,8 @@ daily with the installation's Ed25519 key, public and checkable by anyone.
 
 * chain.py: entries appended in the transaction that makes the events.
 * canonical.py: the canonical form and hashes (what a verifier recomputes).
-* seal.py, keys.py: the daily seals and the key that signs them.
+* seal.py, keys.py, seal_log.py: the daily seals, the key that signs them, and the
+  log of seals kept beside it.
 * verify.py: checking a day from a downloaded file or from the database.
 * proof.py: the public JSON lines and the public page's proof.
 
@@ -17,6 +18,7 @@ import os
 from flask import Flask
 
 from .keys import load_or_create
+from .seal_log import SealLog
 
 
 def key_path(app: Flask) -> str:
@@ -32,3 +34,8 @@ def signing_key(app: Flask):
     if key is None:
         key = app.extensions["novbe_ledger_key"] = load_or_create(key_path(app))
     return key
+
+
+def seal_log(app: Flask) -> SealLog:
+    """The log of every seal made, beside the key (seal_log.py)."""
+    return SealLog(os.path.join(os.path.dirname(key_path(app)) or ".", "ledger-seals.jsonl"))

@@ -44,6 +44,11 @@ PUBLIC_DETAILS = ("from_service", "to_service", "to_counter", "front", "score")
 
 LABELS_MAX_AGE_S = 60.0
 
+# Audit log actions that are not administrative changes and stay out of the ledger:
+# login lockouts (server/api/login_limits.py) are written by anyone who mistypes a
+# password six times; they are security events for the admins, not the public.
+NOT_IN_LEDGER = ("login_locked",)
+
 
 @dataclass
 class Note:
@@ -162,23 +167,33 @@ def iso_time(at: datetime) -> str:
 
 def public_part(note: Note, fields: dict, labels: Labels, session: Session) -> dict:
     """What the public sees of an event: no names, no contact, no free text."""
-    action = fields["action"]
-    details = fields["details"] or {}
     entry = {
         "day": note.day.isoformat(),
-        "at": iso_time(fields["at"]),
         "number": note.number,
         "service": labels.service(session, note.service_id),
-        "event": action,
         "counter": labels.counter(session, fields["counter_id"]),
+        **public_facts(fields),
+    }
+    if entry["details"] is None:
+        del entry["details"]
+    return entry
+
+
+def public_facts(fields: dict) -> dict:
+    """The public part that only the event itself decides (not the labels of its
+    moment): what the database check holds against ``ticket_events``."""
+    action = fields["action"]
+    details = fields["details"] or {}
+    facts = {
+        "at": iso_time(fields["at"]),
+        "event": action,
         "reason": fields["reason"] if action in PUBLIC_REASON_ACTIONS else None,
     }
     shown = {key: details[key] for key in PUBLIC_DETAILS if key in details}
     if action == "issue":
         shown["priority"] = bool(details.get("priority"))
-    if shown:
-        entry["details"] = shown
-    return entry
+    facts["details"] = shown or None  # None: the entry has no "details" key
+    return facts
 
 
 def write_pending(session: Session) -> None:

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..db import Database
 from ..models import Center, LedgerEntry, LedgerHead, LedgerSeal, utcnow
 from ..queue.numbering import business_day
 from .canonical import GENESIS
@@ -24,29 +25,31 @@ def ledger_url(center_code: str, day: date) -> str:
     return f"/api/v1/public/centers/{center_code}/ledger/{day.isoformat()}"
 
 
-def public_lines(session: Session, center: Center, day: date) -> Iterator[str]:
+def public_lines(db: Database, center_id: int, center_code: str, day: date) -> Iterator[str]:
     """The header, every entry of the day (its stored canonical content and hash), then
-    the day's seals, one JSON object a line. Read in pages: a day may hold 20,000."""
+    the day's seals, one JSON object a line. A short read per page of entries: a slow
+    download of a day of 20,000 holds no connection or transaction between pages."""
     yield _line(
         {
             "ledger": "novbe",
             "version": FORMAT_VERSION,
-            "center": center.code,
+            "center": center_code,
             "day": day.isoformat(),
         }
     )
     after = 0
     while True:
-        rows = session.execute(
-            select(LedgerEntry.seq, LedgerEntry.content, LedgerEntry.hash)
-            .where(
-                LedgerEntry.center_id == center.id,
-                LedgerEntry.day == day,
-                LedgerEntry.seq > after,
-            )
-            .order_by(LedgerEntry.seq)
-            .limit(ENTRIES_PER_QUERY)
-        ).all()
+        with db.read() as s:
+            rows = s.execute(
+                select(LedgerEntry.seq, LedgerEntry.content, LedgerEntry.hash)
+                .where(
+                    LedgerEntry.center_id == center_id,
+                    LedgerEntry.day == day,
+                    LedgerEntry.seq > after,
+                )
+                .order_by(LedgerEntry.seq)
+                .limit(ENTRIES_PER_QUERY)
+            ).all()
         for _seq, content, hash_ in rows:
             # The stored canonical form, with its hash added as the last key: the
             # verifier drops "hash" and re-canonicalizes, so key order here is free.
@@ -54,12 +57,17 @@ def public_lines(session: Session, center: Center, day: date) -> Iterator[str]:
         if len(rows) < ENTRIES_PER_QUERY:
             break
         after = rows[-1][0]
-    for seal in session.scalars(
-        select(LedgerSeal)
-        .where(LedgerSeal.center_id == center.id, LedgerSeal.day == day)
-        .order_by(LedgerSeal.id)
-    ):
-        yield _line({"seal": seal_json(seal)})
+    with db.read() as s:
+        seals = [
+            seal_json(seal)
+            for seal in s.scalars(
+                select(LedgerSeal)
+                .where(LedgerSeal.center_id == center_id, LedgerSeal.day == day)
+                .order_by(LedgerSeal.id)
+            )
+        ]
+    for seal in seals:
+        yield _line({"seal": seal})
 
 
 def _line(value: dict) -> str:

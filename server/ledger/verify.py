@@ -31,7 +31,13 @@ from ..models import (
     TicketEvent,
 )
 from .canonical import GENESIS, entry_hash, private_digest, seal_hash, seal_message
-from .chain import audit_private_part, event_fields, iso_time, private_part
+from .chain import (
+    NOT_IN_LEDGER,
+    audit_private_part,
+    event_fields,
+    private_part,
+    public_facts,
+)
 from .keys import LedgerKeyError, parse_public_key, signature_holds
 
 VERIFIED, MISMATCH, UNSEALED = 0, 1, 3
@@ -105,9 +111,10 @@ def check_chain(report: Report, entries: Iterable[dict]) -> list[dict]:
 
 
 def check_seals(
-    report: Report, entries: list[dict], seals: list[dict], public_key: Ed25519PublicKey
+    report: Report, entries: list[dict], seals: list[dict], public_keys: list[Ed25519PublicKey]
 ) -> None:
-    """Each seal signed by ``public_key`` over the head of the entries it covers."""
+    """Each seal signed by one of ``public_keys`` (an installation that changed its key
+    has sealed days with both) over the head of the entries it covers."""
     for seal in seals:
         try:
             message = seal_message(seal)
@@ -119,10 +126,11 @@ def check_seals(
                 f"a seal is of center {seal['center']}, {seal['day']}, not of this day"
             )
             return
-        if not signature_holds(public_key, message, str(seal.get("signature", ""))):
+        signature = str(seal.get("signature", ""))
+        if not any(signature_holds(key, message, signature) for key in public_keys):
             report.problems.append(
                 f"the seal over {seal['entries']} entries does not hold: its signature does "
-                "not match this public key (the seal or the key is not the installation's)"
+                "not match the public key (the seal or the key is not the installation's)"
             )
             return
         count = seal["entries"]
@@ -139,22 +147,16 @@ def check_seals(
             )
             return
         report.sealed = max(report.sealed, count)
-        # An entry the seal did not cover came later; one that says it happened before
-        # the seal was slipped in after it (a rating after closing is later anyway).
-        for position, entry in enumerate(entries[count:], count + 1):
-            if str(entry.get("at", "")) < seal["sealed_at"]:
-                report.problems.append(
-                    f"{describe(entry, position)}: was added after the seal of "
-                    f"{seal['sealed_at']} but says it happened at {entry.get('at')}"
-                )
-                return
 
 
-def verify_lines(lines: Iterable[str], public_key_text: str) -> Report:
+def verify_lines(lines: Iterable[str], public_key_texts: str | list[str]) -> Report:
     """A downloaded public ledger (GET /api/v1/public/centers/{c}/ledger/{day}): a
-    header line, the entries, then the day's seals."""
+    header line, the entries, then the day's seals; checked with the installation's
+    public key (or keys, across a change of key)."""
+    if isinstance(public_key_texts, str):
+        public_key_texts = [public_key_texts]
     try:
-        public_key = parse_public_key(public_key_text)
+        public_keys = [parse_public_key(text) for text in public_key_texts]
     except LedgerKeyError as exc:
         report = Report("?", "?")
         report.problems.append(str(exc))
@@ -186,15 +188,23 @@ def verify_lines(lines: Iterable[str], public_key_text: str) -> Report:
     report = Report(str(header.get("center")), str(header.get("day")))
     entries = check_chain(report, entries)
     if not report.problems:
-        check_seals(report, entries, seals, public_key)
+        check_seals(report, entries, seals, public_keys)
     return report
 
 
 def verify_database(
-    session: Session, center: Center, day: date, public_key: Ed25519PublicKey
+    session: Session,
+    center: Center,
+    day: date,
+    public_keys: Ed25519PublicKey | list[Ed25519PublicKey],
+    logged: list[dict] | None = None,
 ) -> Report:
-    """The chain and seals as stored, and each entry against ``ticket_events``: every
-    event of the day's tickets has exactly one entry, whose digest matches the event."""
+    """The chain and seals as stored, and each entry against ``ticket_events`` (and
+    ``audit_log``): every event of the day's tickets has exactly one entry, which says
+    what the event says. ``logged``: the center's seals from the installation's seal log
+    (seal_log.py): each must still be in the database and hold over the chain."""
+    if not isinstance(public_keys, list):
+        public_keys = [public_keys]
     report = Report(center.code, day.isoformat())
     rows = (
         session.execute(
@@ -230,7 +240,16 @@ def verify_database(
     ).all()
     from .seal import seal_json  # seal.py imports chain.py, as this module does
 
-    check_seals(report, entries, [seal_json(s) for s in seals], public_key)
+    stored = [seal_json(s) for s in seals]
+    for seal in logged or ():
+        if seal.get("day") == report.day and seal not in stored:
+            report.problems.append(
+                f"the seal of {seal['day']} over {seal['entries']} entries made at "
+                f"{seal['sealed_at']} is in the seal log but not in the database: "
+                "a seal was removed"
+            )
+            return report
+    check_seals(report, entries, stored, public_keys)
     if report.problems:
         return report
     _check_seal_chain(session, report, center)
@@ -273,7 +292,7 @@ def _check_events(
             .where(Ticket.center_id == center.id, Ticket.business_day == day)
         )
     }
-    audits = _audit_entries(session, center, day)
+    audits = _audit_entries(session, center, day, [r.audit_id for r in rows if r.audit_id])
     seen, seen_audits = set(), set()
     for position, (row, entry) in enumerate(zip(rows, entries, strict=True), 1):
         if row.audit_id is not None:
@@ -306,10 +325,10 @@ def _check_events(
             return
         event, number = found
         seen.add(event.id)
+        fields = event_fields(event)
         if (
-            entry.get("private") != private_digest(row.salt, private_part(event_fields(event)))
-            or entry.get("event") != event.action
-            or entry.get("at") != iso_time(event.at)
+            entry.get("private") != private_digest(row.salt, private_part(fields))
+            or any(entry.get(k) != v for k, v in public_facts(fields).items())
             or entry.get("number") != number
             or row.ticket_id != event.ticket_id
         ):
@@ -336,16 +355,39 @@ def _check_events(
         )
 
 
-def _audit_entries(session: Session, center: Center, day: date) -> dict[int, AuditEntry]:
-    """The center's administrative changes on its local ``day``."""
+def _audit_entries(
+    session: Session, center: Center, day: date, referenced: list[int]
+) -> dict[int, AuditEntry]:
+    """The administrative changes the day's entries record, and the center's others of
+    its local ``day`` that no entry of any day records (the center's time zone may have
+    changed since: an entry keeps the day it was written for). Login lockouts are
+    security events, not changes: never in the ledger."""
     zone = ZoneInfo(center.timezone)
     start = datetime.combine(day, time.min, zone)
     end = datetime.combine(day + timedelta(days=1), time.min, zone)
-    return {
+    found = {
         entry.id: entry
         for entry in session.scalars(
             select(AuditEntry).where(
-                AuditEntry.center_id == center.id, AuditEntry.at >= start, AuditEntry.at < end
+                AuditEntry.center_id == center.id,
+                AuditEntry.at >= start,
+                AuditEntry.at < end,
+                AuditEntry.action.not_in(NOT_IN_LEDGER),
             )
         )
     }
+    elsewhere = set(
+        session.scalars(
+            select(LedgerEntry.audit_id).where(
+                LedgerEntry.audit_id.in_(list(found)), LedgerEntry.day != day
+            )
+        )
+    )
+    found = {id_: entry for id_, entry in found.items() if id_ not in elsewhere}
+    missing = set(referenced) - set(found)
+    if missing:
+        found.update(
+            (entry.id, entry)
+            for entry in session.scalars(select(AuditEntry).where(AuditEntry.id.in_(missing)))
+        )
+    return found
