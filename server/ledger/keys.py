@@ -1,9 +1,10 @@
 """The installation's Ed25519 key for the ledger's seals.
 
 * Kept in a file outside the database (``LEDGER_KEY_FILE``; default
-  ``ledger-ed25519.pem`` in the instance folder), readable by the server's user only:
-  someone who can rewrite the database cannot also re-sign what they rewrote unless
-  they hold this file too, and every seal already published names the old head.
+  ``ledger-ed25519.pem`` in the instance folder), readable by the server's user only,
+  with the log of seals beside it (seal_log.py): someone who can rewrite the database
+  can neither sign what they rewrote nor get the server to, and every seal already
+  published names the old head.
 * Made on first use (the first seal, or ``novbe ledger-key``), atomically: several
   server processes starting together end up with one key. Every process and machine
   of an installation must share the file (docs/ledger.md).
