@@ -686,3 +686,34 @@ def test_the_servers_upkeep_seals_the_days_that_are_over_and_logs_them(app, db):
         stored = [seal_json(x) for x in s.scalars(select(LedgerSeal).order_by(LedgerSeal.id))]
     assert logged == stored and {x["day"] for x in stored} >= {DAY.isoformat()}
     assert verify(db, app, env.center_id).outcome == VERIFIED
+
+
+def test_a_process_whose_kept_head_is_stale_reads_the_head_again(app, db):
+    """Each process keeps the head it last wrote, to move it with one statement; when
+    another process (here a second Database on the same database) or a rolled-back
+    commit moved it meanwhile, the kept head is not used and the chain stays linear."""
+    from server.db import Database
+    from server.ledger.chain import write_pending
+
+    with db.write() as s:
+        env = make_env(s)
+    other = Database(app.config["DATABASE_URL"])
+    try:
+        for minute, writer in enumerate((db, other, db, db, other, db)):
+            with writer.write() as s:
+                issue(s, env, minute=minute)
+        # A commit that fails after the entries were written: the kept head runs ahead.
+        with pytest.raises(RuntimeError), db.write() as s:
+            issue(s, env, minute=10)
+            write_pending(s)
+            raise RuntimeError("the COMMIT failed")
+        with other.write() as s:
+            issue(s, env, minute=11)
+        with db.write() as s:
+            issue(s, env, minute=12)
+    finally:
+        other.dispose()
+    chain = entries(db, env.center_id)
+    assert [e["number"] for e in chain] == [f"A{n:03d}" for n in range(1, 9)]
+    seal(db, app, env.center_id)
+    assert verify(db, app, env.center_id).outcome == VERIFIED

@@ -7,15 +7,18 @@ written just before the transaction commits (:func:`write_pending`, called by
 
 * One chain per center and day (the ticket's business day): the transaction locks
   the chain's head row (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``, like the
-  ticket numbers), numbers its entries from the head's ``seq``, hashes each over the
-  one before, then moves the head. Concurrent kiosks and counters queue on that row
-  (PostgreSQL) or on the write lock (SQLite): one linear chain, whatever the load.
+  ticket numbers, or the conditional UPDATE below), numbers its entries from the head's
+  ``seq``, hashes each over the one before, and moves the head. Concurrent kiosks and
+  counters queue on that row (PostgreSQL) or on the write lock (SQLite): one linear
+  chain, whatever the load.
 * A transaction's heads are locked last and in (center, day) order: two transactions
   never wait for each other's heads in a cycle.
 * A rolled-back transaction, or a rolled-back savepoint's notes (group commit), leave
   nothing: entries are notes in the session until the commit.
-* One round of three statements per chain per transaction: a group commit of many
-  tickets pays it once.
+* Two statements per chain per transaction when this process wrote the chain's head
+  last (it keeps it: a conditional UPDATE that moves the head only if it still says so,
+  then the entries' INSERT), three otherwise (lock and read the head first). A group
+  commit of many tickets pays them once.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..models import AuditEntry, Counter, LedgerEntry, LedgerHead, Service, TicketEvent
-from .canonical import GENESIS, canonical_json, entry_hash, private_digest
+from .canonical import GENESIS, canonical_json, private_digest, sha256_hex
 
 PENDING_LEDGER = "novbe_ledger_pending"
 LABELS = "novbe_ledger_labels"
@@ -208,41 +211,72 @@ def write_pending(session: Session) -> None:
         chains.setdefault((n.center_id, n.day), []).append(n)
     labels = _labels(session)
     conn = session.connection()
-    lock = _lock_head_statement(conn.dialect.name)
-    for (center_id, day), chain in sorted(chains.items(), key=lambda item: item[0]):
-        seq, head = conn.execute(lock, {"center_id": center_id, "day": day}).one()
-        rows = []
-        for n in chain:
-            salt = secrets.token_hex(16)
-            seq += 1
-            if n.audit is not None:
-                entry = audit_public_part(n.audit, day)
-                private, event_id = audit_private_part(n.audit), None
-            else:
-                fields = event_fields(n.event) if n.event is not None else n.fields
-                event_id = n.event.id if n.event is not None else n.event_id
-                entry = public_part(n, fields, labels, session)
-                private = private_part(fields)
-            entry.update(seq=seq, prev=head, private=private_digest(salt, private))
-            head = entry_hash(entry)
-            rows.append(
+    for chain_key, chain in sorted(chains.items(), key=lambda item: item[0]):
+        center_id, day = chain_key
+        kept = labels.heads.get(chain_key)
+        rows, seq, head = _entries(session, labels, chain, *(kept or (0, GENESIS)))
+        moved = kept is not None and (
+            conn.execute(
+                _move_kept_head_statement(),
                 {
-                    "center_id": center_id,
-                    "day": day,
-                    "seq": seq,
-                    "event_id": event_id,
-                    "ticket_id": n.ticket_id,
-                    "audit_id": n.audit.id if n.audit is not None else None,
-                    "content": canonical_json(entry).decode("utf-8"),
-                    "hash": head,
-                    "salt": salt,
-                }
+                    "b_center": center_id,
+                    "b_day": day,
+                    "b_seq": seq,
+                    "b_hash": head,
+                    "b_kept_seq": kept[0],
+                    "b_kept_hash": kept[1],
+                },
+            ).rowcount
+            == 1
+        )
+        if not moved:  # not kept here, or another process moved it: lock and read it
+            lock = _lock_head_statement(conn.dialect.name)
+            start = tuple(conn.execute(lock, {"center_id": center_id, "day": day}).one())
+            rows, seq, head = _entries(session, labels, chain, *start)
+            conn.execute(
+                _move_head_statement(),
+                {"b_center": center_id, "b_day": day, "b_seq": seq, "b_hash": head},
             )
         conn.execute(_insert_entries_statement(), rows)
-        conn.execute(
-            _move_head_statement(),
-            {"b_center": center_id, "b_day": day, "b_seq": seq, "b_hash": head},
+        # Kept for the next transaction: valid only if this one commits, and used only
+        # if the head still says exactly this (the conditional UPDATE above).
+        labels.heads[chain_key] = (seq, head)
+
+
+def _entries(
+    session: Session, labels: Labels, chain: list[Note], seq: int, head: str
+) -> tuple[list[dict], int, str]:
+    """The chain's new rows after (seq, head), and its new (seq, head)."""
+    rows = []
+    salts = secrets.token_hex(16 * len(chain))
+    for index, n in enumerate(chain):
+        salt = salts[32 * index : 32 * (index + 1)]
+        seq += 1
+        if n.audit is not None:
+            entry = audit_public_part(n.audit, n.day)
+            private, event_id = audit_private_part(n.audit), None
+        else:
+            fields = event_fields(n.event) if n.event is not None else n.fields
+            event_id = n.event.id if n.event is not None else n.event_id
+            entry = public_part(n, fields, labels, session)
+            private = private_part(fields)
+        entry.update(seq=seq, prev=head, private=private_digest(salt, private))
+        content = canonical_json(entry)  # no "hash" key yet: what entry_hash covers
+        head = sha256_hex(content)
+        rows.append(
+            {
+                "center_id": n.center_id,
+                "day": n.day,
+                "seq": seq,
+                "event_id": event_id,
+                "ticket_id": n.ticket_id,
+                "audit_id": n.audit.id if n.audit is not None else None,
+                "content": content.decode("utf-8"),
+                "hash": head,
+                "salt": salt,
+            }
         )
+    return rows, seq, head
 
 
 @lru_cache(maxsize=4)
@@ -267,6 +301,23 @@ def _insert_entries_statement():
 
 
 @lru_cache(maxsize=1)
+def _move_kept_head_statement():
+    """Move the head from the (seq, hash) this process last wrote, if it still says that:
+    one statement instead of lock, read and move (the UPDATE locks the row as well)."""
+    table = LedgerHead.__table__
+    return (
+        update(table)
+        .where(
+            table.c.center_id == bindparam("b_center"),
+            table.c.day == bindparam("b_day"),
+            table.c.seq == bindparam("b_kept_seq"),
+            table.c.hash == bindparam("b_kept_hash"),
+        )
+        .values(seq=bindparam("b_seq"), hash=bindparam("b_hash"))
+    )
+
+
+@lru_cache(maxsize=1)
 def _move_head_statement():
     table = LedgerHead.__table__
     return (
@@ -277,11 +328,14 @@ def _move_head_statement():
 
 
 class Labels:
-    """Services' codes and counters' labels by id, for the public part of entries: kept
-    a minute (an entry says the label of its moment; a rename shows within a minute)."""
+    """What a process keeps for writing entries: services' codes and counters' labels by
+    id, for their public part, kept a minute (a rename shows within a minute); and each
+    chain's head as this process last wrote it."""
 
     def __init__(self) -> None:
         self._kept: dict[tuple[str, int], tuple[float, str]] = {}
+        # The (seq, hash) this process last gave each chain: usually still its head.
+        self.heads: dict[tuple[int, date], tuple[int, str]] = {}
 
     def service(self, session: Session, service_id: int) -> str:
         return self._get(session, "service", service_id)

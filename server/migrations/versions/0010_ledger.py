@@ -58,10 +58,12 @@ def upgrade() -> None:
         op.f("ix_ledger_entries_event_id"), "ledger_entries", ["event_id"], unique=False
     )
     op.create_index(
-        op.f("ix_ledger_entries_ticket_id"), "ledger_entries", ["ticket_id"], unique=False
-    )
-    op.create_index(
-        op.f("ix_ledger_entries_audit_id"), "ledger_entries", ["audit_id"], unique=False
+        "ix_ledger_entries_audit_id",
+        "ledger_entries",
+        ["audit_id"],
+        unique=False,
+        postgresql_where=sa.text("audit_id IS NOT NULL"),
+        sqlite_where=sa.text("audit_id IS NOT NULL"),
     )
     op.create_table(
         "ledger_seals",
@@ -84,8 +86,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("ledger_seals")
-    op.drop_index(op.f("ix_ledger_entries_audit_id"), table_name="ledger_entries")
-    op.drop_index(op.f("ix_ledger_entries_ticket_id"), table_name="ledger_entries")
+    op.drop_index("ix_ledger_entries_audit_id", table_name="ledger_entries")
     op.drop_index(op.f("ix_ledger_entries_event_id"), table_name="ledger_entries")
     op.drop_table("ledger_entries")
     op.drop_table("ledger_heads")
