@@ -25,6 +25,7 @@ from . import (
     durability,
     fanout,
     issuance,
+    ledger,
     memory,
     national,
     national_doc,
@@ -43,6 +44,7 @@ SCENARIOS = [
     durability,
     processes,
     centers,
+    ledger,
     national,
 ]
 # Run in full only when named (`make bench-national`): ~10 minutes of its own on 2 cores.
@@ -286,6 +288,8 @@ def rows(report: dict) -> list[tuple[str, str, str]]:
                 "≈ 1x (independent of the network's size)",
             )
         )
+    if (lg := s.get("ledger")) and "error" not in lg:
+        out += ledger_rows(lg, s)
     for name, result in s.items():
         if "error" in result:
             out.append((name, "FAILED: " + result["error"].strip().splitlines()[-1], "–"))
@@ -342,6 +346,64 @@ def processes_rows(p: dict) -> list[tuple[str, str, str]]:
                 "–",
             )
         )
+    return out
+
+
+LEDGER_OPS = {"issuance": "issuance", "call_next": "call-next (one press)"}
+LEDGER_PHASES = {
+    "fresh": "engine, a fresh day",
+    "grown": "engine, a long day",
+    "request": "whole request in process",
+}
+
+
+def ledger_rows(lg: dict, scenarios: dict) -> list[tuple[str, str, str]]:
+    """Scenario 10 (bench/ledger.py): each backend's issuance and call-next with the
+    ledger and without, in process, through the engine and as whole requests; the
+    engine's figure also against a server's CPU per request (this run's issuance and
+    call-next scenarios, or the latest earlier result file)."""
+    issuance_ms, call_next_ms = ledger.request_cpu_ms(scenarios)
+    ref = lg.get("http_reference") or {}
+    source = "this run"
+    if issuance_ms is None and call_next_ms is None:
+        issuance_ms, call_next_ms = ref.get("issuance_ms"), ref.get("call_next_ms")
+        source = ref.get("source")
+    request_ms = {"issuance": issuance_ms, "call_next": call_next_ms}
+    out: list[tuple[str, str, str]] = []
+    for backend, b in lg["backends"].items():
+        for phase, label in LEDGER_PHASES.items():
+            if phase not in b:
+                continue
+            p = b[phase]
+            for op, name in LEDGER_OPS.items():
+                x = p[op]
+                on, off, thread = x["on"], x["off"], x["thread"]
+                whole = request_ms[op]
+                share = ""  # the whole request's own row says it
+                if phase != "request":
+                    share = (
+                        f"; {x['overhead_us'] / 10 / whole:+.1f}% of a server's "
+                        f"{_fmt(whole)} ms per request ({source})"
+                        if whole
+                        else "; no HTTP figure to compare with"
+                    )
+                out.append(
+                    (
+                        f"Ledger on/off, {backend}, {name}, {label} "
+                        f"({p['chain_at_start']:,}–{p['chain_at_end']:,} entries)",
+                        f"CPU/op on {_fmt(on['cpu_us'])} µs ({_fmt(on['per_s_cpu'])}/s a core), "
+                        f"off {_fmt(off['cpu_us'])} µs ({_fmt(off['per_s_cpu'])}/s a core): "
+                        f"{x['overhead_us']:+.1f} µs, {x['overhead_pct']:+.1f}% "
+                        f"(median of rounds {x['overhead_pct_median']:+.1f}%; write_pending "
+                        f"alone {_fmt(x['write_pending_us'])} µs; the calling thread's CPU "
+                        f"{thread['overhead_us']:+.1f} µs, {thread['overhead_pct']:+.1f}%)"
+                        f"{share}; "
+                        f"wall p50/p99 on {_fmt(on['p50_ms'])}/{_fmt(on['p99_ms'])}, "
+                        f"off {_fmt(off['p50_ms'])}/{_fmt(off['p99_ms'])} ms "
+                        f"({x['rounds']}×{x['block']} each)",
+                        "≤ +10%",
+                    )
+                )
     return out
 
 

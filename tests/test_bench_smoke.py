@@ -3,7 +3,7 @@ against a real server and writes a well-formed result file. No timing assertions
 the figures themselves are for ``make bench`` and docs/benchmarks.md. The several
 processes scenario starts its own installations: it needs PostgreSQL
 (NOVBE_TEST_POSTGRES_URL, or the local ``test`` database), Redis and nginx, as
-tests/test_cluster.py does."""
+tests/test_cluster.py does; the ledger's scenario runs on SQLite and that PostgreSQL."""
 
 from __future__ import annotations
 
@@ -74,5 +74,17 @@ def test_smoke_run_completes_and_writes_every_scenario(tmp_path):
     for step in centers["steps"]:
         assert step["tickets"] == centers["tickets"] and step["cpu_ms_per_ticket"] > 0
         assert step["stats_sent"] >= step["centers"]
+    ledger = s["ledger"]  # both backends, both ops, ledger on and off, its entries written
+    assert set(ledger["backends"]) == {"sqlite", "postgresql"}
+    for backend in ledger["backends"].values():
+        assert backend["grown"]["chain_at_start"] >= ledger["grown_entries"]
+        for phase in ("fresh", "grown", "request"):  # the engine's, then whole requests
+            assert backend[phase]["chain_at_end"] > backend[phase]["chain_at_start"]
+            for op in ("issuance", "call_next"):
+                figures = backend[phase][op]
+                assert figures["on"]["ops"] == figures["off"]["ops"] > 0
+                assert figures["on"]["nobody_waiting"] == figures["off"]["nobody_waiting"] == 0
+                assert figures["write_pending_us"] > 0 and figures["off"]["ledger_cpu_us"] == 0
+    assert "| Ledger on/off, sqlite, issuance" in run.stdout
     assert "| Measure |" in run.stdout  # the table is printed
     assert "## Simulated day, per service" in run.stdout
