@@ -77,6 +77,10 @@ def _measure(server: LiveServer, size: int, tickets: int) -> dict:
         cpu_before, started = cpu_seconds([worker]), time.monotonic()
         latencies = _issue(server, plan[WARM_UP:])
         elapsed, cpu = time.monotonic() - started, cpu_seconds([worker]) - cpu_before
+        # Each center's figures reached its display (a pass comes at most every
+        # REALTIME_STATS_INTERVAL: a short run can end before the last center's).
+        for display in displays:
+            display.wait("queue.stats", timeout=30)
     finally:
         for display in displays:
             display.close()
