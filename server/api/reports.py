@@ -16,6 +16,7 @@ from ..models import LANGUAGES
 from ..queue.lookup import get_center
 from . import bp
 from .access import caller
+from .request import only_parameters
 
 REPORT_PARAMETERS = ("from", "to", "format", "lang")
 FORMATS = ("json", "csv")
@@ -57,16 +58,8 @@ def center_dashboard(center_code: str):
 def _report_query():
     """from, to (required, YYYY-MM-DD), format (json/csv; else the Accept header) and
     lang (the language of names in the CSV). Unknown or repeated parameters are
-    refused, so a typo such as ``date_from`` is not silently ignored."""
-    unknown = sorted(set(request.args) - set(REPORT_PARAMETERS))
-    if unknown:
-        raise InvalidInput(
-            f"unknown parameter(s): {', '.join(unknown)}; allowed: {', '.join(REPORT_PARAMETERS)}",
-            field=unknown[0],
-        )
-    for name in REPORT_PARAMETERS:
-        if len(request.args.getlist(name)) > 1:
-            raise InvalidInput(f"'{name}' must be given once", field=name)
+    refused."""
+    only_parameters(REPORT_PARAMETERS)
     date_from = reports.parse_day(request.args.get("from"), "from")
     date_to = reports.parse_day(request.args.get("to"), "to")
     reports.check_range(date_from, date_to)

@@ -107,6 +107,20 @@ def field(data: dict, name: str, kind: type | tuple[type, ...], *, required: boo
     return value
 
 
+def only_parameters(allowed: tuple[str, ...]) -> None:
+    """Unknown or repeated query parameters are refused, so that a typo (``date`` for
+    ``day``, ``date_from`` for ``from``) is not silently ignored."""
+    unknown = sorted(set(request.args) - set(allowed))
+    if unknown:
+        raise InvalidInput(
+            f"unknown parameter(s): {', '.join(unknown)}; allowed: {', '.join(allowed)}",
+            field=unknown[0],
+        )
+    for name in allowed:
+        if len(request.args.getlist(name)) > 1:
+            raise InvalidInput(f"'{name}' must be given once", field=name)
+
+
 # Everything under /api/v1 needs credentials except these.
 PUBLIC_ENDPOINTS = {
     "api.public_status",

@@ -10,7 +10,7 @@ from flask import jsonify, request
 
 from ..auth import MANAGER_ROLES as MANAGERS
 from ..auth import require_staff
-from ..errors import InvalidInput, NotFound
+from ..errors import NotFound
 from ..extensions import db
 from ..models import Center, utcnow
 from ..queue import business_day
@@ -19,12 +19,13 @@ from ..reports import parse_day
 from ..reports import tickets as history
 from . import bp
 from .access import caller
+from .request import only_parameters
 
 
 @bp.get("/centers/<center_code>/tickets/history")
 def ticket_history(center_code: str):
     actor = caller(roles=MANAGERS)
-    _only(("number", "day"))
+    only_parameters(("number", "day"))
     with db.read() as s:
         center = get_center(s, center_code)
         require_staff(actor, center.id, roles=MANAGERS)
@@ -43,27 +44,13 @@ def ticket_history(center_code: str):
 @bp.get("/centers/<center_code>/out-of-order")
 def out_of_order_calls(center_code: str):
     actor = caller(roles=MANAGERS)
-    _only(("day",))
+    only_parameters(("day",))
     with db.read() as s:
         center = get_center(s, center_code)
         require_staff(actor, center.id, roles=MANAGERS)
         day = _day(center)
         body = {"day": day.isoformat(), "calls": history.out_of_order_calls(s, center, day)}
     return jsonify(body)
-
-
-def _only(allowed: tuple[str, ...]) -> None:
-    """Unknown or repeated parameters are refused: a typo such as ``date`` for ``day``
-    must not silently show today."""
-    unknown = sorted(set(request.args) - set(allowed))
-    if unknown:
-        raise InvalidInput(
-            f"unknown parameter(s): {', '.join(unknown)}; allowed: {', '.join(allowed)}",
-            field=unknown[0],
-        )
-    for name in allowed:
-        if len(request.args.getlist(name)) > 1:
-            raise InvalidInput(f"'{name}' must be given once", field=name)
 
 
 def _day(center: Center) -> date:

@@ -39,6 +39,7 @@ from .chain import (
     public_facts,
 )
 from .keys import LedgerKeyError, parse_public_key, signature_holds
+from .seal import seal_json
 
 VERIFIED, MISMATCH, UNSEALED = 0, 1, 3
 
@@ -238,8 +239,6 @@ def verify_database(
         .where(LedgerSeal.center_id == center.id, LedgerSeal.day == day)
         .order_by(LedgerSeal.id)
     ).all()
-    from .seal import seal_json  # seal.py imports chain.py, as this module does
-
     stored = [seal_json(s) for s in seals]
     for seal in logged or ():
         if seal.get("day") == report.day and seal not in stored:
@@ -260,8 +259,6 @@ def verify_database(
 
 
 def _check_seal_chain(session: Session, report: Report, center: Center) -> None:
-    from .seal import seal_json
-
     previous = GENESIS
     for seal in session.scalars(
         select(LedgerSeal).where(LedgerSeal.center_id == center.id).order_by(LedgerSeal.id)
