@@ -33,7 +33,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import limits
 from .errors import Forbidden, InvalidInput, Unauthorized
-from .models import ROLES, ApiToken, Center, CounterStaff, Device, StaffUser, utcnow
+from .models import COUNTER_ROLES, ROLES, ApiToken, Center, CounterStaff, Device, StaffUser, utcnow
 from .password_work import off_the_loop
 from .queue.actor import Actor
 
@@ -287,7 +287,7 @@ def tokens_revoked(session: Session) -> None:
     _forget_tokens_after_commit(session)
 
 
-def require_staff(actor: Actor | None, center_id: int, *, roles=ROLES) -> Actor:
+def require_staff(actor: Actor | None, center_id: int, *, roles=COUNTER_ROLES) -> Actor:
     """Staff of ``center_id`` with one of ``roles`` (network admins always pass)."""
     if actor is None:
         raise Unauthorized("log in or send 'Authorization: Bearer <token>'")

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..errors import Forbidden
-from ..models import ROLES
+from ..models import COUNTER_ROLES
 from ..queue import Actor
 from .request import authenticated_actor
 
 
-def caller(*, roles: Iterable[str] = ROLES, device_kinds: Iterable[str] = ()) -> Actor:
+def caller(*, roles: Iterable[str] = COUNTER_ROLES, device_kinds: Iterable[str] = ()) -> Actor:
     """The authenticated caller if staff with one of ``roles`` or a device of one of
     ``device_kinds`` could do this at some center; else 403 at once."""
     actor = authenticated_actor()

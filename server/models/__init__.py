@@ -1,5 +1,6 @@
 """SQLAlchemy models. Import from here: ``from server.models import Ticket``."""
 
+from .appointments import APPOINTMENT_STATES, LIVE_APPOINTMENT_STATES, Appointment
 from .audit import AUDIT_ENTITY_TYPES, AuditEntry
 from .base import LANGUAGES, Base, UTCDateTime, utcnow
 from .catalog import (
@@ -13,6 +14,7 @@ from .catalog import (
 )
 from .ledger import LedgerEntry, LedgerHead, LedgerSeal
 from .people import (
+    COUNTER_ROLES,
     DEVICE_KINDS,
     ROLES,
     ApiToken,
@@ -23,6 +25,7 @@ from .people import (
 )
 from .ratings import APPROVING_SCORE, SCORES, Rating
 from .tickets import (
+    ABSENT,
     ACTIVE_STATUSES,
     FINAL_STATUSES,
     LANE_FRONT,
@@ -30,6 +33,7 @@ from .tickets import (
     LANE_PRIORITY,
     PRINT_STATES,
     STATUSES,
+    TICKET_KINDS,
     WAITING,
     CounterEvent,
     IdempotencyKey,
@@ -40,6 +44,12 @@ from .tickets import (
 )
 
 __all__ = [
+    "ABSENT",
+    "APPOINTMENT_STATES",
+    "Appointment",
+    "COUNTER_ROLES",
+    "LIVE_APPOINTMENT_STATES",
+    "TICKET_KINDS",
     "ACTIVE_STATUSES",
     "APPROVING_SCORE",
     "AUDIT_ENTITY_TYPES",

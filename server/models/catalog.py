@@ -38,6 +38,19 @@ class Center(Base):
     priority_ratio: Mapped[int] = mapped_column(Integer, default=2)
     # A called ticket may be marked no-show only after this many recalls.
     recalls_before_no_show: Mapped[int] = mapped_column(Integer, default=1)
+    # The calendar bookings and the virtual queue honour: breaks within opening hours as
+    # [{"from": "13:00", "to": "14:00"}], weekdays closed (0 = Monday) and closed days
+    # as ISO dates ["2026-12-31", ...].
+    breaks: Mapped[list] = mapped_column(JSON, default=list)
+    closed_weekdays: Mapped[list] = mapped_column(JSON, default=list)
+    closed_days: Mapped[list] = mapped_column(JSON, default=list)
+    # The most people the waiting hall may hold (NULL: no limit); beyond it walk-ins get
+    # "outside" tickets, callable after they come in and check in.
+    hall_capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The center's switch for joining from home (each service also opts in).
+    remote_joining: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How long an absent (remote, outside) ticket keeps its place once passed over.
+    absent_hold_min: Mapped[int] = mapped_column(Integer, default=15)
 
     categories: Mapped[list[ServiceCategory]] = relationship(
         back_populates="center", order_by="ServiceCategory.position"
@@ -50,6 +63,8 @@ class Center(Base):
     __table_args__ = (
         CheckConstraint("call_policy IN ('strict', 'ratio')", name="call_policy"),
         CheckConstraint("priority_ratio >= 1", name="priority_ratio"),
+        CheckConstraint("hall_capacity IS NULL OR hall_capacity >= 1", name="hall_capacity"),
+        CheckConstraint("absent_hold_min >= 0", name="absent_hold_min"),
     )
 
 
@@ -86,6 +101,22 @@ class Service(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
+    # Booking (server/appointments/): slots of ``slot_min`` from opening to closing,
+    # ``bookings_per_slot`` places each (the share of counters kept for bookings, so
+    # walk-ins are never shut out), up to ``booking_days_ahead`` days ahead. Check-in is
+    # open from ``checkin_early_min`` before the slot to ``late_grace_min`` after it;
+    # later, ``after_grace`` "walk_in" gives a normal ticket and "refuse" does not.
+    bookable: Mapped[bool] = mapped_column(Boolean, default=False)
+    slot_min: Mapped[int] = mapped_column(Integer, default=15)
+    bookings_per_slot: Mapped[int] = mapped_column(Integer, default=1)
+    booking_days_ahead: Mapped[int] = mapped_column(Integer, default=14)
+    checkin_early_min: Mapped[int] = mapped_column(Integer, default=30)
+    late_grace_min: Mapped[int] = mapped_column(Integer, default=10)
+    after_grace: Mapped[str] = mapped_column(String(16), default="walk_in")
+    # Joining from home, where the center allows it: at most this many a day (NULL: no cap).
+    remote_joining: Mapped[bool] = mapped_column(Boolean, default=False)
+    remote_daily_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
     center: Mapped[Center] = relationship(back_populates="services")
     category: Mapped[ServiceCategory] = relationship(back_populates="services")
 
@@ -93,6 +124,15 @@ class Service(Base):
         UniqueConstraint("center_id", "code"),
         CheckConstraint("target_wait_min >= 0", name="target_wait_min"),
         CheckConstraint("daily_quota IS NULL OR daily_quota >= 0", name="daily_quota"),
+        CheckConstraint("slot_min BETWEEN 5 AND 240", name="slot_min"),
+        CheckConstraint("bookings_per_slot >= 1", name="bookings_per_slot"),
+        CheckConstraint("booking_days_ahead BETWEEN 0 AND 366", name="booking_days_ahead"),
+        CheckConstraint("checkin_early_min >= 0", name="checkin_early_min"),
+        CheckConstraint("late_grace_min >= 0", name="late_grace_min"),
+        CheckConstraint("after_grace IN ('walk_in', 'refuse')", name="after_grace"),
+        CheckConstraint(
+            "remote_daily_cap IS NULL OR remote_daily_cap >= 0", name="remote_daily_cap"
+        ),
     )
 
 

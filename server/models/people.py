@@ -10,7 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .base import Base, UTCDateTime, utcnow
 from .catalog import Center, Counter
 
-ROLES = ("staff", "manager", "admin")
+ROLES = ("staff", "manager", "admin", "reception")
+# Roles that work at a counter (call, serve). "reception" is the volunteers' door
+# screen: it issues tickets on a visitor's behalf and checks bookings in, nothing else,
+# so it is only let in where a view names it.
+COUNTER_ROLES = ("staff", "manager", "admin")
 DEVICE_KINDS = ("kiosk", "display")
 
 
@@ -35,7 +39,7 @@ class StaffUser(Base):
     )
 
     __table_args__ = (
-        CheckConstraint("role IN ('staff', 'manager', 'admin')", name="role"),
+        CheckConstraint("role IN ('staff', 'manager', 'admin', 'reception')", name="role"),
         CheckConstraint("center_id IS NOT NULL OR role = 'admin'", name="center_required"),
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -32,6 +32,13 @@ PRINT_STATES = ("pending", "printed", "failed", "e_ticket")
 STATUSES = ("waiting", "called", "serving", "parked", "done", "no_show", "cancelled", "expired")
 ACTIVE_STATUSES = ("called", "serving")  # the ticket is at a counter
 FINAL_STATUSES = ("done", "no_show", "cancelled", "expired")
+
+# How a ticket came to be: taken at a kiosk or by staff ("walk_in"), made at the check-in
+# of an appointment, joined from home ("remote"), or taken while the hall was full
+# ("outside"). Remote and outside tickets hold a place in line but are not callable
+# until their visitor checks in at a kiosk (callable_at = ABSENT until then).
+TICKET_KINDS = ("walk_in", "appointment", "remote", "outside")
+ABSENT = datetime(9999, 1, 1, tzinfo=UTC)
 
 # Queue lanes, called in this order where the policy allows: tickets sent to the
 # front (transferred, resumed), then priority visitors, then everyone else.
@@ -88,6 +95,16 @@ class Ticket(Base):
     # Reprints asked for; each is its own print job (see server/printing.py print_id).
     reprint_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
+    kind: Mapped[str] = mapped_column(String(12), default="walk_in", server_default="walk_in")
+    # Not callable before this instant (NULL: callable): an appointment from its slot's
+    # start minus a short lead, a remote or outside ticket not before check-in (ABSENT).
+    # Call-next filters its queue heads on it from the index ix_tickets_queue.
+    callable_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When an absent ticket reached the head of its line and was passed over: it keeps
+    # its place for the center's hold time from then, and is a no-show after it.
+    passed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
     service: Mapped[Service] = relationship()
     counter: Mapped[Counter | None] = relationship(foreign_keys=[counter_id])
     target_counter: Mapped[Counter | None] = relationship(foreign_keys=[target_counter_id])
@@ -100,6 +117,7 @@ class Ticket(Base):
             name="status",
         ),
         CheckConstraint("language IN ('az', 'ru', 'en')", name="language"),
+        CheckConstraint("kind IN ('walk_in', 'appointment', 'remote', 'outside')", name="kind"),
         CheckConstraint(
             "print_state IN ('pending', 'printed', 'failed', 'e_ticket')", name="print_state"
         ),
@@ -113,6 +131,7 @@ class Ticket(Base):
             "id",
             "issued_at",
             "priority",
+            "callable_at",
             postgresql_where=text("status = 'waiting' AND target_counter_id IS NULL"),
             sqlite_where=text("status = 'waiting' AND target_counter_id IS NULL"),
         ),

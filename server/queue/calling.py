@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import bindparam, literal, select, union_all
+from sqlalchemy import bindparam, literal, or_, select, union_all
 from sqlalchemy.orm import Session, joinedload
 
 from ..errors import Conflict, InvalidInput
@@ -84,7 +84,7 @@ def call_next(
     now = now or utcnow()
     counter = _prepare_counter(session, counter_id, actor, now)
     service_ids = _service_ids(session, counter)
-    heads = _queue_heads(session, counter, service_ids)
+    heads = _queue_heads(session, counter, service_ids, now)
     if not heads:
         return None
     best = rank_heads(heads, counter, now, service_ids)[0]
@@ -160,11 +160,13 @@ def _service_ids_statement():
     )
 
 
-def _queue_heads(session: Session, counter: Counter, service_ids: list[int]) -> list[Head]:
+def _queue_heads(
+    session: Session, counter: Counter, service_ids: list[int], now: datetime
+) -> list[Head]:
     params = {f"service_{i}": service_id for i, service_id in enumerate(service_ids)}
     lock = session.get_bind().dialect.name == "postgresql"
     rows = session.execute(
-        _heads_statement(len(service_ids), lock), {"counter": counter.id, **params}
+        _heads_statement(len(service_ids), lock), {"counter": counter.id, "now": now, **params}
     )
     return [Head(*row) for row in rows]
 
@@ -174,7 +176,16 @@ def _heads_statement(service_count: int, lock: bool):
     """One UNION ALL of "first ticket by due time" per (service, lane), plus the head of
     the tickets sent to this counter. Built once per number of services: building
     SQLAlchemy expressions costs more than running them. With ``lock`` each head is
-    the first one no other transaction holds, and it stays locked until commit."""
+    the first one no other transaction holds, and it stays locked until commit.
+
+    A ticket not callable yet (an appointment before its slot, a remote or outside
+    ticket before check-in: ``callable_at`` in the future) is stepped over but keeps
+    its place; ``callable_at`` is in the index, so the step costs no table read."""
+
+    callable_now = or_(
+        Ticket.callable_at.is_(None),
+        Ticket.callable_at <= bindparam("now", type_=Ticket.callable_at.type),
+    )
 
     def head(query):
         query = query.limit(1)
@@ -189,6 +200,7 @@ def _heads_statement(service_count: int, lock: bool):
                 Ticket.target_counter_id.is_(None),
                 Ticket.service_id == bindparam(f"service_{i}"),
                 Ticket.lane == lane,
+                callable_now,
             )
             .order_by(Ticket.due_at, Ticket.id)
         ).subquery()
@@ -198,7 +210,7 @@ def _heads_statement(service_count: int, lock: bool):
     heads.append(
         head(
             select(*cols, literal(True))
-            .where(WAITING, Ticket.target_counter_id == bindparam("counter"))
+            .where(WAITING, Ticket.target_counter_id == bindparam("counter"), callable_now)
             .order_by(Ticket.lane, Ticket.due_at, Ticket.id)
         ).subquery()
     )
