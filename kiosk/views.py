@@ -6,10 +6,11 @@ from __future__ import annotations
 from flask import request
 
 from server import limits
+from server.appointments.booking import appointment_by_token
 from server.errors import NotFound
 from server.extensions import db
 from server.i18n import LANGUAGES
-from server.queue.lookup import get_ticket_by_token
+from server.queue.lookup import get_center, get_ticket_by_token
 from server.screens import render_screen
 
 from . import TRANSLATIONS, bp
@@ -41,3 +42,51 @@ def phone_missing():
         "kiosk/phone_missing.html", TRANSLATIONS, language=preferred, languages=order
     )
     return body, 404
+
+
+def _visitor_language(fallback: str | None = None) -> str:
+    """?lang=, else the booking's language, else the phone's preferred one."""
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        return asked
+    return fallback or request.accept_languages.best_match(LANGUAGES) or "az"
+
+
+@bp.get("/book/<center_code>")
+def book(center_code: str):
+    """The public booking page: service, day, slot, then the code and its QR."""
+    found = limits.can_name_a_row(center_code)
+    if found:
+        try:
+            with db.read() as s:
+                get_center(s, center_code)
+        except NotFound:
+            found = False
+    body = render_screen(
+        "kiosk/book.html",
+        TRANSLATIONS,
+        language=_visitor_language(),
+        view="book",
+        center=center_code if found else None,
+    )
+    return body, 200 if found else 404
+
+
+@bp.get("/a/<token>")
+def appointment(token: str):
+    """A booking's own page (its private link): see it, cancel it."""
+    language = None
+    if limits.can_name_a_row(token):
+        try:
+            with db.read() as s:
+                language = appointment_by_token(s, token).language
+        except NotFound:
+            pass
+    body = render_screen(
+        "kiosk/appointment.html",
+        TRANSLATIONS,
+        language=_visitor_language(language),
+        view="appointment",
+        token=token if language else None,
+    )
+    return body, 200 if language else 404

@@ -89,6 +89,15 @@ def environment_settings() -> dict[str, Any]:
         "REALTIME_DAY_FIGURES_S": float(env("NOVBE_REALTIME_DAY_FIGURES_S", "10")),
         # The address visitors' phones reach (for the QR code); empty: this request's host.
         "PUBLIC_BASE_URL": env("NOVBE_PUBLIC_BASE_URL", ""),
+        # Booking limits (docs/appointments.md): bookings per contact per center and day,
+        # per client address in 24 hours, and minutes a cancelled place stays taken.
+        "APPOINTMENT_BOOKINGS_PER_CONTACT_PER_DAY": int(
+            env("NOVBE_APPOINTMENT_BOOKINGS_PER_CONTACT_PER_DAY", "2")
+        ),
+        "APPOINTMENT_BOOKINGS_PER_CLIENT_PER_DAY": int(
+            env("NOVBE_APPOINTMENT_BOOKINGS_PER_CLIENT_PER_DAY", "10")
+        ),
+        "APPOINTMENT_CANCEL_HOLD_MIN": int(env("NOVBE_APPOINTMENT_CANCEL_HOLD_MIN", "30")),
         # Server-side voice (hardware/voice.py): where rendered announcements are kept
         # (empty means voice/ in the instance folder) and how many megabytes of them.
         "VOICE_DIR": env("NOVBE_VOICE_DIR", ""),
