@@ -65,6 +65,10 @@ def ticket_from_job(job: dict) -> TicketPrint:
         phone_url=str(job["phone_url"]),
         position=job.get("position"),
         estimated_wait_s=job.get("estimated_wait_s"),
+        kind=str(job.get("kind") or "walk_in"),
+        appointment_at=datetime.fromisoformat(job["appointment_at"])
+        if job.get("appointment_at")
+        else None,
     )
 
 

@@ -70,6 +70,10 @@ class TicketPrint:
     position: int | None = None
     estimated_wait_s: int | None = None
     paper_mm: int = 80
+    # How the ticket came to be (server/models/tickets.py TICKET_KINDS): an "outside"
+    # ticket says to wait outside, an "appointment" one prints its slot's start.
+    kind: str = "walk_in"
+    appointment_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.issued_at.tzinfo is None or self.issued_at.utcoffset() is None:
@@ -142,6 +146,11 @@ def layout(ticket: TicketPrint) -> list[Block]:
     if ticket.estimated_wait_s is not None:
         wait = format_wait(ticket.estimated_wait_s, lang)
         blocks.append(Text(words("ticket.wait", wait=wait)))
+    if ticket.kind == "outside":
+        blocks.append(Text(words("ticket.outside"), bold=True))
+    elif ticket.kind == "appointment" and ticket.appointment_at is not None:
+        at = ticket.appointment_at.astimezone(ZoneInfo(ticket.timezone)).strftime("%H:%M")
+        blocks.append(Text(words("ticket.appointment", time=at), bold=True))
     blocks += [
         Rule(),
         Qr(ticket.phone_url),

@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from flask import Flask, current_app
 
+from .appointments.upkeep import mark_no_show_bookings, release_absent
 from .cluster import cluster_of
 from .extensions import db
 from .ledger import seal_log, signing_key
@@ -37,6 +38,9 @@ def run_maintenance_once() -> int:
     context). Returns the tickets expired."""
     with db.write() as session:
         expired = expire_all_centers(session)
+    with db.write() as session:
+        # Bookings not checked in by start + grace, absent tickets passed over and held.
+        run_appointment_upkeep(session)
     seals = seal_log(current_app)
     with db.write() as session:
         # After expiring, so a day's seal covers its tickets' last events.
@@ -47,6 +51,13 @@ def run_maintenance_once() -> int:
             "sealed the ledger of %s for %s: %d entries", seal.center_code, seal.day, seal.entries
         )
     return expired
+
+
+def run_appointment_upkeep(session) -> None:
+    no_shows = mark_no_show_bookings(session)
+    released = release_absent(session)
+    if no_shows or released:
+        log.info("%d bookings not checked in, %d absent tickets released", no_shows, released)
 
 
 def _malloc_trim() -> Callable[[], None] | None:

@@ -350,6 +350,9 @@ def print_job(session: Session, ticket: Ticket, base_url: str) -> dict:
         "position": est.position,
         "estimated_wait_s": est.estimated_wait_s,
         "phone_url": phone_url(ticket, base_url),
+        # An outside ticket prints "wait outside"; an appointment's, its slot's start.
+        "kind": ticket.kind,
+        "appointment_at": iso(ticket.due_at) if ticket.kind == "appointment" else None,
     }
 
 

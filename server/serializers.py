@@ -3,11 +3,11 @@ personal data and no internal ids."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from .models import Ticket
+from .models import ABSENT, Ticket
 from .queue import estimate
 
 
@@ -42,6 +42,7 @@ def ticket_json(session: Session, ticket: Ticket, *, with_token: bool = False) -
         "called_at": iso(ticket.called_at),
         "started_at": iso(ticket.started_at),
         "ended_at": iso(ticket.ended_at),
+        "kind": ticket.kind,
     }
     if with_token:
         body["tracking_token"] = ticket.tracking_token
@@ -63,7 +64,23 @@ def public_ticket_json(session: Session, ticket: Ticket) -> dict:
         else None,
         "created_at": iso(ticket.issued_at),
         "called_at": iso(ticket.last_called_at),
+        **arrival_json(ticket),
     }
+
+
+def arrival_json(ticket: Ticket) -> dict:
+    """How the visitor came and whether they are in the hall (docs/queue.md,
+    "Appointments and absent tickets"): ``absent`` is set while a remote or outside
+    ticket waits for its check-in, with ``passed_at`` once the line stepped over it and
+    ``hold_until`` when its place will be released."""
+    absent = None
+    if ticket.status == "waiting" and ticket.callable_at == ABSENT:
+        passed = ticket.passed_at
+        hold = None
+        if passed is not None:
+            hold = iso(passed + timedelta(minutes=ticket.service.center.absent_hold_min))
+        absent = {"passed_at": iso(passed), "hold_until": hold}
+    return {"kind": ticket.kind, "checked_in": ticket.checked_in_at is not None, "absent": absent}
 
 
 def _counter_json(ticket: Ticket) -> dict | None:

@@ -204,6 +204,8 @@ def test_the_agent_gets_the_job_and_its_report_makes_the_ticket_printed(app, cli
         "position": 1,
         "estimated_wait_s": body["estimated_wait_s"],
         "phone_url": f"{BASE_URL}/t/{body['tracking_token']}",
+        "kind": "walk_in",
+        "appointment_at": None,
     }
     # The kiosk's screen (a plain device connection) never gets jobs: they carry links.
     kiosk_events = received(kiosk)

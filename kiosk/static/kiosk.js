@@ -6,7 +6,8 @@
 // screen flow and the idle timer), kiosk_ticket.js (issuing, the ticket screen,
 // printing), kiosk_offline.js (what the kiosk shows and allows without its server),
 // kiosk_live.js (the connection to the server, with live_keeper.js), kiosk_access.js
-// (the accessibility mode: read aloud, keypad, larger text).
+// (the accessibility mode: read aloud, keypad, larger text), kiosk_checkin.js (arrival:
+// an appointment's code or an absent ticket's QR).
 "use strict";
 
 (() => {
@@ -30,6 +31,7 @@
     $("restart").addEventListener("click", K.reset);
     $("done").addEventListener("click", K.reset);
     $("retry").addEventListener("click", K.send);
+    K.wireCheckin(); // its keys before the accessibility mode's (a scanner's Enter)
     K.wireAccess();
     // Any touch keeps the visitor's screen.
     for (const event of ["pointerdown", "keydown"]) {

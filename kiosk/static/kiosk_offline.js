@@ -14,7 +14,7 @@
   const K = Kiosk;
   const { $, state } = K;
   // The screens on the way to a ticket: each needs the server for its next step.
-  const FLOW = ["category", "service", "unreachable"];
+  const FLOW = ["category", "service", "unreachable", "checkin"];
 
   function canIssue() {
     return state.link === "online";
@@ -69,6 +69,7 @@
   function renderLink() {
     const link = state.link;
     document.querySelectorAll("button.language").forEach((b) => (b.disabled = !canIssue()));
+    $("checkin-start").disabled = !canIssue();
     // The accessibility mode speaks with the server's voice: not offered without it.
     $("access-start").hidden = !canIssue();
     const notice = {

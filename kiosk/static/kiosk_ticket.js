@@ -97,6 +97,7 @@
     $("ticket-service").textContent = service ? Novbe.named(service.name) : ticket.service;
     $("ticket-position").textContent = ticket.position ?? "–";
     $("ticket-wait").textContent = Novbe.waitText(ticket.estimated_wait_s);
+    K.renderTicketNote(ticket); // an appointment's, a late one's, an outside ticket's line
     const qr = $("ticket-qr");
     qr.alt = t("kiosk.qr_alt");
     qr.src = `/api/v1/tickets/${encodeURIComponent(ticket.tracking_token)}/qr.svg`;
@@ -200,6 +201,7 @@
   Object.assign(K, {
     chooseService,
     send,
+    showTicket,
     setBusy,
     setPrintState,
     stopPrintTimer,

@@ -11,6 +11,9 @@ const Phone = (() => {
   const ENDED = ["done", "no_show", "cancelled", "expired"];
   // No call can come any more, or none before the visit at the counter ends.
   const NO_CALL = [...ENDED, "serving"];
+  // An outside ticket is asked in when its estimated wait is this short (docs/queue.md).
+  const COME_IN_S = 10 * 60;
+  const TRAVEL_KEY = "novbe.travel_min"; // the visitor's travel time, kept on the phone
 
   const state = {
     ticket: null, // the public ticket JSON, merged with every update
@@ -60,12 +63,65 @@ const Phone = (() => {
     const hint = $("hint");
     hint.dataset.state = hintState(ticket);
     hint.textContent = hintText(ticket);
-    $("sound").hidden = NO_CALL.includes(ticket.status);
+    renderArrival(ticket);
+    // Absent (not checked in): no call can come before the kiosk, so no sound yet.
+    $("sound").hidden = NO_CALL.includes(ticket.status) || Boolean(ticket.absent);
     renderSoundButton();
     renderCall();
     if (ticket.status === "done") loadRating();
     renderRating();
     document.title = `${ticket.number} · ${t("app.name")}`;
+  }
+
+  // ---- not checked in yet (remote and outside tickets) -------------------------------
+  // The place is held; the ticket is called only after its QR is scanned at a kiosk.
+  // Remote: "leave now" once the estimated wait is no longer than the travel time the
+  // visitor set; outside: "come in now" once it is COME_IN_S or less.
+
+  function travelMinutes() {
+    const value = Number.parseInt(localStorage.getItem(TRAVEL_KEY) ?? "", 10);
+    return Number.isFinite(value) && value >= 0 ? value : null;
+  }
+
+  function arrivalAdvice(ticket) {
+    const wait = ticket.estimated_wait_s;
+    const known = wait !== null && wait !== undefined;
+    if (ticket.kind === "outside") {
+      if (known && wait <= COME_IN_S) return ["now", t("remote.come_in")];
+      return ["wait", t("remote.wait_outside")];
+    }
+    const travel = travelMinutes();
+    if (travel === null) return ["ask", t("remote.set_travel")];
+    if (known && wait <= travel * 60) return ["now", t("remote.leave_now")];
+    if (!known) return ["wait", t("remote.wait_unknown")];
+    return ["wait", t("remote.leave_in", { n: Math.max(1, Math.round(wait / 60 - travel)) })];
+  }
+
+  function renderArrival(ticket) {
+    const absent = ticket.status === "waiting" && ticket.absent;
+    const section = $("arrival");
+    section.hidden = !absent;
+    document.body.classList.toggle("is-absent", Boolean(absent));
+    if (!absent) return;
+    const outside = ticket.kind === "outside";
+    $("arrival-title").textContent = t(outside ? "remote.outside_title" : "remote.title");
+    const [advice, text] = arrivalAdvice(ticket);
+    $("arrival-advice").dataset.advice = advice;
+    $("arrival-advice").textContent = text;
+    const passed = ticket.absent.hold_until;
+    $("arrival-passed").hidden = !passed;
+    $("arrival-passed").textContent = passed
+      ? t("remote.passed", { time: localTime(passed) })
+      : "";
+    $("travel-row").hidden = outside;
+    const qr = $("arrival-qr");
+    const src = `/api/v1/tickets/${encodeURIComponent(Novbe.page.ticket)}/qr.svg`;
+    if (qr.getAttribute("src") !== src) qr.setAttribute("src", src);
+    qr.alt = t("remote.qr_alt");
+  }
+
+  function localTime(iso) {
+    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   }
 
   function hintState(ticket) {
@@ -77,7 +133,7 @@ const Phone = (() => {
     const counter = ticket.counter ? ticket.counter.label : "–";
     switch (hintState(ticket)) {
       case "waiting":
-        return t("phone.hint.waiting");
+        return t(ticket.absent ? "remote.hint" : "phone.hint.waiting");
       case "transferred":
         return t("phone.hint.transferred");
       case "called":
@@ -311,6 +367,15 @@ const Phone = (() => {
     });
     document.querySelectorAll(".rating-score").forEach((button) => {
       button.addEventListener("click", () => sendRating(Number(button.dataset.score)));
+    });
+    const travel = $("travel");
+    travel.value = travelMinutes() ?? "";
+    travel.addEventListener("input", () => {
+      const minutes = Number.parseInt(travel.value, 10);
+      if (Number.isFinite(minutes) && minutes >= 0 && minutes <= 240) {
+        localStorage.setItem(TRAVEL_KEY, String(minutes));
+      } else if (travel.value === "") localStorage.removeItem(TRAVEL_KEY);
+      render();
     });
     $("call-ok").addEventListener("click", () => {
       state.dismissed = callKey(state.ticket);

@@ -6,7 +6,7 @@ from flask import Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
 from .. import printing, queue
-from ..auth import require_member, require_staff
+from ..auth import RECEPTION_ROLES, require_member, require_staff
 from ..errors import NotFound
 from ..extensions import db
 from ..queue import estimate, issuing
@@ -27,11 +27,13 @@ def issue_ticket(center_code: str):
     language = field(data, "language", str)
     priority = field(data, "priority", str, required=False)
     key = request.headers.get("Idempotency-Key")
-    actor = caller(device_kinds=("kiosk",))  # before the center is looked up
+    # A kiosk, or staff or reception issuing on a visitor's behalf (the issue event
+    # records who: its staff_id). Checked before the center is looked up.
+    actor = caller(roles=RECEPTION_ROLES, device_kinds=("kiosk",))
 
     def work(s) -> tuple[issuing.IssueResult, dict]:
         place = issuing.find_place(s, center_code, service, actor.device_id)
-        require_member(actor, place.center_id, device_kinds=("kiosk",))
+        require_member(actor, place.center_id, device_kinds=("kiosk",), roles=RECEPTION_ROLES)
         result = issuing.issue_at(
             s,
             place,
@@ -40,6 +42,7 @@ def issue_ticket(center_code: str):
             actor,
             idempotency_key=key,
             print_rule=printing.initial_print_state,
+            details=_confirmed_by(actor, priority),
         )
         return result, _issued_json(s, result, service)
 
@@ -57,6 +60,15 @@ def issue_ticket(center_code: str):
     response.status_code = status
     response.headers["Location"] = f"{bp.url_prefix}/tickets/{body['tracking_token']}"
     return response
+
+
+def _confirmed_by(actor, priority: str | None) -> dict | None:
+    """Who saw the visitor's document, for a priority class given by staff or reception
+    on the visitor's behalf (the issue event's private details; a kiosk's visitor
+    chose it themselves)."""
+    if actor.kind == "staff" and priority is not None:
+        return {"confirmed_by": actor.name}
+    return None
 
 
 def _group_commit() -> GroupCommit:
@@ -92,6 +104,7 @@ def _issued_json(s, result: issuing.IssueResult, service_code: str) -> dict:
         "called_at": None,
         "started_at": None,
         "ended_at": None,
+        "kind": ticket.kind,
         "tracking_token": ticket.tracking_token,
     }
     body["print"] = printing.print_state_json(ticket)

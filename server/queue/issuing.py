@@ -13,7 +13,12 @@ its audit event and its key. Guarantees, all in the caller's one transaction:
   key's primary key: the caller retries once and finds the winner's ticket);
 * the audit ``TicketEvent`` ("issue") and the changes for the live channel (ticket,
   then print state: queue/changes.py) are written and announced with the ticket, so a
-  rolled-back issue leaves and announces nothing.
+  rolled-back issue leaves and announces nothing;
+* a walk-in at a center with a hall capacity (and only there: one more count, by
+  ix_tickets_day) becomes an "outside" ticket when the hall is full: it holds its place
+  but is not callable until its visitor checks in (server/appointments/hall.py). Other
+  kinds (an appointment's check-in, a remote join) pass ``kind``, ``due_at`` and
+  ``callable_at`` themselves (docs/queue.md, "Appointments and absent tickets").
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from ..errors import Conflict, InvalidInput, NotFound
 from ..ledger.chain import note
 from ..models import (
+    ABSENT,
     LANE_NORMAL,
     LANE_PRIORITY,
     LANGUAGES,
@@ -116,6 +122,7 @@ class Place:
     target_wait_min: int
     daily_quota: int | None
     device: IssuingDevice | None  # the actor's device, if it belongs to this center
+    hall_capacity: int | None = None  # the center's; None: no limit, no count
 
 
 # Decides a new ticket's print state from its device: (state, reason), or None.
@@ -154,6 +161,7 @@ def find_place(
             0,
             None,
             None,
+            center.hall_capacity,
         )
     device = None
     if row.device_id is not None:
@@ -172,6 +180,7 @@ def find_place(
         row.target_wait_min,
         row.daily_quota,
         device,
+        row.hall_capacity,
     )
 
 
@@ -183,6 +192,7 @@ def _place_statement():
             Center.id.label("center_id"),
             Center.timezone,
             Center.priority_classes,
+            Center.hall_capacity,
             Service.id.label("service_id"),
             Service.prefix,
             Service.active,
@@ -235,10 +245,19 @@ def issue_at(
     idempotency_key: str | None = None,
     now: datetime | None = None,
     print_rule: PrintRule | None = None,
+    kind: str = "walk_in",
+    due_at: datetime | None = None,
+    callable_at: datetime | None = None,
+    details: dict | None = None,
 ) -> IssueResult:
     """Issue at ``place`` (find_place). ``print_rule``: the issuing device's ticket gets
     the print state it decides (server/printing.py's ``initial_print_state``) in its
-    INSERT; without one, no print state (tickets issued by the engine's other callers)."""
+    INSERT; without one, no print state (tickets issued by the engine's other callers).
+
+    ``kind``, ``due_at`` (default: now + the service's target wait) and ``callable_at``
+    (default: callable at once) are for server/appointments/: a walk-in ("walk_in") may
+    still become "outside" when the center's hall is full. ``details``: more for the
+    issue event's private details (never shown publicly: ledger PUBLIC_DETAILS)."""
     now = now or utcnow()
     if language not in LANGUAGES:
         raise InvalidInput(
@@ -268,6 +287,11 @@ def issue_at(
         )
     day = local_day(place.timezone, now)
     _check_quota(session, place, day)
+    if kind == "walk_in" and place.hall_capacity is not None:
+        from ..appointments.hall import present_count  # only centers with a hall limit
+
+        if present_count(session, place.center_id, day) >= place.hall_capacity:
+            kind, callable_at = "outside", ABSENT
 
     print_state = print_reason = None
     if print_rule is not None and place.device is not None:
@@ -285,7 +309,7 @@ def issue_at(
         "language": language,
         "tracking_token": new_tracking_token(),
         "lane": LANE_PRIORITY if priority else LANE_NORMAL,
-        "due_at": now + timedelta(minutes=place.target_wait_min),
+        "due_at": due_at or now + timedelta(minutes=place.target_wait_min),
         "waiting_since": now,
         "target_counter_id": None,
         "counter_id": None,
@@ -302,9 +326,13 @@ def issue_at(
         "print_reason": print_reason,
         "printed_at": None,
         "reprint_count": 0,
+        "kind": kind,
+        "callable_at": callable_at,
+        "checked_in_at": now if kind == "appointment" else None,  # made at its check-in
+        "passed_at": None,
     }
     values["id"] = conn.execute(_insert(Ticket), values).inserted_primary_key[0]
-    _record_issue(session, values, actor, now, priority)
+    _record_issue(session, values, actor, now, priority, details)
     if print_state is not None:
         announce(session, Change(ChangeKind.PRINT, print_state, values["id"]))
     if idempotency_key is not None:
@@ -322,7 +350,12 @@ def issue_at(
 
 
 def _record_issue(
-    session: Session, ticket: dict, actor: Actor, now: datetime, priority: str | None
+    session: Session,
+    ticket: dict,
+    actor: Actor,
+    now: datetime,
+    priority: str | None,
+    details: dict | None = None,
 ) -> None:
     """The audit event queue/audit.py's ``record`` writes for "issue", and its change."""
     fields = {
@@ -335,7 +368,7 @@ def _record_issue(
         "staff_id": actor.staff_id,
         "device_id": actor.device_id,
         "reason": None,
-        "details": {"priority": priority},
+        "details": {"priority": priority, **details} if details else {"priority": priority},
     }
     event_id = session.connection().execute(_insert(TicketEvent), fields).inserted_primary_key[0]
     note(

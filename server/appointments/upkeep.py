@@ -1,0 +1,105 @@
+"""Each minute (server/maintenance.py, one process per installation):
+
+* ``mark_no_show_bookings``: a booking not checked in by its start + the service's
+  late grace becomes no_show, releasing its place (a late visitor may still get a
+  walk-in ticket where the service says so: checkin.py);
+* ``release_absent``: an absent ticket (remote or outside, not checked in) is *passed
+  over* once a ticket of its service, in its lane or a later one, with a later due time
+  was called after it joined: ``passed_at`` is set to that call's time. It keeps its
+  place until ``passed_at`` + the center's ``absent_hold_min``, then becomes no_show
+  (reason "not_checked_in", an audit event like any other, so the ledger sees it).
+
+Both are idempotent: a second run, or two processes at once, change nothing more.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from ..models import ABSENT, Appointment, Center, Service, Ticket, utcnow
+from ..queue.actor import SYSTEM
+from ..queue.audit import Change, ChangeKind, announce, record
+
+
+def mark_no_show_bookings(session: Session, now: datetime | None = None) -> int:
+    """Bookings past start + grace and never checked in -> no_show. Returns how many."""
+    now = now or utcnow()
+    rows = session.execute(
+        select(Appointment, Service.late_grace_min)
+        .join(Service, Service.id == Appointment.service_id)
+        .where(Appointment.state == "booked", Appointment.start < now)
+        .with_for_update(of=Appointment)
+    ).all()
+    changed = 0
+    for appointment, grace in rows:
+        if appointment.start + timedelta(minutes=grace) < now:
+            appointment.state = "no_show"
+            changed += 1
+    return changed
+
+
+def release_absent(session: Session, now: datetime | None = None) -> int:
+    """Mark absent tickets passed over, and release those whose hold is over. Returns
+    the tickets released (made no_show)."""
+    now = now or utcnow()
+    absent = select(Ticket).where(
+        Ticket.status == "waiting", Ticket.callable_at == ABSENT, Ticket.target_counter_id.is_(None)
+    )
+    _mark_passed(session, now)
+    released = 0
+    rows = session.execute(
+        absent.add_columns(Center.absent_hold_min)
+        .join(Center, Center.id == Ticket.center_id)
+        .where(Ticket.passed_at.is_not(None))
+        .with_for_update(of=Ticket)
+    ).all()
+    for ticket, hold_min in rows:
+        if ticket.passed_at + timedelta(minutes=hold_min) <= now:
+            ticket.status = "no_show"
+            ticket.ended_at = now
+            record(session, ticket, "no_show", "waiting", SYSTEM, now, reason="not_checked_in")
+            released += 1
+    return released
+
+
+def _mark_passed(session: Session, now: datetime) -> int:
+    """passed_at := the first call, after the absent ticket joined, of a ticket of its
+    service with a later due time in its lane or a later one (call-next stepped over it)."""
+    later = aliased(Ticket)
+    first_pass = (
+        select(func.min(later.called_at))
+        .where(
+            later.service_id == Ticket.service_id,
+            later.business_day == Ticket.business_day,
+            later.lane >= Ticket.lane,
+            later.due_at > Ticket.due_at,
+            later.called_at.is_not(None),
+            later.called_at >= Ticket.issued_at,
+            later.called_at <= now,
+        )
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Ticket, first_pass)
+        .where(
+            Ticket.status == "waiting",
+            Ticket.callable_at == ABSENT,
+            Ticket.target_counter_id.is_(None),
+            Ticket.passed_at.is_(None),
+        )
+        .with_for_update(of=Ticket)
+    ).all()
+    marked = 0
+    for ticket, passed in rows:
+        if passed is not None:
+            ticket.passed_at = passed
+            marked += 1
+            # The phone page says until when the place is held (ticket.updated).
+            change = Change(
+                ChangeKind.TICKET, "pass", ticket.id, (), ticket.center_id, ticket.service_id
+            )
+            announce(session, change)
+    return marked
