@@ -1,7 +1,8 @@
 """The managers' screens: the live dashboard (/manage: a center's figures, alerts,
 charts and reports, or every center side by side for a network admin) and the admin
-pages (/manage/admin: a center's catalog, counters, staff, devices, hours and audit
-log).
+pages (/manage/admin: a center's catalog, counters, staff, devices, hours, booking
+settings and audit log), and the reception's tablet at the door (/reception: tickets
+issued on a visitor's behalf, bookings checked in, how long for each service).
 
 The pages hold no data: the browser logs in with the session cookie
 (server/static/staff_session.js, shared with the counter page) and reads and changes

@@ -1,5 +1,5 @@
-"""The two pages; the figures come from the API (/api/v1/centers/<c>/dashboard, the
-charts as SVG, .../report, .../admin) and then live over /live."""
+"""The pages; the figures come from the API (/api/v1/centers/<c>/dashboard, the
+charts as SVG, .../report, .../admin, .../services) and then live over /live."""
 
 from __future__ import annotations
 
@@ -24,3 +24,9 @@ def dashboard():
 @bp.get("/manage/admin")
 def admin():
     return render_screen("manage/admin.html", TRANSLATIONS, language=_language())
+
+
+@bp.get("/reception")
+def reception():
+    """The volunteers' tablet at the door (manage/static/reception.js)."""
+    return render_screen("manage/reception.html", TRANSLATIONS, language=_language())

@@ -15,7 +15,12 @@
   ``TOKEN_CACHE_TTL_S``.
 * Roles: staff act at the counters of their own center assigned to them (a new account
   gets every counter the center has: server/staff_counters.py); managers also change
-  their center's catalog; admins with no center act everywhere.
+  their center's catalog; admins with no center act everywhere. ``reception`` (the
+  volunteers' door screen, /reception) issues tickets on a visitor's behalf, checks
+  bookings in and reads the catalog with its estimates; it never works at a counter
+  (no call, serve, transfer, counter state), nor reads reports, history or the ledger.
+  It is let in only where a view names it (``RECEPTION_ROLES``): every other check
+  defaults to COUNTER_ROLES.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ from .queue.actor import Actor
 
 # Who may change a center's catalog, counters, staff, devices and settings.
 MANAGER_ROLES = ("manager", "admin")
+# Who may issue a ticket on a visitor's behalf and check a booking in (and read the
+# catalog the reception screen shows): the counter roles and the door's volunteers.
+RECEPTION_ROLES = (*COUNTER_ROLES, "reception")
 
 STAFF_TOKEN_PREFIX = "st_"
 DEVICE_TOKEN_PREFIX = "dv_"
@@ -97,7 +105,8 @@ def create_staff(
         role=role,
         center_id=center.id if center else None,
     )
-    if center is not None:  # every counter it has now; the admin page narrows it
+    if center is not None and role in COUNTER_ROLES:
+        # Every counter it has now; the admin page narrows it. Reception works at none.
         user.counter_links = [CounterStaff(counter=c) for c in center.counters]
     session.add(user)
     session.flush()
@@ -302,8 +311,15 @@ def require_staff(actor: Actor | None, center_id: int, *, roles=COUNTER_ROLES) -
     return actor
 
 
-def require_member(actor: Actor | None, center_id: int, *, device_kinds=("kiosk", "display")):
-    """A device of ``center_id`` of one of ``device_kinds``, or staff of that center."""
+def require_member(
+    actor: Actor | None,
+    center_id: int,
+    *,
+    device_kinds=("kiosk", "display"),
+    roles=COUNTER_ROLES,
+):
+    """A device of ``center_id`` of one of ``device_kinds``, or staff of that center with
+    one of ``roles``."""
     if actor is None:
         raise Unauthorized("send 'Authorization: Bearer <token>'")
     if actor.kind == "device":
@@ -312,4 +328,4 @@ def require_member(actor: Actor | None, center_id: int, *, device_kinds=("kiosk"
         if actor.role not in device_kinds:
             raise Forbidden(f"a {actor.role} device cannot do this")
         return actor
-    return require_staff(actor, center_id)
+    return require_staff(actor, center_id, roles=roles)

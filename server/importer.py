@@ -44,12 +44,27 @@ CENTER_DEFAULTS = {
     "call_policy": "strict",
     "priority_ratio": 2,
     "recalls_before_no_show": 1,
+    "breaks": [],
+    "closed_weekdays": [],
+    "closed_days": [],
+    "hall_capacity": None,
+    "remote_joining": False,
+    "absent_hold_min": 15,
 }
 SERVICE_DEFAULTS = {
     "target_wait_min": 15,
     "default_service_min": 5,
     "daily_quota": None,
     "active": True,
+    "bookable": False,
+    "slot_min": 15,
+    "bookings_per_slot": 1,
+    "booking_days_ahead": 14,
+    "checkin_early_min": 30,
+    "late_grace_min": 10,
+    "after_grace": "walk_in",
+    "remote_joining": False,
+    "remote_daily_cap": None,
 }
 
 
@@ -87,6 +102,8 @@ def load_center_file(path: str | Path) -> dict[str, Any]:
         where = f"line {mark.line + 1}" if mark else "parse error"
         problem = getattr(exc, "problem", None) or str(exc)
         raise CenterFileError(f"{path}: {where}: {problem}") from exc
+    except ValueError as exc:  # an unquoted date YAML cannot make, e.g. 2026-13-01
+        raise CenterFileError(f"{path}: not a date: {exc}") from exc
     if not isinstance(data, dict):
         raise CenterFileError(f"{path}: the file must hold one center (a mapping)")
     return data

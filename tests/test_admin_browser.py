@@ -59,10 +59,10 @@ def test_manager_changes_a_service_rotates_a_token_and_reads_the_log(
     expect(page.locator("#message")).to_contain_text("prefix")
     expect(page.locator("#message")).to_have_class("message bad")
 
-    # Staff accounts: a manager is offered no admin role.
+    # Staff accounts: a manager is offered no admin role (staff, manager, reception).
     page.click("#tabs button[data-tab='staff']")
     options = page.locator("#add-staff select[name=role] option")
-    expect(options).to_have_count(2)
+    expect(options).to_have_count(3)
 
     # A new display token, shown once, works at once.
     page.click("#tabs button[data-tab='devices']")

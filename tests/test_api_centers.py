@@ -173,6 +173,12 @@ def test_services_catalog(client, db, api):
         "call_policy": "strict",
         "priority_ratio": 2,
         "recalls_before_no_show": 1,
+        "breaks": [],
+        "closed_weekdays": [],
+        "closed_days": [],
+        "hall_capacity": None,
+        "remote_joining": False,
+        "absent_hold_min": 15,
     }
     assert [c["code"] for c in body["categories"]] == ["pensions", "employment"]
     assert body["categories"][1]["name"] == factories.names("Employment")

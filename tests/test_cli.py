@@ -349,7 +349,7 @@ def test_demo_no_serve_sets_up_the_demo_center_and_prints_logins(novbe, engine):
             d.token_hash for d in devices
         )
         users = s.scalars(select(StaffUser)).all()
-        assert len(users) == 7  # a manager and one login per counter
+        assert len(users) == 8  # a manager, reception, and one login per counter
         password = re.search(r"password for all: (\S+)\)", out).group(1)
         for user in users:
             assert user.username in out
@@ -358,7 +358,7 @@ def test_demo_no_serve_sets_up_the_demo_center_and_prints_logins(novbe, engine):
     # Running it again keeps the users and hands out fresh device tokens.
     again = re.findall(r"\bdv_[A-Za-z0-9_-]+", ok(novbe("demo", "--no-serve")))
     assert len(again) == len(tokens) and not set(again) & set(tokens)
-    assert count(engine, StaffUser) == 7
+    assert count(engine, StaffUser) == 8
 
 
 # --- serve ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from server.demo.morning import MIN_WAITING, WALKTHROUGH_COUNTER
 from server.demo.setup import set_up_demo
 from server.ledger import signing_key
 from server.ledger.verify import verify_database
-from server.models import Center, Rating, Ticket, TicketEvent
+from server.models import Appointment, Center, Rating, StaffUser, Ticket, TicketEvent
 from server.queue import OUT_OF_ORDER_REASONS, business_day, current_ticket, expire_all_centers
 
 BAKU = ZoneInfo("Asia/Baku")
@@ -79,3 +79,48 @@ def test_setting_the_demo_up_again_the_same_day_adds_no_second_morning(app, db):
         set_up_demo(now=now + timedelta(minutes=30))
     with db.read() as s:
         assert len(s.scalars(select(Ticket)).all()) == first
+
+
+@pytest.mark.parametrize(
+    "local",
+    [datetime(2026, 3, 12, 9, 5), datetime(2026, 3, 12, 13, 30), datetime(2026, 3, 12, 20, 10)],
+    ids=lambda t: t.strftime("%H%M"),
+)
+def test_the_demo_shows_bookings_a_break_a_closed_day_and_reception(app, db, local):
+    now = local.replace(tzinfo=BAKU).astimezone(UTC)
+    with app.app_context():
+        info = set_up_demo(now=now)
+    assert ("reception", "reception", "") in info.logins
+    assert "/reception" in info.describe("http://demo")
+    with db.read() as s:
+        center = s.scalar(select(Center))
+        today = business_day(center, now)
+        # A lunch break inside today's hours that is still ahead, and a closed day soon.
+        assert len(center.breaks) == 1
+        lunch = center.breaks[0]
+        assert center.opens_at.strftime("%H:%M") <= lunch["from"] < lunch["to"]
+        assert lunch["to"] <= center.closes_at.strftime("%H:%M")
+        assert lunch["to"] > local.strftime("%H:%M")
+        assert (today + timedelta(days=2)).isoformat() in center.closed_days
+        assert center.remote_joining and center.hall_capacity
+        bookable = {svc.code for svc in center.services if svc.bookable}
+        assert {"pension-new", "job-seeker", "consultation"} <= bookable
+        assert any(svc.remote_joining for svc in center.services)
+        user = s.scalar(select(StaffUser).where(StaffUser.username == "reception"))
+        assert user.role == "reception" and user.counter_links == []
+        # Today's bookings, for the counters' and the dashboard's lists and the reports.
+        appointments = s.scalars(select(Appointment)).all()
+        states = {a.state for a in appointments}
+        assert {a.business_day for a in appointments} == {today}
+        assert "booked" in states and "checked_in" in states, states
+        checked_in = [a for a in appointments if a.state == "checked_in"]
+        for appointment in checked_in:
+            ticket = s.get(Ticket, appointment.ticket_id)
+            assert ticket.kind == "appointment" and ticket.due_at == appointment.start
+            assert appointment.checked_in_at <= now
+        if local.hour >= 13:  # a morning long enough for bookings that nobody came to
+            assert "no_show" in states, states
+            assert any(s.get(Ticket, a.ticket_id).status == "done" for a in checked_in)
+        # None of it at the walkthrough counter: a newcomer there is still called first.
+        counter = next(c for c in center.counters if c.label == WALKTHROUGH_COUNTER)
+        assert not {a.service_id for a in appointments} & set(counter.service_ids)

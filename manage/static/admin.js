@@ -29,7 +29,7 @@
       return;
     }
     $("who-name").textContent = user.username;
-    if (user.role === "staff") return showView("refused");
+    if (!["manager", "admin"].includes(user.role)) return showView("refused");
     state.center = new URLSearchParams(location.search).get("center") || user.center;
     if (!state.center) return showView("pick");
     $("center-code").textContent = state.center;

@@ -108,8 +108,8 @@
   }
 
   function roles() {
-    // Only admins make admins (the server says so too).
-    const list = StaffSession.user.role === "admin" ? ["staff", "manager", "admin"] : ["staff", "manager"];
+    // Only admins make admins (the server says so too). Reception: the door's tablet.
+    const list = StaffSession.user.role === "admin" ? ["staff", "manager", "reception", "admin"] : ["staff", "manager", "reception"];
     return list.map((role) => [role, t(`admin.role.${role}`)]);
   }
 
@@ -154,7 +154,9 @@
     add.addEventListener("submit", (event) => {
       event.preventDefault();
       const f = add.elements;
-      change("POST", centerPath("/staff"), { username: f.username.value.trim(), password: f.password.value, role: f.role.value, counters: labelsOf(f.counters.value) });
+      // Reception works at no counter (the server refuses it any): none to assign.
+      const counters = f.role.value === "reception" ? [] : labelsOf(f.counters.value);
+      change("POST", centerPath("/staff"), { username: f.username.value.trim(), password: f.password.value, role: f.role.value, counters });
     });
     return el(
       "div",

@@ -49,11 +49,19 @@ from .devices import (
     rotate_device_token,
     update_device,
 )
-from .settings import CENTER_FIELDS, center_json, center_state, create_center, update_center
+from .settings import (
+    CALENDAR_FIELDS,
+    CENTER_FIELDS,
+    center_json,
+    center_state,
+    create_center,
+    update_center,
+)
 from .staff import create_staff, get_staff_at, reset_password, staff_state, update_staff
 
 __all__ = [
     "AUDIT_PAGE_SIZE",
+    "CALENDAR_FIELDS",
     "CENTER_FIELDS",
     "SERVICE_FIELDS",
     "category_state",

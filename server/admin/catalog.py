@@ -21,6 +21,18 @@ from ..queue.changes import Change, ChangeKind, announce
 from . import validation as check
 from .audit import Row, apply_values, record, record_update
 
+# Booking and joining from home (server/appointments/; docs/appointments.md "Settings").
+BOOKING_FIELDS = (
+    "bookable",
+    "slot_min",
+    "bookings_per_slot",
+    "booking_days_ahead",
+    "checkin_early_min",
+    "late_grace_min",
+    "after_grace",
+    "remote_joining",
+    "remote_daily_cap",
+)
 SERVICE_FIELDS = {
     "category",
     "prefix",
@@ -30,6 +42,7 @@ SERVICE_FIELDS = {
     "daily_quota",
     "active",
     "position",
+    *BOOKING_FIELDS,
 }
 
 
@@ -74,6 +87,7 @@ def service_state(service: Service) -> dict:
         "default_service_min": service.default_service_min,
         "daily_quota": service.daily_quota,
         "active": service.active,
+        **{name: getattr(service, name) for name in BOOKING_FIELDS},
     }
 
 
@@ -174,6 +188,42 @@ def service_values(session: Session, center: Center, data: dict, service: Servic
         values["active"] = check.boolean(data["active"], "active")
     if "position" in data:
         values["position"] = check.position(data["position"])
+    values.update(_booking_values(data))
+    return values
+
+
+def _booking_values(data: dict) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in ("bookable", "remote_joining"):
+        if name in data:
+            values[name] = check.boolean(data[name], name)
+    if "slot_min" in data:
+        values["slot_min"] = check.whole_number(
+            data["slot_min"], "slot_min", minimum=check.MIN_SLOT_MIN, maximum=check.MAX_SLOT_MIN
+        )
+    if "bookings_per_slot" in data:
+        values["bookings_per_slot"] = check.whole_number(
+            data["bookings_per_slot"],
+            "bookings_per_slot",
+            minimum=1,
+            maximum=check.MAX_BOOKINGS_PER_SLOT,
+        )
+    if "booking_days_ahead" in data:
+        values["booking_days_ahead"] = check.whole_number(
+            data["booking_days_ahead"],
+            "booking_days_ahead",
+            minimum=0,
+            maximum=check.MAX_DAYS_AHEAD,
+        )
+    for name in ("checkin_early_min", "late_grace_min"):
+        if name in data:
+            values[name] = check.minutes(data[name], name, minimum=0)
+    if "after_grace" in data:
+        values["after_grace"] = check.one_of(data["after_grace"], "after_grace", check.AFTER_GRACE)
+    if "remote_daily_cap" in data:
+        values["remote_daily_cap"] = check.optional_count(
+            data["remote_daily_cap"], "remote_daily_cap", minimum=0, maximum=check.MAX_DAILY_QUOTA
+        )
     return values
 
 

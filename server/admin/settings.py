@@ -1,8 +1,10 @@
-"""A center and its settings: name, time zone, opening hours, priority classes and the
+"""A center and its settings: name, time zone, opening hours, priority classes, the
 call policy (how call-next mixes priority visitors in, and how many recalls come
-before a no-show). The admin page changes the hours and classes, ``PATCH /policy``
-the call policy, and a center file all of them; each goes through
-:func:`update_center`."""
+before a no-show), and the calendar and door settings of appointments (breaks, closed
+weekdays and days, the hall's capacity, joining from home, how long an absent ticket
+keeps its place once passed over). The admin page changes the hours, classes,
+calendar and door settings, ``PATCH /policy`` the call policy, and a center file all of
+them; each goes through :func:`update_center`."""
 
 from __future__ import annotations
 
@@ -18,6 +20,15 @@ from . import validation as check
 from .audit import apply_values, record, record_update
 from .catalog import catalog_changed
 
+# The calendar (server/appointments/calendar.py) and the door (hall.py, remote.py).
+CALENDAR_FIELDS = (
+    "breaks",
+    "closed_weekdays",
+    "closed_days",
+    "hall_capacity",
+    "remote_joining",
+    "absent_hold_min",
+)
 CENTER_FIELDS = {
     "name",
     "timezone",
@@ -26,6 +37,7 @@ CENTER_FIELDS = {
     "call_policy",
     "priority_ratio",
     "recalls_before_no_show",
+    *CALENDAR_FIELDS,
 }
 MAX_PRIORITY_RATIO = 100
 MAX_RECALLS = 10
@@ -44,6 +56,12 @@ def center_state(center: Center) -> dict:
         "call_policy": center.call_policy,
         "priority_ratio": center.priority_ratio,
         "recalls_before_no_show": center.recalls_before_no_show,
+        "breaks": [dict(b) for b in center.breaks or []],
+        "closed_weekdays": list(center.closed_weekdays or []),
+        "closed_days": list(center.closed_days or []),
+        "hall_capacity": center.hall_capacity,
+        "remote_joining": bool(center.remote_joining),
+        "absent_hold_min": center.absent_hold_min,
     }
 
 
@@ -61,7 +79,7 @@ def create_center(
     code = check.code(data.get("code"), "code")
     if "name" not in data:
         check.fail("name", "is required")
-    values = _values(data, DEFAULT_HOURS)
+    values = _values(data, DEFAULT_HOURS, [])
     if session.scalar(select(Center).where(Center.code == code)) is not None:
         check.fail("code", f"center '{code}' already exists")
     center = Center(code=code, **values)
@@ -76,15 +94,16 @@ def update_center(
 ) -> Center:
     """Change any of CENTER_FIELDS; all are checked before any is applied."""
     check.reject_unknown(data, CENTER_FIELDS)
-    values = _values(data, (center.opens_at, center.closes_at))
+    values = _values(data, (center.opens_at, center.closes_at), center.breaks or [])
     before, after = apply_values(center, values, center_state)
     if record_update(session, actor, center.id, "center", center.code, before, after, now):
         catalog_changed(session, center)
     return center
 
 
-def _values(data: dict, hours: tuple[time, time]) -> dict[str, Any]:
-    """The checked column values of ``data``; ``hours``: the opening hours so far."""
+def _values(data: dict, hours: tuple[time, time], breaks: list) -> dict[str, Any]:
+    """The checked column values of ``data``; ``hours`` and ``breaks``: the opening hours
+    and breaks so far (new hours must still hold the breaks kept)."""
     values: dict[str, Any] = {}
     if "name" in data:
         values["name"] = check.names(data["name"], "name")
@@ -106,6 +125,23 @@ def _values(data: dict, hours: tuple[time, time]) -> dict[str, Any]:
             "recalls_before_no_show",
             minimum=0,
             maximum=MAX_RECALLS,
+        )
+    if "breaks" in data or "hours" in data:
+        opens, closes = values.get("opens_at", hours[0]), values.get("closes_at", hours[1])
+        values["breaks"] = check.breaks(data.get("breaks", breaks), opens, closes)
+    if "closed_weekdays" in data:
+        values["closed_weekdays"] = check.weekdays(data["closed_weekdays"])
+    if "closed_days" in data:
+        values["closed_days"] = check.dates(data["closed_days"])
+    if "hall_capacity" in data:
+        values["hall_capacity"] = check.optional_count(
+            data["hall_capacity"], "hall_capacity", minimum=1, maximum=check.MAX_HALL_CAPACITY
+        )
+    if "remote_joining" in data:
+        values["remote_joining"] = check.boolean(data["remote_joining"], "remote_joining")
+    if "absent_hold_min" in data:
+        values["absent_hold_min"] = check.minutes(
+            data["absent_hold_min"], "absent_hold_min", minimum=0
         )
     return values
 

@@ -14,7 +14,7 @@ it is :class:`NotFound`).
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import date, datetime, time
 from typing import Any, NoReturn, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -201,3 +201,93 @@ def code_list(value: Any, field: str) -> list[str]:
     if len(set(value)) != len(value):
         fail(field, "lists a service twice")
     return list(value)
+
+
+# --- the booking settings and the center's calendar (docs/appointments.md, "Settings") ---
+
+AFTER_GRACE = ("walk_in", "refuse")  # services.after_grace
+MAX_BREAKS = 10
+MAX_CLOSED_DAYS = 400  # a year of holidays ahead and some behind
+MAX_HALL_CAPACITY = 100_000
+MAX_BOOKINGS_PER_SLOT = 1_000
+MIN_SLOT_MIN, MAX_SLOT_MIN = 5, 240  # services.slot_min's check
+MAX_DAYS_AHEAD = 366
+
+
+def optional_count(value: Any, field: str, *, minimum: int, maximum: int) -> int | None:
+    """A whole number in bounds, or None (no limit)."""
+    if value is None:
+        return None
+    return whole_number(value, field, minimum=minimum, maximum=maximum)
+
+
+def breaks(value: Any, opens: time, closes: time, field: str = "breaks") -> list[dict]:
+    """The center's daily breaks, ``[{from: "13:00", to: "14:00"}]``: each within the
+    opening hours, none overlapping another. Stored in order of the day."""
+    if not isinstance(value, list):
+        fail(field, 'must be a list like [{from: "13:00", to: "14:00"}]')
+    if len(value) > MAX_BREAKS:
+        fail(field, f"at most {MAX_BREAKS} breaks")
+    spans: list[tuple[time, time, int]] = []
+    for i, item in enumerate(value):
+        where = f"{field}[{i}]"
+        if not isinstance(item, dict):
+            fail(where, 'must be a mapping like {from: "13:00", to: "14:00"}')
+        extra = sorted(map(str, set(item) - {"from", "to"}))
+        if extra:
+            fail(f"{where}.{extra[0]}", "unknown field; a break has from and to")
+        start = clock_time(item.get("from"), f"{where}.from")
+        end = clock_time(item.get("to"), f"{where}.to")
+        if end <= start:
+            fail(where, "to must be later than from")
+        if start < opens or end > closes:
+            fail(
+                where,
+                f"must be within the opening hours {opens:%H:%M} to {closes:%H:%M}",
+            )
+        spans.append((start, end, i))
+    spans.sort()
+    for (_, first_end, i), (second_start, _, j) in zip(spans, spans[1:], strict=False):
+        if second_start < first_end:
+            fail(f"{field}[{max(i, j)}]", f"overlaps {field}[{min(i, j)}]")
+    return [{"from": f"{s:%H:%M}", "to": f"{e:%H:%M}"} for s, e, _ in spans]
+
+
+def weekdays(value: Any, field: str = "closed_weekdays") -> list[int]:
+    """Weekdays the center is closed, 0 = Monday to 6 = Sunday, each once; sorted."""
+    if (
+        not isinstance(value, list)
+        or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 6 for d in value)
+        or len(set(value)) != len(value)
+    ):
+        fail(field, "must be a list of different weekdays, 0 (Monday) to 6 (Sunday)")
+    if len(value) == 7:
+        fail(field, "cannot close every day of the week")
+    return sorted(value)
+
+
+def dates(value: Any, field: str = "closed_days") -> list[str]:
+    """Days the center is closed (holidays), ISO dates; each once, sorted. A center
+    file's unquoted 2026-12-31 arrives as a date and is taken as one."""
+    if not isinstance(value, list):
+        fail(field, 'must be a list of dates like ["2026-12-31"]')
+    if len(value) > MAX_CLOSED_DAYS:
+        fail(field, f"at most {MAX_CLOSED_DAYS} days")
+    days: list[date] = []
+    for i, item in enumerate(value):
+        where = f"{field}[{i}]"
+        if isinstance(item, date) and not isinstance(item, datetime):
+            day = item
+        else:
+            try:
+                if not isinstance(item, str) or len(item) != 10:
+                    raise ValueError
+                day = date.fromisoformat(item)
+            except ValueError:
+                fail(where, f'must be a date like "2026-12-31", not {item!r}')
+        if problem := limits.day_problem(day):
+            fail(where, problem)
+        if day in days:
+            fail(where, f"{day.isoformat()} is listed twice")
+        days.append(day)
+    return [day.isoformat() for day in sorted(days)]

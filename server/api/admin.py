@@ -232,9 +232,11 @@ def rotate_device_token(center_code: str, name: str):
 
 @bp.patch("/centers/<center_code>/settings")
 def update_center_settings(center_code: str):
-    """The hours and priority classes (the call policy is PATCH /centers/<c>/policy)."""
+    """The hours, priority classes, calendar (breaks, closed weekdays and days) and door
+    settings (hall capacity, joining from home, absent hold); the call policy is
+    PATCH /centers/<c>/policy."""
     data = json_body()
-    reject_unknown(data, {"hours", "priority_classes"})
+    reject_unknown(data, {"hours", "priority_classes", *admin.CALENDAR_FIELDS})
     with managing(center_code, write=True) as (s, actor, center):
         body = admin.center_json(admin.update_center(s, actor, center, data))
     return jsonify(body)

@@ -11,9 +11,9 @@ from flask import jsonify
 from sqlalchemy.orm import Session
 
 from .. import admin, queue
-from ..auth import require_member
+from ..auth import RECEPTION_ROLES, require_member
 from ..extensions import db
-from ..models import Center
+from ..models import COUNTER_ROLES, Center
 from ..queue.lookup import get_center, get_service
 from . import bp
 from .admin import managing
@@ -24,12 +24,12 @@ POLICY = {"call_policy", "priority_ratio", "recalls_before_no_show"}
 
 
 @contextmanager
-def _as_member(center_code: str) -> Iterator[tuple[Session, Center]]:
-    """A read session on a center for its devices and staff."""
+def _as_member(center_code: str, roles=COUNTER_ROLES) -> Iterator[tuple[Session, Center]]:
+    """A read session on a center for its devices and its staff with one of ``roles``."""
     actor = authenticated_actor()
     with db.read() as s:
         center = get_center(s, center_code)
-        require_member(actor, center.id)
+        require_member(actor, center.id, roles=roles)
         yield s, center
 
 
@@ -42,8 +42,9 @@ def center_queue(center_code: str):
 
 @bp.get("/centers/<center_code>/services")
 def center_services(center_code: str):
-    """The catalog as a kiosk shows it: categories, services, names, current estimates."""
-    with _as_member(center_code) as (s, center):
+    """The catalog as a kiosk shows it: categories, services, names, current estimates
+    (the reception screen too: how long for each service)."""
+    with _as_member(center_code, RECEPTION_ROLES) as (s, center):
         loads = queue.service_loads(s, list(center.services))
         stats = {row["service"]: row for row in queue.queue_stats(s, center)["services"]}
         body = {

@@ -19,6 +19,11 @@ Invariants:
 * Visitors still wait for other services and other counters are busy, so the display
   and the dashboard show a live queue.
 * The same day gives the same morning (the random numbers are seeded with the date).
+* Bookings (:data:`BOOKED_SERVICES`, none served at the walkthrough counter): some of
+  the morning's slots were booked; most of those visitors checked in at the kiosk a
+  few minutes early and were called in the documented order, some never came (no-show,
+  as the upkeep marks them); later slots today are booked and waiting for their
+  visitors, and one visitor has checked in for a slot that is about to start.
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..appointments.booking import book
+from ..appointments.checkin import check_in
+from ..appointments.slots import grid
+from ..appointments.upkeep import mark_no_show_bookings
 from ..auth import device_actor, staff_actor
 from ..models import Center, Counter, CounterService, Device, Service, StaffUser, Ticket, utcnow
 from ..queue import (
@@ -64,6 +73,13 @@ PRIORITY_SHARE = 0.12
 OUT_OF_ORDER_SHARE = 0.05
 OUT_OF_ORDER_REASONS_SEEN = ("accessibility", "appointment", "returning_visitor", "same_family")
 OUT_OF_ORDER_WEIGHTS = (4, 3, 2, 1)
+# Bookings: services booked (center.yaml makes them bookable; the walkthrough counter
+# serves none), the share of slots booked before now and after, and of the morning's
+# booked visitors those who never came (ASAN's day: 29%; a demo shows a few).
+BOOKED_SERVICES = ("job-seeker", "child-benefit", "consultation")
+BOOKED_BEFORE_SHARE = 0.3
+BOOKED_LATER_SHARE = 0.2
+BOOKING_NO_SHOW_SHARE = 0.25
 
 
 @dataclass
@@ -101,21 +117,25 @@ def seed_morning(
     desks = _desks(session, center, rng, begin)
 
     kiosk_actor = device_actor(kiosk)
-    upcoming = list(arrivals)
+    upcoming = sorted(
+        [(at, service, None) for at, service in arrivals]
+        + _bookings(session, center, rng, begin, now),
+        key=lambda item: item[0],
+    )
     while True:
         open_desks = [desk for desk in desks if not desk.done]
         if not open_desks:
             break
         desk = min(open_desks, key=lambda d: d.free_at)
         while upcoming and upcoming[0][0] <= desk.free_at:
-            at, service = upcoming.pop(0)
-            _issue(session, center, service, rng, kiosk_actor, at)
+            _arrive(session, center, rng, kiosk_actor, *upcoming.pop(0))
         if desk.free_at >= now - timedelta(minutes=2):
             desk.done = True
             continue
         _serve_next(session, desk, rng, now, keep_serving=desk.counter is not walkthrough)
-    for at, service in upcoming:  # arrived after the last call
-        _issue(session, center, service, rng, kiosk_actor, at)
+    for item in upcoming:  # arrived after the last call
+        _arrive(session, center, rng, kiosk_actor, *item)
+    mark_no_show_bookings(session, now)  # as the upkeep would have, each minute
     walkthrough_desk = next((d for d in desks if d.counter is walkthrough), None)
     if walkthrough_desk is not None:
         _clear_walkthrough_queue(session, walkthrough_desk, quiet, now)
@@ -174,6 +194,57 @@ def _issue(
     priority = rng.choice(center.priority_classes) if rng.random() < PRIORITY_SHARE else None
     language = rng.choices(LANGUAGES, weights=LANGUAGE_WEIGHTS)[0]
     issue_ticket(session, center.code, service.code, language, priority, actor, now=at)
+
+
+def _arrive(
+    session: Session,
+    center: Center,
+    rng: random.Random,
+    actor: Actor,
+    at: datetime,
+    service: Service,
+    code: str | None,
+) -> None:
+    """A walk-in takes a ticket, or a booked visitor checks in with their code."""
+    if code is None:
+        _issue(session, center, service, rng, actor, at)
+    else:
+        check_in(session, center.code, code, actor, now=at)
+
+
+def _bookings(
+    session: Session, center: Center, rng: random.Random, begin: datetime, now: datetime
+) -> list[tuple[datetime, Service, str]]:
+    """Book some of today's slots of :data:`BOOKED_SERVICES` (made a day or two ahead);
+    returns the check-ins to come: a few minutes before each slot of the morning whose
+    visitor came, and one now for the next slot whose check-in is open."""
+    today = business_day(center, now)
+    arrivals: list[tuple[datetime, Service, str]] = []
+    for service in center.services:
+        if service.code not in BOOKED_SERVICES or not service.bookable:
+            continue
+        checked_in_now = False
+        for slot in grid(center, service, today):
+            opens = slot - timedelta(minutes=service.checkin_early_min)
+            past = slot < now
+            if slot < begin or rng.random() >= (
+                BOOKED_BEFORE_SHARE if past else BOOKED_LATER_SHARE
+            ):
+                continue
+            made = begin - timedelta(hours=rng.uniform(3, 40))
+            language = rng.choices(LANGUAGES, weights=LANGUAGE_WEIGHTS)[0]
+            appointment = book(session, center.code, service.code, slot, language, now=made)
+            if past:
+                if rng.random() < BOOKING_NO_SHOW_SHARE:
+                    continue  # never came: no-show once its grace is over
+                early = timedelta(minutes=rng.uniform(1, min(service.checkin_early_min, 20)))
+                at = max(slot - early, opens, begin)
+                if at < now - timedelta(minutes=1):
+                    arrivals.append((at, service, appointment.code))
+            elif not checked_in_now and opens < now:
+                checked_in_now = True  # here already, for a slot about to start
+                arrivals.append((now - timedelta(minutes=1), service, appointment.code))
+    return arrivals
 
 
 def _serve_next(

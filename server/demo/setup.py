@@ -20,6 +20,13 @@ from .morning import seed_morning
 CENTER_FILE = Path(__file__).with_name("center.yaml")
 DEMO_PASSWORD = "novbe-demo"
 DEMO_PRINTER_PORT = 9100  # kiosk-1's printer in center.yaml, the loopback printer's default
+RECEPTION_USER = "reception"
+# The demo's lunch break (a bookable service's slots skip it), and its closed day:
+# BREAK long, starting BREAK_AFTER after the hour the demo starts; the day CLOSED_IN
+# days ahead (center.yaml's breaks and closed_days are kept where they fit).
+BREAK = timedelta(minutes=60)
+BREAK_AFTER = timedelta(hours=2)
+CLOSED_IN = timedelta(days=2)
 # The demo center is open from before its morning until well after the demo starts.
 OPEN_BEFORE = timedelta(hours=3)
 OPEN_AFTER = timedelta(hours=8)
@@ -37,13 +44,17 @@ class DemoInfo:
         lines.append(f"Staff logins (password for all: {DEMO_PASSWORD}):")
         for user, role, counter in self.logins:
             where = f"counter {counter}" if counter else "whole center"
-            lines.append(f"  {user:<10} {role:<8} {where}")
+            if role == "reception":
+                where = "the door's tablet: issue, check in, how long"
+            lines.append(f"  {user:<10} {role:<9} {where}")
         lines += ["", "Screens (open a device's link once; it keeps its token):"]
         for kind, name, token in self.devices:
             lines.append(f"  {kind:<8} {base_url}/{kind}/{name}#token={token}")
         lines.append(f"  counter  {base_url}/counter  (log in as counter1 .. counter6)")
         lines.append(f"  manager  {base_url}/manage  (log in as manager; admin at /manage/admin)")
+        lines.append(f"  reception {base_url}/reception  (log in as {RECEPTION_USER})")
         lines.append(f"  public   {base_url}/public/{self.center}  (no login)")
+        lines.append(f"  booking  {base_url}/book/{self.center}  (no login)")
         if prints:
             lines += [
                 "",
@@ -78,7 +89,8 @@ def set_up_demo(printer_port: int = DEMO_PRINTER_PORT, now: datetime | None = No
         center = session.scalar(select(Center).where(Center.code == summary.center))
         _open_now(center, now)
         info = DemoInfo(center=center.code, printer_port=printer_port)
-        users = [("manager", "manager", "")] + [
+        _calendar_now(center, now)
+        users = [("manager", "manager", ""), (RECEPTION_USER, "reception", "")] + [
             (f"counter{c.label}", "staff", c.label) for c in center.counters
         ]
         for username, role, counter in users:
@@ -107,6 +119,31 @@ def _open_now(center: Center, now: datetime) -> None:
     center.closes_at = time(closes.hour, closes.minute if closes.hour == 23 else 0)
     if center.closes_at <= local.time():
         center.closes_at = time(23, 59)
+
+
+def _calendar_now(center: Center, now: datetime) -> None:
+    """A lunch break and a closed day the demo shows whenever it runs: center.yaml's
+    break where it still lies ahead within today's hours (as _open_now set them), else
+    one BREAK_AFTER the current hour; and the day CLOSED_IN ahead closed."""
+    local = now.astimezone(ZoneInfo(center.timezone))
+    opens = datetime.combine(local.date(), center.opens_at, local.tzinfo)
+    closes = datetime.combine(local.date(), center.closes_at, local.tzinfo)
+    ahead = [
+        b
+        for b in center.breaks or []
+        if opens.time() <= time.fromisoformat(b["from"])
+        and time.fromisoformat(b["to"]) <= closes.time()
+        and time.fromisoformat(b["to"]) > local.time()
+    ]
+    if not ahead:
+        start = local.replace(minute=0, second=0, microsecond=0) + BREAK_AFTER
+        end = start + BREAK
+        if opens < start and end <= closes and end.date() == local.date():
+            ahead = [{"from": f"{start:%H:%M}", "to": f"{end:%H:%M}"}]
+    center.breaks = ahead
+    closed = (local + CLOSED_IN).date().isoformat()
+    days = [d for d in center.closed_days or [] if d >= local.date().isoformat()]
+    center.closed_days = sorted({*days, closed})
 
 
 def _point_at_printer(device: Device, port: int) -> None:

@@ -3,7 +3,8 @@
 * a kiosk or display device token: its center's room;
 * a staff API token with ``counter``: the center's room and that counter's room
   (the counter must be in the staff member's center and one they may work at:
-  server/staff_counters.py); managers may connect without a counter. A counter
+  server/staff_counters.py); managers may connect without a counter; reception
+  never connects as staff (it follows the public figures, below). A counter
   connection is counted as its staff member working there (presence.py), and the
   counter's room hears ``counter.presence`` as people arrive and leave;
 * a visitor's tracking token (``{"ticket": ...}``): that ticket's room only;
@@ -48,7 +49,7 @@ from .. import limits, printing, staff_counters
 from ..auth import MANAGER_ROLES, actor_for_token
 from ..errors import NovbeError, error_body
 from ..extensions import db, socketio
-from ..models import Center, Counter, Device, Ticket, utcnow
+from ..models import COUNTER_ROLES, Center, Counter, Device, Ticket, utcnow
 from ..queue import Actor
 from ..queue.changes import Change, ChangeKind, announce
 from ..session_cookie import session_actor
@@ -207,6 +208,8 @@ def _member(s, actor: Actor, auth: dict) -> tuple[list[str], dict]:
         else:
             center = s.get(Center, actor.center_id)
         return [center_room(center.id)], payloads.staff_snapshot(s, center, None, actor)
+    if actor.role not in COUNTER_ROLES:  # reception follows the public figures only
+        raise ConnectionRefusedError("reception does not work at a counter")
     if not isinstance(counter_id, int) or isinstance(counter_id, bool):
         raise ConnectionRefusedError("counter must be a counter id")
     # Out of the database's range (PostgreSQL's integer) names no counter.

@@ -20,6 +20,7 @@
 const StaffSession = (() => {
   const { api, ApiError } = Novbe;
   const SIGNAL_KEY = "novbe.staff.session";
+  const RECEPTION_PAGE = "/reception";
   const $ = (id) => document.getElementById(id);
 
   let user = null; // {username, role, center}, or null: nobody is logged in
@@ -32,6 +33,10 @@ const StaffSession = (() => {
     user = body ? body.user : null;
     csrf = body ? body.csrf_token : null;
     if (logoutError) logoutError.hidden = true;
+    // Reception works at the door's screen only: any other staff screen sends it there.
+    if (user && user.role === "reception" && location.pathname !== RECEPTION_PAGE) {
+      location.replace(RECEPTION_PAGE);
+    }
   }
 
   function errorCode(err) {
