@@ -22,6 +22,7 @@ from . import (
     ceiling,
     centers,
     day,
+    day_booked,
     durability,
     fanout,
     issuance,
@@ -41,6 +42,7 @@ SCENARIOS = [
     fanout,
     memory,
     day,
+    day_booked,
     durability,
     processes,
     centers,
@@ -258,6 +260,8 @@ def rows(report: dict) -> list[tuple[str, str, str]]:
                 "MAE ≤ 25% of the real wait",
             )
         )
+    if (booked := s.get(day_booked.NAME)) and "error" not in booked:
+        out += day_booked.rows(booked)
     if (du := s.get("durability")) and "error" not in du:
         for mode in du["modes"]:
             out.append(
@@ -487,6 +491,7 @@ def render_doc(report: dict, table: str) -> str:
         "Load generators run on the same machine and share its cores with the server.\n\n"
         f"{table}\n"
         + (f"\n{section}" if (section := day_section(report)) else "")
+        + (f"\n{booked}" if (booked := day_booked.section(report)) else "")
         + (f"\n{kept}" if (kept := national_block(old)) else "")
         + (f"\n{notes}" if notes else "")
     )

@@ -21,6 +21,12 @@ who did not come. Counts only: no ticket, no staff, no counter.
 
 The ledger's proof (``ledger``) is server.ledger.proof's: the chain's head for today,
 the last sealed day with its signature, and the installation's public key.
+
+The ordering rules (``rules``, :func:`ordering_rules`) are the center's settings that the
+page turns into plain words (docs/queue.md, "Appointments and absent tickets"): the
+call policy, whether and how booked visitors are fitted in, whether visitors may join
+from home. ``hall`` is the hall's occupancy when the center sets a capacity (a count,
+nobody's ticket); ``booking`` links the booking page when a service is bookable.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
+from .appointments import APPOINTMENT_LEAD
+from .appointments.hall import hall_state
 from .ledger.proof import public_proof
 from .models import Center, Service, Ticket, TicketEvent, utcnow
 from .queue import OUT_OF_ORDER_REASONS, business_day, queue_stats
@@ -186,5 +194,47 @@ def public_center_json(
         "today": today if today is not None else today_figures(session, center, now),
         # The chain's head moves with every ticket event, like the queue: sent each pass.
         "ledger": public_proof(session, center, now),
+        "rules": ordering_rules(center),
+        "hall": hall_json(session, center, now),
+        "booking": {"url": f"/book/{center.code}"} if _bookable(center) else None,
         "at": iso(now),
     }
+
+
+def _bookable(center: Center) -> list[Service]:
+    return [s for s in center.services if s.active and s.bookable]
+
+
+def _same(values: list) -> int | str | None:
+    """The one value all of them share, else None (the page then speaks generally)."""
+    return values[0] if values and len(set(values)) == 1 else None
+
+
+def ordering_rules(center: Center) -> dict:
+    """The settings behind the page's "how the line is ordered" in plain words."""
+    bookable = _bookable(center)
+    remote = center.remote_joining and any(s.active and s.remote_joining for s in center.services)
+    return {
+        "call_policy": center.call_policy,
+        "priority_ratio": center.priority_ratio,
+        "appointments": {
+            "lead_min": int(APPOINTMENT_LEAD.total_seconds() // 60),
+            # Per service in the center file; stated in numbers only when all agree.
+            "checkin_early_min": _same([s.checkin_early_min for s in bookable]),
+            "late_grace_min": _same([s.late_grace_min for s in bookable]),
+            "after_grace": _same([s.after_grace for s in bookable]),
+        }
+        if bookable
+        else None,
+        "absent": {"hold_min": center.absent_hold_min}
+        if remote or center.hall_capacity is not None
+        else None,
+    }
+
+
+def hall_json(session: Session, center: Center, now: datetime) -> dict | None:
+    """How many people the hall holds now against its capacity; None without one."""
+    if center.hall_capacity is None:
+        return None
+    hall = hall_state(session, center.id, business_day(center, now), now)
+    return {"capacity": hall.capacity, "present": hall.present, "full": hall.full}

@@ -52,6 +52,11 @@ def test_smoke_run_completes_and_writes_every_scenario(tmp_path):
     assert len(day["per_service"]) == day["services"]
     for image in day["images"]:  # a smoke run keeps its charts out of docs/
         assert Path(image).parent == tmp_path and "<svg" in Path(image).read_text()
+    booked = s["bookings"]  # walk-ins and booked visitors through the engine, side by side
+    assert booked["walk_ins"]["n"] > 0 and booked["bookings"]["after_start"]["n"] > 0
+    assert booked["bookings"]["refused_too_early"] > 0 and booked["left_waiting"] == 0
+    assert booked["bookings"]["checked_in"] == booked["bookings"]["n"]
+    assert all(op["cpu_ms_per_op"] > 0 for op in booked["operations"].values())
     durability = {m["synchronous"]: m for m in s["durability"]["modes"]}
     assert set(durability) == {"NORMAL", "FULL"}
     assert all(m["tickets"] == 50 and m["p50_ms"] > 0 for m in durability.values())

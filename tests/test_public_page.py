@@ -11,7 +11,7 @@ import pytest
 
 from server import queue, ratings
 from server.extensions import socketio
-from server.models import Center, TicketEvent, utcnow
+from server.models import ABSENT, Center, TicketEvent, utcnow
 from server.public import fairness, public_center_json, service_level, today_figures
 
 from . import factories
@@ -238,7 +238,7 @@ def test_public_api_needs_no_login_is_cacheable_and_carries_nothing_personal(
     assert r.status_code == 200
     body = check(spec, r, "GET", "/public/centers/{center_code}")
     assert r.headers["Cache-Control"] == "public, max-age=5"
-    assert set(body) == {"center", "services", "today", "ledger", "at"}
+    assert set(body) == {"center", "services", "today", "ledger", "rules", "hall", "booking", "at"}
     assert_nothing_personal(r.get_data(as_text=True), day, env)
     r = client.get(f"{PREFIX}/public/centers/nowhere")
     assert_error(r, 404, "center_not_found")
@@ -349,3 +349,84 @@ def test_a_change_drops_the_shared_snapshot_of_its_own_center_only(db, env):
         assert snapshots.get(s, other.center_code)[1] is there  # still shared
         snapshots.forget({0})  # a change that did not say its center: every one
         assert snapshots.get(s, other.center_code)[1] is not there
+
+
+# --- the ordering rules, the hall and the booking link (issue 15) ----------------------------
+
+
+def issue_now(s, env: Env, service: str):
+    """A ticket of the center's today (the hall counts today's)."""
+    return queue.issue_ticket(
+        s, env.center_code, service, "az", None, env.kiosk, now=utcnow()
+    ).ticket
+
+
+def test_the_rules_follow_the_centers_settings_and_say_nothing_of_bookings_without_them(
+    client,
+    db,
+    env,
+    spec,  # noqa: F811
+):
+    r = client.get(f"{PREFIX}/public/centers/baku-1")
+    body = check(spec, r, "GET", "/public/centers/{center_code}")
+    assert body["rules"] == {
+        "call_policy": "strict",
+        "priority_ratio": 2,
+        "appointments": None,
+        "absent": None,
+    }
+    assert body["hall"] is None and body["booking"] is None
+
+
+def test_bookable_services_a_capacity_and_remote_joining_are_stated(
+    client,
+    db,
+    env,
+    spec,  # noqa: F811
+):
+    with db.write() as s:
+        center = s.get(Center, env.center_id)
+        center.hall_capacity = 2
+        center.absent_hold_min = 12
+        center.call_policy = "ratio"
+        for service in center.services:
+            service.bookable = service.code in ("pension-new", "job-seeker")
+            service.checkin_early_min, service.late_grace_min = 20, 5
+        issue_now(s, env, "pension-new")
+    r = client.get(f"{PREFIX}/public/centers/baku-1")
+    body = check(spec, r, "GET", "/public/centers/{center_code}")
+    assert body["rules"] == {
+        "call_policy": "ratio",
+        "priority_ratio": 2,
+        "appointments": {
+            "lead_min": 2,
+            "checkin_early_min": 20,
+            "late_grace_min": 5,
+            "after_grace": "walk_in",
+        },
+        "absent": {"hold_min": 12},  # a capacity: some tickets wait outside
+    }
+    assert body["hall"] == {"capacity": 2, "present": 1, "full": False}
+    assert body["booking"] == {"url": "/book/baku-1"}
+    # Services that disagree: the page speaks generally (null), never a wrong number.
+    with db.write() as s:
+        center = s.get(Center, env.center_id)
+        next(x for x in center.services if x.code == "job-seeker").late_grace_min = 15
+        next(x for x in center.services if x.code == "job-seeker").after_grace = "refuse"
+        issue_now(s, env, "job-seeker")
+    body = client.get(f"{PREFIX}/public/centers/baku-1").get_json()
+    appointments = body["rules"]["appointments"]
+    assert (appointments["checkin_early_min"], appointments["late_grace_min"]) == (20, None)
+    assert appointments["after_grace"] is None
+    assert body["hall"] == {"capacity": 2, "present": 2, "full": True}
+
+
+def test_an_absent_ticket_is_not_in_the_hall(client, db, env):
+    with db.write() as s:
+        center = s.get(Center, env.center_id)
+        center.hall_capacity = 5
+        ticket = issue_now(s, env, "pension-new")
+        ticket.kind, ticket.callable_at = "remote", ABSENT
+        issue_now(s, env, "pension-new")
+    body = client.get(f"{PREFIX}/public/centers/baku-1").get_json()
+    assert body["hall"] == {"capacity": 5, "present": 1, "full": False}

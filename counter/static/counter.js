@@ -146,6 +146,7 @@
     C.renderWho();
     C.renderPicker();
     C.renderDesk();
+    C.renderAppointments();
   }
 
   // ---- start -------------------------------------------------------------------------

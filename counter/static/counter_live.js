@@ -86,6 +86,7 @@
     localStorage.setItem(KEYS.counter, String(snapshot.counter.id));
     refreshPolicy();
     C.renderDesk();
+    C.appointmentsSnapshot(snapshot); // today's bookings (counter_appointments.js)
   }
 
   // recalls_before_no_show is not in the snapshot; the catalog endpoint has it.
@@ -117,6 +118,7 @@
     state.stats = stats;
     C.renderQueues();
     C.renderPriority();
+    C.appointmentsChanged(); // a check-in or a call changes the day's bookings
   }
 
   // Who works at this counter, as the server knows it on every process. Two processes

@@ -43,6 +43,9 @@ const PublicPage = (() => {
     renderFairness(data.today.fairness);
     renderServices(data.services);
     renderProof(data.ledger, data.center.code);
+    renderHall(data.hall);
+    renderBooking(data.booking);
+    renderRules(data.rules);
     // The center's clock, wherever the reader's phone is.
     const time = new Date(data.at).toLocaleTimeString(Novbe.language, {
       hour: "2-digit",
@@ -126,6 +129,48 @@ const PublicPage = (() => {
     }
     const day = sealed ? sealed.day : today.day;
     $("proof-command").textContent = `novbe verify-ledger --file ${file(day)} --public-key ${key}`;
+  }
+
+  // The hall's occupancy now (a count, nobody's ticket), when the center has a capacity.
+  function renderHall(hall) {
+    $("hall").hidden = !hall;
+    if (!hall) return;
+    $("hall-present").textContent = String(hall.present);
+    $("hall-capacity").textContent = String(hall.capacity);
+    $("hall").classList.toggle("full", hall.full);
+    $("hall-note").textContent = hall.full ? t("hall.full_note") : t("hall.room_note");
+  }
+
+  function renderBooking(booking) {
+    $("booking").hidden = !booking;
+    if (booking) $("booking-link").href = `${booking.url}?lang=${Novbe.language}`;
+  }
+
+  // The ordering rules in plain words: literal keys, so that `make words` finds them.
+  function renderRules(rules) {
+    $("rules").hidden = !rules;
+    if (!rules) return;
+    const lines = [t("rules.order")];
+    lines.push(
+      rules.call_policy === "strict"
+        ? t("rules.priority_strict")
+        : t("rules.priority_ratio", { n: rules.priority_ratio }),
+    );
+    const a = rules.appointments;
+    if (a) {
+      lines.push(t("rules.appointment_order", { lead: a.lead_min }));
+      if (rules.call_policy === "strict") lines.push(t("rules.appointment_priority"));
+      lines.push(
+        a.checkin_early_min !== null && a.late_grace_min !== null
+          ? t("rules.appointment_window", { early: a.checkin_early_min, grace: a.late_grace_min })
+          : t("rules.appointment_window_varies"),
+      );
+      if (a.after_grace === "walk_in") lines.push(t("rules.after_grace_walk_in"));
+      else if (a.after_grace === "refuse") lines.push(t("rules.after_grace_refuse"));
+      lines.push(t("rules.appointment_no_show"));
+    }
+    if (rules.absent) lines.push(t("rules.absent", { hold: rules.absent.hold_min }));
+    $("rules-list").replaceChildren(...lines.map((line) => el("li", {}, line)));
   }
 
   function renderServices(services) {

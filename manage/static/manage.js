@@ -6,7 +6,8 @@
 // the namespace `Manage`: manage_state.js (state, formatting, errors),
 // manage_network.js (all centers), manage_center.js (one center: figures, alerts,
 // charts), manage_reports.js (reports for a range of days), manage_history.js
-// (out-of-order calls and a ticket's history).
+// (out-of-order calls and a ticket's history), manage_appointments.js (the hall and
+// the day's bookings).
 "use strict";
 
 (() => {
@@ -105,6 +106,7 @@
   $("chart-date").addEventListener("change", () => state.centerCode && M.renderCharts(true));
   M.bindReports();
   M.bindHistory();
+  M.bindAppointments();
   for (const button of document.querySelectorAll("#langs button")) {
     button.addEventListener("click", () => setLanguage(button.dataset.lang));
   }

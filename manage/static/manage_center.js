@@ -31,6 +31,7 @@
     $("chart-date").value = ""; // set to the center's today with its first figures
     M.resetReport();
     M.resetHistory();
+    M.resetAppointments();
     M.showView("center");
     $("center-name").textContent = code;
     connect(code);
@@ -123,6 +124,7 @@
     renderServices(d.services);
     renderCounters(d.counters);
     renderStaff(d.staff);
+    M.renderAppointments(d); // the hall and today's bookings (manage_appointments.js)
     renderAlerts();
     renderCharts(false);
     M.refreshCalls(); // today's out-of-order calls, if that section is open

@@ -108,6 +108,7 @@
       ),
     );
     $("report-staff-empty").hidden = r.staff.length > 0;
+    M.renderAppointmentReport(r);
     $("report-result").hidden = false;
   }
 

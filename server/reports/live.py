@@ -8,10 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import Center, StaffUser, Ticket, TicketEvent, utcnow
+from ..appointments.hall import hall_state
+from ..models import Appointment, Center, StaffUser, Ticket, TicketEvent, utcnow
 from ..queue.estimates import queue_stats
 from ..queue.numbering import business_day
 from ..serializers import iso
+from .appointments import appointment_figures, empty_appointment_figures
 from .figures import Scope, aware_utc, empty_figures, grouped_figures
 
 # Taken from queue_stats by name, so that a field added there for the live screens
@@ -74,7 +76,17 @@ def dashboard(session: Session, center: Center, now: datetime | None = None) -> 
         "staff": [
             {"staff_id": user.id, "username": user.username, **by_staff[user.id]} for user in staff
         ],
+        # Today's bookings (by their slot's day) and how full the hall is now.
+        "appointments": appointment_figures(
+            session, (center.id,), today, today, Appointment.center_id
+        ).get(center.id, empty_appointment_figures()),
+        "hall": _hall(session, center, today, now),
     }
+
+
+def _hall(session: Session, center: Center, today: date, now: datetime) -> dict:
+    hall = hall_state(session, center.id, today, now)
+    return {"capacity": hall.capacity, "present": hall.present, "full": hall.full}
 
 
 def _counter_rows(

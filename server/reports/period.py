@@ -8,8 +8,9 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Center, Service, StaffUser, Ticket
+from ..models import Appointment, Center, Service, StaffUser, Ticket
 from ..queue.actor import Actor
+from .appointments import appointment_figures, empty_appointment_figures
 from .dates import check_range
 from .figures import FIGURES, Scope, empty_figures, grouped_figures
 from .tickets import rate, staff_rates
@@ -56,9 +57,11 @@ def report(
         .where(StaffUser.id.in_([key for key in by_staff if key is not None]))
         .order_by(StaffUser.username)
     )
+    services = list(services)
     return {
         "from": date_from.isoformat(),
         "to": date_to.isoformat(),
+        "appointments": _appointments(session, scope, codes, services),
         "centers": [
             {"center": c.code, "name": c.name, **by_center.get(c.id, empty_figures())}
             for c in centers
@@ -68,6 +71,31 @@ def report(
         ],
         "staff": [
             _staff_row(codes, user, by_staff[user.id], rates.get(user.id, rate())) for user in staff
+        ],
+    }
+
+
+def _appointments(session: Session, scope: Scope, codes: dict[int, str], services) -> dict:
+    """Booked visits by the slot's day (server/reports/appointments.py): per center, and
+    per service that is bookable or had bookings."""
+    args = (session, scope.center_ids, scope.date_from, scope.date_to)
+    by_center = appointment_figures(*args, Appointment.center_id)
+    by_service = appointment_figures(*args, Appointment.service_id)
+    return {
+        "centers": [
+            {"center": code, **by_center.get(center_id, empty_appointment_figures())}
+            for center_id, code in codes.items()
+        ],
+        "services": [
+            {
+                "center": codes[s.center_id],
+                "service": s.code,
+                "prefix": s.prefix,
+                "name": s.name,
+                **by_service.get(s.id, empty_appointment_figures()),
+            }
+            for s in services
+            if s.bookable or s.id in by_service
         ],
     }
 
