@@ -457,6 +457,15 @@ CASES = {
         f"page {n}": Case("GET", f"/centers/baku-1/audit?page={n}", 422, "invalid_input", "page")
         for n in (MAX_ID + 1, SQLITE_MAX, SQLITE_MAX + 1, 0, -1, "x")
     },
+    **{
+        f"appointments on {day!r}": Case(
+            "GET", f"/centers/baku-1/appointments?date={day}", 422, "invalid_input", "date", "staff"
+        )
+        for day in ("2024-02-30", "1999-12-31", "x", "%00", "2024-03-11%0A")
+    },
+    "kiosk reading the day's appointments": Case(
+        "GET", "/centers/baku-1/appointments", 403, "forbidden", None, "kiosk"
+    ),
     # 5. The role is checked before any lookup: a kiosk cannot learn which counters or
     # tickets exist.
     "kiosk at an unknown counter": Case(
@@ -535,6 +544,31 @@ CASES = {
         )
         for value in (5, ["pensions"], {"a": 1}, 1.5)
     },
+    # Issue 15's settings (tests/test_admin_appointment_settings.py has every rule).
+    "slot of 2 minutes": Case(
+        "PATCH",
+        "/centers/baku-1/admin/services/pension-new",
+        422,
+        "invalid_input",
+        "slot_min",
+        body={"slot_min": 2},
+    ),
+    "break outside the opening hours": Case(
+        "PATCH",
+        "/centers/baku-1/settings",
+        422,
+        "invalid_input",
+        "breaks[0]",
+        body={"breaks": [{"from": "07:00", "to": "08:00"}]},
+    ),
+    "closed day in the year 9999": Case(
+        "PATCH",
+        "/centers/baku-1/settings",
+        422,
+        "invalid_input",
+        "closed_days",
+        body={"closed_days": ["9999-12-31"]},
+    ),
     # 3. Dates far out: the audit log, the charts and the reports.
     **{
         f"audit {name}={value}": Case(
@@ -567,6 +601,46 @@ CASES = {
     },
     "network report to=9999-12-31": Case(
         "GET", "/report?from=2026-01-01&to=9999-12-31", 422, "invalid_input", "to"
+    ),
+    # Arrival (tests/test_checkin.py, test_remote_tickets.py have every rule).
+    **{
+        f"check-in code {value!r}": Case(
+            "POST",
+            "/centers/baku-1/check-in",
+            422,
+            "invalid_input",
+            "code",
+            "kiosk",
+            body={"code": value},
+        )
+        for value in (123456, None, "", "K" * 201, ["K7MP3X"], "K7\u0000MP3X")
+    },
+    "check-in unknown field": Case(
+        "POST",
+        "/centers/baku-1/check-in",
+        422,
+        "invalid_input",
+        "ticket",
+        "kiosk",
+        body={"code": "K7MP3X", "ticket": 1},
+    ),
+    "remote ticket without a language": Case(
+        "POST",
+        "/public/centers/baku-1/remote-tickets",
+        422,
+        "invalid_input",
+        "language",
+        None,
+        body={"service": "pension-new"},
+    ),
+    "remote ticket with a service of 65 characters": Case(
+        "POST",
+        "/public/centers/baku-1/remote-tickets",
+        422,
+        "invalid_input",
+        "service",
+        None,
+        body={"service": "a" * 65, "language": "az"},
     ),
 }
 
@@ -610,7 +684,11 @@ def test_deeply_nested_json_is_400_on_every_json_route(
     """``[`` x 60,000 was a RecursionError (500) on every one, unauthenticated included."""
     for placeholder, value in PATH_VALUES.items():
         path = path.replace(placeholder, value)
-    public = path in ("/auth/token", "/auth/session") or path.endswith("/rating")
+    public = (
+        path in ("/auth/token", "/auth/session")
+        or path.endswith("/rating")
+        or path == "/public/centers/baku-1/appointments"
+    )
     case = Case(
         method.upper(),
         path,

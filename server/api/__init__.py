@@ -6,9 +6,12 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 from . import (  # noqa: E402, F401
     admin,
+    appointments,
+    appointments_staff,
     auth_routes,
     centers,
     charts,
+    checkin,
     counters,
     errors,
     ledger,

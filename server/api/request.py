@@ -136,6 +136,17 @@ PUBLIC_ENDPOINTS = {
     "api.public_center",
     # The fairness ledger's days, for anyone to check (server/api/ledger.py).
     "api.public_ledger",
+    # Booking a visit; the token in the path is the visitor's key (api/appointments.py).
+    "api.public_booking",
+    "api.public_booking_days",
+    "api.public_slots",
+    "api.book_appointment",
+    "api.get_appointment",
+    "api.cancel_appointment",
+    "api.appointment_calendar",
+    "api.appointment_qr",
+    # Joining the line from home (api/checkin.py).
+    "api.join_from_home",
 }
 
 

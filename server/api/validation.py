@@ -45,6 +45,7 @@ NOT_FOUND_CODES = {
     "counter_id": ("counter", "counter_not_found"),
     "ticket_id": ("ticket", "ticket_not_found"),
     "tracking_token": ("ticket", "ticket_not_found"),
+    "token": ("appointment", "appointment_not_found"),
     "username": ("staff member", "staff_not_found"),
     "name": ("device", "device_not_found"),
     "action": ("action", "unknown_action"),
