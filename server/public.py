@@ -196,9 +196,22 @@ def public_center_json(
         "ledger": public_proof(session, center, now),
         "rules": ordering_rules(center),
         "hall": hall_json(session, center, now),
-        "booking": {"url": f"/book/{center.code}"} if _bookable(center) else None,
+        "booking": booking_json(center),
         "at": iso(now),
     }
+
+
+def booking_json(center: Center) -> dict | None:
+    """The booking page's link, when the center takes bookings or lets visitors join the
+    line from home (``join``: the page offers that too)."""
+    join = _joinable(center)
+    if not (_bookable(center) or join):
+        return None
+    return {"url": f"/book/{center.code}", "join": join}
+
+
+def _joinable(center: Center) -> bool:
+    return center.remote_joining and any(s.active and s.remote_joining for s in center.services)
 
 
 def _bookable(center: Center) -> list[Service]:
@@ -213,7 +226,7 @@ def _same(values: list) -> int | str | None:
 def ordering_rules(center: Center) -> dict:
     """The settings behind the page's "how the line is ordered" in plain words."""
     bookable = _bookable(center)
-    remote = center.remote_joining and any(s.active and s.remote_joining for s in center.services)
+    remote = _joinable(center)
     return {
         "call_policy": center.call_policy,
         "priority_ratio": center.priority_ratio,

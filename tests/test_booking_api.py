@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -66,6 +66,40 @@ def test_booking_info_lists_only_bookable_services(client, bookable):
     assert [s["code"] for s in body["services"]] == ["pension-new"]
     assert body["center"]["name"]["az"] == "Center baku-1 (az)"
     assert_error(client.get(f"{PREFIX}/public/centers/nope/booking"), 404, "center_not_found")
+
+
+def test_booking_info_offers_joining_from_home_only_where_and_while_it_is_on(
+    client, bookable, db, center
+):
+    """``join``: the services a visitor may join from home now, with their line; empty
+    when the center's switch is off, the service does not offer it, or it is closed."""
+
+    def join():
+        response = client.get(f"{PREFIX}/public/centers/baku-1/booking")
+        return check(SPEC, response, "GET", "/public/centers/{center_code}/booking")["join"]
+
+    assert join() == []
+    with db.write() as s:
+        row = s.get(Center, center.id)
+        row.opens_at, row.closes_at = time(0, 0), time(23, 59)
+        service = s.scalar(
+            select(Service).where(Service.center_id == center.id, Service.code == "job-seeker")
+        )
+        service.remote_joining = True
+    assert join() == []  # the center's switch is off
+    with db.write() as s:
+        s.get(Center, center.id).remote_joining = True
+    client.post(  # one visitor already in that line
+        f"{PREFIX}/public/centers/baku-1/remote-tickets",
+        json={"service": "job-seeker", "language": "az"},
+    )
+    [line] = join()
+    assert (line["code"], line["waiting"]) == ("job-seeker", 1)
+    assert line["name"]["az"] and "estimated_wait_s" in line
+    with db.write() as s:
+        row = s.get(Center, center.id)
+        row.closed_weekdays = list(range(7))  # closed every day: not now either
+    assert join() == []
 
 
 def test_slots_are_local_wall_times_with_the_offset(client, bookable):

@@ -407,7 +407,7 @@ def test_bookable_services_a_capacity_and_remote_joining_are_stated(
         "absent": {"hold_min": 12},  # a capacity: some tickets wait outside
     }
     assert body["hall"] == {"capacity": 2, "present": 1, "full": False}
-    assert body["booking"] == {"url": "/book/baku-1"}
+    assert body["booking"] == {"url": "/book/baku-1", "join": False}
     # Services that disagree: the page speaks generally (null), never a wrong number.
     with db.write() as s:
         center = s.get(Center, env.center_id)
@@ -419,6 +419,18 @@ def test_bookable_services_a_capacity_and_remote_joining_are_stated(
     assert (appointments["checkin_early_min"], appointments["late_grace_min"]) == (20, None)
     assert appointments["after_grace"] is None
     assert body["hall"] == {"capacity": 2, "present": 2, "full": True}
+    # Joining from home alone also links the booking page, which then offers it.
+    with db.write() as s:
+        center = s.get(Center, env.center_id)
+        center.remote_joining = True
+        for service in center.services:
+            service.bookable = False
+            service.remote_joining = service.code == "job-seeker"
+    body = client.get(f"{PREFIX}/public/centers/baku-1").get_json()
+    assert body["booking"] == {"url": "/book/baku-1", "join": True}
+    with db.write() as s:
+        s.get(Center, env.center_id).remote_joining = False
+    assert client.get(f"{PREFIX}/public/centers/baku-1").get_json()["booking"] is None
 
 
 def test_an_absent_ticket_is_not_in_the_hall(client, db, env):

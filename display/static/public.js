@@ -143,7 +143,12 @@ const PublicPage = (() => {
 
   function renderBooking(booking) {
     $("booking").hidden = !booking;
-    if (booking) $("booking-link").href = `${booking.url}?lang=${Novbe.language}`;
+    if (!booking) return;
+    $("booking-link").href = `${booking.url}?lang=${Novbe.language}`;
+    // data-i18n too: a change of language re-reads it.
+    const key = booking.join ? "appointments.book_or_join" : "appointments.book";
+    $("booking-link").dataset.i18n = key;
+    $("booking-link").textContent = t(key);
   }
 
   // The ordering rules in plain words: literal keys, so that `make words` finds them.

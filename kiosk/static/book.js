@@ -1,4 +1,7 @@
 // The public booking page (/book/<center>) and a booking's own page (/a/<token>).
+// Joining the line from home (where the center offers it): pick a service, seeing its
+// line, confirm, and go to the new ticket's phone page (/t/<token>), which says when to
+// leave home and shows the QR to scan at a kiosk.
 // Booking: service -> day (only days with free places) -> time (with the places left)
 // -> optional contact -> the code, its QR, the calendar file and the booking's link.
 // Every refusal is said in the visitor's language; a time taken meanwhile reloads the
@@ -22,6 +25,7 @@ const Book = (() => {
     error: null, // a key of the words
     busy: false,
     asking: false, // the cancel confirmation is open
+    joining: null, // the code of the service chosen to join from home
   };
 
   // ---- words for dates and times --------------------------------------------------
@@ -49,6 +53,9 @@ const Book = (() => {
     appointment_started: "book.err.started",
     already_checked_in: "book.err.started",
     appointment_not_found: "book.not_found",
+    remote_joining_off: "book.join.err.off",
+    remote_cap_reached: "book.join.err.cap",
+    center_closed: "book.join.err.closed",
   };
 
   function errorKey(err) {
@@ -82,6 +89,8 @@ const Book = (() => {
     $("card-center").textContent = Novbe.named(b.center.name);
     $("code-hint").textContent = t("book.code_hint", { early: b.checkin_early_min });
     $("code-hint").hidden = !live;
+    $("follow").hidden = !b.links.ticket;
+    if (b.links.ticket) $("follow").href = b.links.ticket;
     $("ics").href = b.links.ics;
     $("ics").hidden = !live;
     $("manage").href = `${b.links.page}?lang=${Novbe.language}`;
@@ -151,10 +160,68 @@ const Book = (() => {
     $("confirm").disabled = state.busy;
   }
 
+  // "3 waiting · ≈ 12 min": the line a visitor joining now would join.
+  function lineLabel(service) {
+    const parts = [tn("book.join.waiting", service.waiting)];
+    if (service.estimated_wait_s != null) {
+      parts.push(t("book.join.wait", { minutes: Math.max(1, Math.round(service.estimated_wait_s / 60)) }));
+    }
+    return parts.join(" · ");
+  }
+
+  function renderJoin() {
+    const join = (state.info && !state.booking && state.info.join) || [];
+    $("join").hidden = join.length === 0;
+    $("join-services").replaceChildren(
+      ...join.map((s) =>
+        choice(
+          [
+            el("span", { class: "book-join-name" }, Novbe.named(s.name)),
+            el("span", { class: "book-join-line muted" }, lineLabel(s)),
+          ],
+          s.code === state.joining,
+          () => {
+            state.joining = s.code;
+            state.error = null;
+            render();
+            $("join-confirm").scrollIntoView({ block: "nearest" });
+          },
+          { "data-service": s.code },
+        ),
+      ),
+    );
+    const chosen = join.find((s) => s.code === state.joining);
+    $("join-confirm").hidden = !chosen;
+    if (chosen) $("join-confirm").textContent = t("book.join.confirm", { service: Novbe.named(chosen.name) });
+    $("join-confirm").disabled = state.busy;
+  }
+
+  async function joinLine() {
+    if (!state.joining || state.busy) return;
+    state.busy = true;
+    state.error = null;
+    render();
+    try {
+      const ticket = await Novbe.api("POST", `${API}/public/centers/${page.center}/remote-tickets`, {
+        body: { service: state.joining, language: Novbe.language },
+      });
+      window.location.assign(`/t/${ticket.tracking_token}`);
+      return;
+    } catch (err) {
+      state.error = err.status === 429 ? "book.join.err.limit" : errorKey(err);
+    } finally {
+      state.busy = false;
+    }
+    render();
+    window.scrollTo({ top: 0 });
+  }
+
   function render() {
     showError();
-    if (page.view === "book") renderForm();
-    else renderAppointment();
+    if (page.view === "book") {
+      renderJoin();
+      renderForm();
+    } else renderAppointment();
     renderCard();
   }
 
@@ -255,6 +322,7 @@ const Book = (() => {
     if (state.info && state.info.services.length === 1) pickService(state.info.services[0].code);
     $("form").addEventListener("submit", confirm);
     $("another").addEventListener("click", another);
+    $("join-confirm").addEventListener("click", joinLine);
   }
 
   // ---- the booking's own page ------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Booking a visit: public, no credentials (the token in the path is the visitor's key).
 
-* GET    /public/centers/{center_code}/booking: the center and its bookable services;
+* GET    /public/centers/{center_code}/booking: the center, its bookable services and
+  those a visitor may join from home now (the line's length and estimated wait);
 * GET    /public/centers/{center_code}/booking-days?service=S: days with free slots;
 * GET    /public/centers/{center_code}/slots?service=S&date=D: a day's slots;
 * POST   /public/centers/{center_code}/appointments: book one;
@@ -18,11 +19,14 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import object_session
 
 from ..appointments import booking, slots
+from ..appointments.calendar import is_open
 from ..errors import InvalidInput, NotFound
 from ..extensions import db
-from ..models import Appointment, Center, Service, utcnow
+from ..models import Appointment, Center, Service, Ticket, utcnow
+from ..queue import queue_stats
 from ..queue.lookup import get_center
 from . import bp
 from .request import field, json_body, only_parameters, reject_unknown
@@ -56,6 +60,16 @@ def page_url(token: str) -> str:
 def appointment_json(appointment: Appointment, center: Center, service: Service) -> dict:
     end = appointment.start + timedelta(minutes=service.slot_min)
     token = appointment.token
+    links = {
+        "page": page_url(token),
+        "ics": f"{bp.url_prefix}/appointments/{token}/calendar.ics",
+        "qr": f"{bp.url_prefix}/appointments/{token}/qr.svg",
+    }
+    if appointment.ticket_id is not None:  # checked in: the ticket's phone page
+        session = object_session(appointment)
+        ticket = session.get(Ticket, appointment.ticket_id) if session is not None else None
+        if ticket is not None:
+            links["ticket"] = f"/t/{ticket.tracking_token}"
     return {
         "code": appointment.code,
         "token": token,
@@ -68,11 +82,7 @@ def appointment_json(appointment: Appointment, center: Center, service: Service)
         "checkin_early_min": service.checkin_early_min,
         "late_grace_min": service.late_grace_min,
         "cancellable": appointment.state == "booked" and appointment.start > utcnow(),
-        "links": {
-            "page": page_url(token),
-            "ics": f"{bp.url_prefix}/appointments/{token}/calendar.ics",
-            "qr": f"{bp.url_prefix}/appointments/{token}/qr.svg",
-        },
+        "links": links,
     }
 
 
@@ -114,8 +124,32 @@ def public_booking(center_code: str):
         body = {
             "center": {"code": center.code, "name": center.name, "timezone": center.timezone},
             "services": services,
+            "join": _joinable(s, center),
         }
     return _no_store(body)
+
+
+def _joinable(s, center: Center) -> list[dict]:
+    """The services a visitor may join from home now, with the line they would join:
+    none when the center's switch is off or it is closed (remote.py refuses those)."""
+    now = utcnow()
+    if not center.remote_joining or not is_open(center, now):
+        return []
+    codes = {
+        service.code for service in center.services if service.active and service.remote_joining
+    }
+    if not codes:
+        return []
+    return [
+        {
+            "code": row["service"],
+            "name": row["name"],
+            "waiting": row["waiting"],
+            "estimated_wait_s": row["estimated_wait_s"],
+        }
+        for row in queue_stats(s, center, now)["services"]
+        if row["service"] in codes
+    ]
 
 
 @bp.get("/public/centers/<center_code>/booking-days")
