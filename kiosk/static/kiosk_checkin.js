@@ -12,7 +12,10 @@
   const K = Kiosk;
   const { t } = Novbe;
   const { $, state } = K;
-  const KEYS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  // Only the characters a code can hold (CODE_ALPHABET in server/appointments/booking.py:
+  // no 0/O, 1/I, 8/B, 5/S... pairs to confuse): fewer, bigger keys, and no slip can type
+  // a character no code has.
+  const KEYS = "ACEFHKLMNPRTUVWXY2345679";
   const MAX_TYPED = 200; // a tracking URL with a long host name
   const SHOWN_CODE = 12; // longer input (a scanned URL) is shown shortened
   const SCAN_GAP_MS = 300; // a scanner types far faster than a person
