@@ -98,6 +98,20 @@ def environment_settings() -> dict[str, Any]:
             env("NOVBE_APPOINTMENT_BOOKINGS_PER_CLIENT_PER_DAY", "10")
         ),
         "APPOINTMENT_CANCEL_HOLD_MIN": int(env("NOVBE_APPOINTMENT_CANCEL_HOLD_MIN", "30")),
+        # Requests per client (an IPv6 client's /64) on the public booking routes
+        # (server/api/public_limits.py): writes (book, cancel, join from home) and the
+        # booking page's reads; and failed check-ins (unknown codes) per kiosk or account.
+        "PUBLIC_BOOKING_WRITE_LIMITS": env(
+            "NOVBE_PUBLIC_BOOKING_WRITE_LIMITS", "10 per minute;60 per hour"
+        ),
+        "PUBLIC_BOOKING_READ_LIMITS": env(
+            "NOVBE_PUBLIC_BOOKING_READ_LIMITS", "60 per minute;600 per hour"
+        ),
+        # Joins from home per client (an IPv6 /64 is one) per center and local day.
+        "REMOTE_TICKETS_PER_CLIENT_PER_DAY": int(
+            env("NOVBE_REMOTE_TICKETS_PER_CLIENT_PER_DAY", "3")
+        ),
+        "CHECKIN_FAILURE_LIMITS": env("NOVBE_CHECKIN_FAILURE_LIMITS", "10 per minute;60 per hour"),
         # Server-side voice (hardware/voice.py): where rendered announcements are kept
         # (empty means voice/ in the instance folder) and how many megabytes of them.
         "VOICE_DIR": env("NOVBE_VOICE_DIR", ""),

@@ -181,6 +181,12 @@ def start_live_server(
     # Every test books from 127.0.0.1: the per-address booking limit (booking.py) would
     # count the whole session's bookings against one visitor. Its own test sets it back.
     env.setdefault("NOVBE_APPOINTMENT_BOOKINGS_PER_CLIENT_PER_DAY", "100000")
+    # Likewise the request-rate limits of the public booking routes and of failed check-ins
+    # (server/api/public_limits.py): one server serves a whole module's tests from one
+    # address. tests/test_public_limits.py sets them low where it proves them.
+    env.setdefault("NOVBE_PUBLIC_BOOKING_WRITE_LIMITS", "100000 per minute")
+    env.setdefault("NOVBE_PUBLIC_BOOKING_READ_LIMITS", "100000 per minute")
+    env.setdefault("NOVBE_CHECKIN_FAILURE_LIMITS", "100000 per minute")
     env.pop("NOVBE_MESSAGE_QUEUE", None)
     if message_queue:
         env["NOVBE_MESSAGE_QUEUE"] = message_queue

@@ -161,6 +161,61 @@ def test_dst_day_opening_hours_keep_their_wall_times(db):
         assert (lo.hour, hi.hour) == (8, 17)  # the day before, UTC+1
 
 
+def test_free_days_counts_as_the_slot_grid_does(setup):
+    """free_days counts places arithmetically; slot by slot must give the same days:
+    breaks, a full slot, a slot overfull after its places shrank, cancelled places held
+    and released, a booking left off the grid by a new slot length, today half gone."""
+    tuesday, wednesday = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
+    with setup.write() as s:
+        make_bookable(s, bookings_per_slot=2, booking_days_ahead=10)
+    with setup.write() as s:
+        for start in (baku(11), baku(11), baku(9, 30), baku(12, 45), baku(12, 45)):
+            book(s, start)
+        book(s, baku(9, 15, tuesday))  # off the 30-minute grid below
+        held = book(s, baku(10, 0, tuesday)).token
+        released = book(s, baku(16, 0, wednesday)).token
+        booking.cancel(s, held, now=NOW + timedelta(minutes=5))
+        booking.cancel(s, released, now=NOW - timedelta(hours=2))
+    for change in ({}, {"bookings_per_slot": 1}, {"slot_min": 30}):
+        with setup.write() as s:
+            center, service = (x.id for x in make_bookable(s, **change))
+        for now in (NOW + timedelta(minutes=10), baku(11, 5), baku(12, 50)):
+            with setup.read() as s:
+                c, sv = s.get(Center, center), s.get(Service, service)
+                fast = slots.free_days(s, c, sv, now)
+                assert fast == slots.free_days_by_grid(s, c, sv, now), (change, now)
+                assert MONDAY + timedelta(days=6) not in dict(fast)  # Sunday
+                assert date(2026, 12, 16) not in dict(fast)  # the holiday
+    # The figures themselves, once: 2 places x (16 slots before lunch + 16 after).
+    with setup.write() as s:
+        make_bookable(s, slot_min=15, bookings_per_slot=2)
+    with setup.read() as s:
+        days = dict(slots.free_days(s, s.get(Center, center), s.get(Service, service), NOW))
+    assert days[MONDAY] == 64 - 2 - 1 - 2
+    assert days[tuesday] == 64 - 1 - 1  # the cancelled place is still held
+    assert days[wednesday] == 64  # released: cancelled two hours ago
+
+
+def test_free_days_on_the_days_the_clocks_change(db):
+    berlin_center(db, time(1), time(5))  # 02:00-03:00 is skipped once, doubled once
+    now = datetime(2026, 3, 20, tzinfo=UTC)
+    with db.write() as s:
+        for start in ("2026-03-29T01:00:00+01:00", "2026-10-25T02:00:00+02:00"):
+            booking.book(s, "berlin-1", "pension-new", datetime.fromisoformat(start), "en",
+                         now=now, secret=SECRET)  # fmt: skip
+    with db.read() as s:
+        center = s.scalar(select(Center).where(Center.code == "berlin-1"))
+        service = s.scalar(
+            select(Service).where(Service.center_id == center.id, Service.code == "pension-new")
+        )
+        fast = slots.free_days(s, center, service, now)
+        assert fast == slots.free_days_by_grid(s, center, service, now)
+        days = dict(fast)
+    assert days[date(2026, 3, 28)] == 4
+    assert days[date(2026, 3, 29)] == 3 - 1  # 01:00, 03:00, 04:00; one booked
+    assert days[date(2026, 10, 25)] == 4 - 1
+
+
 # --- booking --------------------------------------------------------------------------------
 
 

@@ -100,6 +100,16 @@ def test_the_address_tier_locks_every_username_from_that_address_only(app, clien
     assert log_in(client, "alice", factories.PASSWORD, address="192.0.2.8").status_code == 201
 
 
+def test_an_ipv6_clients_whole_slash_64_is_one_address(app, client, alice):
+    """A host holds a /64 and can pick any address in it: new addresses from it are the
+    same client; the next /64 is another."""
+    app.config["LOGIN_LIMITS_PER_ADDRESS"] = "3/minute"
+    for n, username in enumerate(("nobody-1", "nobody-2", "nobody-3"), start=1):
+        assert log_in(client, username, address=f"2001:db8:1:2::{n}").status_code == 401
+    assert_locked(log_in(client, "alice", factories.PASSWORD, address="2001:db8:1:2::ffff"))
+    assert log_in(client, "alice", factories.PASSWORD, address="2001:db8:1:3::1").status_code == 201
+
+
 def test_successful_logins_are_not_counted(client, alice):
     for _ in range(8):
         assert log_in(client, password=factories.PASSWORD).status_code == 201

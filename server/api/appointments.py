@@ -8,7 +8,8 @@
 * GET    /appointments/{token} (and .../calendar.ics, .../qr.svg), DELETE to cancel.
 
 The engine is server/appointments/ (docs/appointments.md). Contacts and client
-addresses reach the engine only to be digested; nothing here logs them.
+addresses reach the engine only to be digested; nothing here logs them. Requests per
+client are limited (public_limits.py).
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from sqlalchemy.orm import object_session
 
 from ..appointments import booking, slots
 from ..appointments.calendar import is_open
+from ..connections.addresses import client_key
 from ..errors import InvalidInput, NotFound
 from ..extensions import db
 from ..models import Appointment, Center, Service, Ticket, utcnow
 from ..queue import queue_stats
 from ..queue.lookup import get_center
 from . import bp
+from .public_limits import read_limited, write_limited
 from .request import field, json_body, only_parameters, reject_unknown
 from .tracking import qr_svg
 
@@ -108,6 +111,7 @@ def _no_store(body: dict, status: int = 200) -> Response:
 
 
 @bp.get("/public/centers/<center_code>/booking")
+@read_limited
 def public_booking(center_code: str):
     with db.read() as s:
         center = get_center(s, center_code)
@@ -153,6 +157,7 @@ def _joinable(s, center: Center) -> list[dict]:
 
 
 @bp.get("/public/centers/<center_code>/booking-days")
+@read_limited
 def public_booking_days(center_code: str):
     only_parameters(("service",))
     now = utcnow()
@@ -164,6 +169,7 @@ def public_booking_days(center_code: str):
 
 
 @bp.get("/public/centers/<center_code>/slots")
+@read_limited
 def public_slots(center_code: str):
     only_parameters(("service", "date"))
     day = _day(request.args["date"])
@@ -197,6 +203,7 @@ def public_slots(center_code: str):
 
 
 @bp.post("/public/centers/<center_code>/appointments")
+@write_limited
 def book_appointment(center_code: str):
     data = json_body()
     reject_unknown(data, {"service", "start", "language", "contact"})
@@ -238,7 +245,7 @@ def _book(
             start,
             language,
             contact=contact,
-            client=request.remote_addr,
+            client=client_key(request.environ),
             secret=current_app.config["SECRET_KEY"],
             limits=limits(),
         )
@@ -255,6 +262,7 @@ def get_appointment(token: str):
 
 
 @bp.delete("/appointments/<token>")
+@write_limited
 def cancel_appointment(token: str):
     with db.write() as s:
         appointment = booking.cancel(s, token)

@@ -3,7 +3,8 @@
 * POST /centers/{center_code}/check-in {"code", "priority"?}: an appointment's code, or
   the QR of a remote or outside ticket (its tracking URL). The center's kiosks, and its
   staff of any role, reception included. 201 with the new ticket (printed like any
-  ticket at a kiosk), 200 for a remote or outside ticket now callable.
+  ticket at a kiosk), 200 for a remote or outside ticket now callable. Failed check-ins
+  are limited per kiosk or account (public_limits.py).
 * POST /public/centers/{center_code}/remote-tickets {"service", "language"}: no
   credentials; 201 with the ticket and its tracking page.
 
@@ -17,19 +18,21 @@ from flask import current_app, jsonify, request
 
 from .. import printing
 from ..appointments import checkin, remote
-from ..auth import require_member, require_staff
+from ..auth import RECEPTION_ROLES, require_member, require_staff
+from ..connections.addresses import client_key
+from ..errors import Conflict, NotFound
 from ..extensions import db
-from ..models import COUNTER_ROLES, Appointment, Center
+from ..models import Appointment, Center
+from ..queue.actor import Actor
 from ..queue.lookup import get_center
 from ..serializers import arrival_json
 from . import bp
 from .access import caller
 from .appointments import local_iso
+from .public_limits import check_checkin_allowed, count_checkin_failure, write_limited
 from .request import field, json_body, reject_unknown
 from .tickets import _issued_json
 from .tracking import phone_page_url
-
-CHECKIN_ROLES = (*COUNTER_ROLES, "reception")
 
 
 @bp.post("/centers/<center_code>/check-in")
@@ -38,13 +41,22 @@ def check_in(center_code: str):
     reject_unknown(data, {"code", "priority"})
     code = field(data, "code", str)
     priority = field(data, "priority", str, required=False)
-    actor = caller(roles=CHECKIN_ROLES, device_kinds=("kiosk",))
+    actor = caller(roles=RECEPTION_ROLES, device_kinds=("kiosk",))
+    check_checkin_allowed(actor)  # failed check-ins (guessed codes) are limited
+    try:
+        return _check_in(center_code, code, priority, actor)
+    except (NotFound, Conflict) as error:
+        count_checkin_failure(actor, error)
+        raise
+
+
+def _check_in(center_code: str, code: str, priority: str | None, actor: Actor):
     with db.write() as s:
         center = get_center(s, center_code)
         if actor.kind == "device":
             require_member(actor, center.id, device_kinds=("kiosk",))
         else:
-            require_staff(actor, center.id, roles=CHECKIN_ROLES)
+            require_staff(actor, center.id, roles=RECEPTION_ROLES)
         done = checkin.check_in(
             s,
             center_code,
@@ -67,6 +79,7 @@ def check_in(center_code: str):
 
 
 @bp.post("/public/centers/<center_code>/remote-tickets")
+@write_limited
 def join_from_home(center_code: str):
     data = json_body()
     reject_unknown(data, {"service", "language"})
@@ -79,7 +92,7 @@ def join_from_home(center_code: str):
             center_code,
             service,
             language,
-            client=request.remote_addr,
+            client=client_key(request.environ),
             secret=config["SECRET_KEY"],
             per_client=config.get(
                 "REMOTE_TICKETS_PER_CLIENT_PER_DAY", remote.REMOTE_PER_CLIENT_PER_DAY

@@ -28,6 +28,7 @@ from flask import Response, current_app, g, request
 from flask_limiter import RequestLimit
 from sqlalchemy import select
 
+from ..connections.addresses import client_key
 from ..extensions import db, limiter
 from ..models import AuditEntry, StaffUser
 from .errors import error_response
@@ -50,7 +51,9 @@ def _username_key() -> str:
 
 
 def _address_key() -> str:
-    return request.remote_addr or "-"
+    """The client's address; an IPv6 client's whole /64 is one (it can pick any address
+    in it: server/connections/addresses.py)."""
+    return client_key(request.environ) or "-"
 
 
 def _configured(key: str) -> Callable[[], str]:
