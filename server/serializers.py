@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from .appointments.hall import COME_IN_S, hall_state
 from .models import ABSENT, Ticket
 from .queue import estimate
 
@@ -71,8 +72,10 @@ def public_ticket_json(session: Session, ticket: Ticket) -> dict:
 def arrival_json(ticket: Ticket) -> dict:
     """How the visitor came and whether they are in the hall (docs/queue.md,
     "Appointments and absent tickets"): ``absent`` is set while a remote or outside
-    ticket waits for its check-in, with ``passed_at`` once the line stepped over it and
-    ``hold_until`` when its place will be released."""
+    ticket waits for its check-in, with ``passed_at`` once the line stepped over it,
+    ``hold_until`` when its place will be released, and for an outside ticket the rule
+    of its check-in (appointments/hall.py): it may come in when ``hall_room`` (the hall
+    has room now) or its ``estimated_wait_s`` <= ``come_in_s``."""
     absent = None
     if ticket.status == "waiting" and ticket.callable_at == ABSENT:
         passed = ticket.passed_at
@@ -80,7 +83,16 @@ def arrival_json(ticket: Ticket) -> dict:
         if passed is not None:
             hold = iso(passed + timedelta(minutes=ticket.service.center.absent_hold_min))
         absent = {"passed_at": iso(passed), "hold_until": hold}
+        if ticket.kind == "outside":
+            absent.update(come_in_s=COME_IN_S, hall_room=_hall_room(ticket))
     return {"kind": ticket.kind, "checked_in": ticket.checked_in_at is not None, "absent": absent}
+
+
+def _hall_room(ticket: Ticket) -> bool | None:
+    session = object_session(ticket)
+    if session is None:
+        return None
+    return not hall_state(session, ticket.center_id, ticket.business_day).full
 
 
 def _counter_json(ticket: Ticket) -> dict | None:

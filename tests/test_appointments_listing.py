@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from server import queue
 from server.appointments import APPOINTMENT_LEAD
-from server.appointments.listing import day_appointments, punctuality_min
+from server.appointments.listing import day_appointments, mask_code, punctuality_min
 from server.auth import device_actor, staff_actor
 from server.models import Appointment, Center, Device, Service, StaffUser
 
@@ -179,8 +179,7 @@ def test_a_late_visitor_given_a_walk_in_ticket_is_still_a_no_show(db, day):
         booking = s.scalar(select(Appointment).where(Appointment.code == "FHK567"))
         ticket = check_in(s, center, booking, at(60))
         ticket.kind = "walk_in"  # after the grace: an ordinary ticket, the booking missed
-        booking.state = "no_show"
-        booking.checked_in_at = None
+        booking.state = "no_show"  # checked_in_at stays: when the visitor came (60 late)
     with db.read() as s:
         rows = day_appointments(s, center.id, date(2024, 3, 11))
     (late,) = [r for r in rows if r["code"] == "FHK567"]
@@ -189,6 +188,7 @@ def test_a_late_visitor_given_a_walk_in_ticket_is_still_a_no_show(db, day):
         "walk_in",
         "waiting",
     )
+    assert late["punctuality_min"] == 15
 
 
 def test_punctuality_rounds_toward_zero():
@@ -207,6 +207,19 @@ def test_staff_managers_reception_and_admins_of_the_center_read_it(client, day):
         check(SPEC, response, "GET", LISTING)
         assert response.status_code == 200
         assert len(response.get_json()["appointments"]) == 6
+
+
+def test_reception_sees_only_the_codes_last_characters(client, day):
+    """The visitor says the code; a reception login cannot collect the day's codes (each
+    is a key to check in at the kiosk). Counter staff and managers see them whole."""
+    whole = [r["code"] for r in get(client, day.staff, date=DAY).get_json()["appointments"]]
+    response = get(client, day.reception, date=DAY)
+    check(SPEC, response, "GET", LISTING)
+    masked = [r["code"] for r in response.get_json()["appointments"]]
+    assert masked == ["••••" + code[-2:] for code in whole] and "••••34" in masked
+    managers = get(client, day.manager, date=DAY).get_json()["appointments"]
+    assert [r["code"] for r in managers] == whole
+    assert mask_code("ACE234") == "••••34" and mask_code("7X") == "7X"
 
 
 def test_devices_other_centers_and_strangers_are_refused(client, day):

@@ -98,12 +98,14 @@ def test_late_walk_ins_early_arrivals_and_calls_in_the_lead(db, day):
         late = book(s, center, service, "FHK999", at(60))
         ticket = check_in(s, center, late, at(75))
         ticket.kind = "walk_in"
-        late.state, late.checked_in_at = "no_show", None
+        late.state = "no_show"  # checked_in_at stays at(75): when the visitor came
     with db.read() as s:
         (row,) = report(s, _center(s), MONDAY, MONDAY)["appointments"]["centers"]
     assert (row["booked"], row["checked_in"], row["no_shows"], row["late_walk_ins"]) == (7, 4, 2, 1)
     assert row["no_show_rate"] == round(2 / 6, 4)
-    assert row["punctuality"] == buckets(early_60_plus=1, early_10_30=1, early_0_10=1, late_5_10=1)
+    assert row["punctuality"] == buckets(
+        early_60_plus=1, early_10_30=1, early_0_10=1, late_5_10=1, late_10_plus=1
+    )
     # Waits 180, 120 and 0 s: mean 100, p90 the largest (rank ceil(2.7) = 3).
     assert (row["called"], row["avg_wait_after_start_s"], row["p90_wait_after_start_s"]) == (
         3,
@@ -191,7 +193,8 @@ def test_the_engines_own_booking_and_check_in_are_counted(db, center):
         (row,) = report(s, _center(s), MONDAY, MONDAY)["appointments"]["centers"]
         listed = {r["code"]: r for r in day_appointments(s, _center(s).id, MONDAY)}
     assert (row["booked"], row["checked_in"], row["no_shows"], row["late_walk_ins"]) == (2, 1, 1, 1)
-    assert row["punctuality"] == buckets(early_0_10=1)  # exactly 10 early: [-10, 0)
+    # Exactly 10 early: [-10, 0); the late walk-in came 15 minutes after the start.
+    assert row["punctuality"] == buckets(early_0_10=1, late_10_plus=1)
     assert (listed[early_code]["stage"], listed[early_code]["punctuality_min"]) == (
         "checked_in",
         -10,
@@ -200,3 +203,4 @@ def test_the_engines_own_booking_and_check_in_are_counted(db, center):
         "no_show",
         "walk_in",
     )
+    assert listed[late_code]["punctuality_min"] == 15

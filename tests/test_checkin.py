@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 
 from server import queue
 from server.appointments import APPOINTMENT_LEAD, checkin, upkeep
+from server.appointments.listing import punctuality_min
 from server.errors import Conflict, InvalidInput, NotFound
 from server.maintenance import run_maintenance_once
-from server.models import Appointment, Ticket, utcnow
+from server.models import Appointment, Ticket, TicketEvent, utcnow
 
 from .api_helpers import PREFIX, assert_error, setup_api
 from .arrival_helpers import book, service
@@ -105,6 +106,8 @@ def test_after_grace_a_walk_in_ticket_and_the_booking_is_a_no_show(db, env):
         assert done.late is True and done.kind == "walk_in" and ticket.kind == "walk_in"
         assert ticket.due_at == at(11 + 15) and ticket.callable_at is None
         assert booking.state == "no_show" and booking.ticket_id == ticket.id
+        # When the visitor arrived: the report's punctuality counts them "late 10+".
+        assert booking.checked_in_at == at(11) and punctuality_min(booking) == 11
         assert refused(s, env, "FFFFFF", minute=12).code == "already_checked_in"
 
 
@@ -152,6 +155,34 @@ def test_a_priority_class_puts_the_appointment_in_the_priority_lane(db, env):
         book(s, env.center_id, at(0), code="TTTTTT")
         ticket = check_in(s, env, "TTTTTT", minute=0, priority="elderly").issued.ticket
         assert ticket.priority == "elderly" and ticket.lane == 1
+        # A kiosk's visitor chose the class: nobody confirmed it.
+        assert "confirmed_by" not in issue_details(s, ticket)
+
+
+def test_staff_giving_a_priority_class_is_recorded_as_confirming_it(db, env):
+    """As for a staff issue (api/tickets.py): the issue event names who saw the document,
+    on time and late (a walk-in ticket); without a class, nobody is named."""
+    with db.write() as s:
+        book(s, env.center_id, at(0), code="TTTTT2")
+        book(s, env.center_id, at(0), code="TTTTT3")
+        book(s, env.center_id, at(0), code="TTTTT4")
+        staff = dict(actor=env.alice, now=at(0))
+        on_time = checkin.check_in(s, env.center_code, "TTTTT2", priority="elderly", **staff)
+        staff["now"] = at(12)
+        late = checkin.check_in(s, env.center_code, "TTTTT3", priority="elderly", **staff)
+        plain = checkin.check_in(s, env.center_code, "TTTTT4", **staff)
+        assert late.late and late.issued.ticket.lane == 1
+        for done in (on_time, late):
+            assert issue_details(s, done.issued.ticket)["confirmed_by"] == env.alice.name
+        assert "confirmed_by" not in issue_details(s, plain.issued.ticket)
+
+
+def issue_details(s, ticket: Ticket) -> dict:
+    return s.scalar(
+        select(TicketEvent.details).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.action == "issue"
+        )
+    )
 
 
 # --- the documented order -------------------------------------------------------------

@@ -107,7 +107,11 @@ def test_keypad_check_in_shows_and_prints_the_ticket_in_each_language(
     page.click("#checkin-send")
     expect(page.locator("section[data-screen=ticket]")).to_be_visible()
     with live_server.db.read() as s:
-        appointment = s.scalar(select(Appointment).where(Appointment.code == "K7MP3X"))
+        appointment = s.scalar(  # this center's: each language's test books the same code
+            select(Appointment)
+            .join(Center, Center.id == Appointment.center_id)
+            .where(Center.code == center.code, Appointment.code == "K7MP3X")
+        )
         ticket = s.get(Ticket, appointment.ticket_id)
         start = appointment.start.astimezone(ZoneInfo("Asia/Baku")).strftime("%H:%M")
         assert (appointment.state, ticket.kind) == ("checked_in", "appointment")
@@ -136,7 +140,11 @@ def test_refusals_in_the_visitors_language(new_page, live_server, center, lang):
     type_on_keypad(page, "EARLYA")
     page.click("#checkin-send")
     with live_server.db.read() as s:
-        start = s.scalar(select(Appointment.start).where(Appointment.code == "EARLYA"))
+        start = s.scalar(  # this center's: each language's test books the same code
+            select(Appointment.start)
+            .join(Center, Center.id == Appointment.center_id)
+            .where(Center.code == center.code, Appointment.code == "EARLYA")
+        )
     opens = (start - timedelta(minutes=30)).astimezone(ZoneInfo("Asia/Baku")).strftime("%H:%M")
     expect(page.locator("#checkin-problem")).to_have_text(
         words["checkin.too_early"].replace("{time}", opens)
@@ -213,3 +221,64 @@ def test_a_full_hall_gives_a_ticket_to_wait_outside_then_its_qr_checks_in(
     page.click("#done")
     page.keyboard.type(f"{live_server.url}/t/{token}\n")  # back in: its QR at the kiosk
     expect(page.locator("#ticket-note")).to_have_text(WORDS["en"]["checkin.in_note"])
+
+
+@pytest.mark.parametrize("lang", ["az", "ru", "en"])
+def test_a_full_hall_lets_an_outside_ticket_in_exactly_when_its_phone_says_come_in(
+    new_page, live_server, center, lang
+):
+    """The kiosk refuses an outside ticket's QR while the hall is full and its wait is
+    long, in the visitor's language, while its phone says "wait outside"; once there is
+    room, the phone says "come in now" and the same QR checks in."""
+    with live_server.db.write() as s:
+        s.scalar(select(Center).where(Center.code == center.code)).hall_capacity = 1
+    inside = live_server.issue(center, "pension-new")  # the hall is full
+    for _ in range(4):
+        live_server.issue(center, "pension-new")  # four outside ahead of it
+    late = live_server.issue(center, "pension-new", language=lang)
+    assert late["kind"] == "outside" and late["estimated_wait_s"] > 600
+    phone = new_page(390, 844, has_touch=True, is_mobile=True)
+    phone.goto(f"{live_server.url}/t/{late['tracking_token']}")
+    expect(phone.locator("#arrival-advice")).to_have_text(WORDS[lang]["remote.wait_outside"])
+    page = open_kiosk(new_page, live_server, center)
+    page.click("#checkin-start")
+    page.click(f"button[data-checkin-lang={lang}]")
+    page.keyboard.type(f"{live_server.url}/t/{late['tracking_token']}\n")
+    problem = page.locator("#checkin-problem")
+    expect(problem).to_have_attribute("data-key", "checkin.hall_full")
+    words = WORDS[lang]["checkin.hall_full"]
+    expect(problem).to_contain_text(words.split("{limit}")[0])
+    assert "{" not in problem.inner_text()  # the limit and the wait filled in
+    check_fits(page, PORTRAIT)
+    screenshot(page, f"checkin-hall-full-{lang}")
+    live_server.api(
+        "POST", f"/tickets/{inside['id']}/cancel", center.staff_token, json={}
+    )  # the visitor inside leaves: room for one
+    phone.reload()
+    expect(phone.locator("#arrival-advice")).to_have_text(WORDS[lang]["remote.come_in"])
+    page = open_kiosk(new_page, live_server, center)
+    page.keyboard.type(f"{live_server.url}/t/{late['tracking_token']}\n")  # in its language
+    expect(page.locator("#ticket-note")).to_have_text(WORDS[lang]["checkin.in_note"])
+
+
+@pytest.mark.parametrize("lang", ["az", "ru", "en"])
+def test_reception_is_told_in_words_that_the_hall_is_full(new_page, live_server, center, lang):
+    from .test_reception_browser import TABLET, log_in, reception_user
+
+    manage = catalog(Path(__file__).resolve().parent.parent / "manage" / "translations")
+    with live_server.db.write() as s:
+        s.scalar(select(Center).where(Center.code == center.code)).hall_capacity = 1
+    for _ in range(5):
+        live_server.issue(center, "pension-new")  # one inside, four outside
+    late = live_server.issue(center, "pension-new")
+    assert late["kind"] == "outside" and late["estimated_wait_s"] > 600
+    page = new_page(*TABLET)
+    log_in(page, live_server, reception_user(live_server, center), "/reception", lang)
+    expect(page.locator("#login-view")).to_be_hidden()
+    page.fill("#checkin-code", f"{live_server.url}/t/{late['tracking_token']}")
+    page.click("#checkin-submit")
+    title = page.locator("#result-title")
+    expect(title).to_contain_text(manage[lang]["reception.refused.hall_full"].split("{limit}")[0])
+    assert "{" not in title.inner_text()
+    expect(page.locator("#result")).to_have_class("card result bad")
+    screenshot(page, f"reception-hall-full-{lang}")

@@ -18,7 +18,7 @@ from server.appointments.hall import hall_state
 from server.models import ABSENT, Center, utcnow
 from server.queue.numbering import local_day
 
-from .api_helpers import PREFIX, issue, setup_api
+from .api_helpers import PREFIX, act, assert_error, issue, setup_api
 from .arrival_helpers import book, remote_on
 from .engine_helpers import Env, at, make_env
 from .engine_helpers import issue as issue_at
@@ -94,24 +94,47 @@ def test_http_issue_says_wait_outside(client, db, center):
     api = setup_api(db, center)
     with db.write() as s:
         s.get(Center, center.id).hall_capacity = 1
-    assert issue(client, api)["kind"] == "walk_in"
-    body = issue(client, api)
-    assert body["kind"] == "outside" and body["status"] == "waiting"
-    public = client.get(f"{PREFIX}/tickets/{body['tracking_token']}").get_json()
+    first = issue(client, api)
+    assert first["kind"] == "walk_in"
+    outside = [issue(client, api) for _ in range(4)]
+    assert {t["kind"] for t in outside} == {"outside"}
+    last = outside[-1]
+    public = client.get(f"{PREFIX}/tickets/{last['tracking_token']}").get_json()
     assert public["kind"] == "outside" and public["absent"] == {
         "passed_at": None,
         "hold_until": None,
+        "come_in_s": 600,
+        "hall_room": False,
     }
-    checked = client.post(
-        f"{PREFIX}/centers/baku-1/check-in",
-        json={"code": f"https://example.org/t/{body['tracking_token']}"},
-        headers=api.kiosk,
-    )
+    assert public["estimated_wait_s"] > 600  # four ahead of it
+
+    def scan(ticket: dict, headers=None, **extra):
+        body = {"code": f"https://example.org/t/{ticket['tracking_token']}", **extra}
+        url = f"{PREFIX}/centers/baku-1/check-in"
+        return client.post(url, json=body, headers=headers or api.kiosk)
+
+    # Full hall, a long wait: not let in; the answer says why and the estimate.
+    error = assert_error(scan(last), 409, "hall_full")
+    assert error["details"] == {"estimated_wait_s": public["estimated_wait_s"], "come_in_s": 600}
+    assert "1/1" in error["message"]
+    # A priority class with a ticket's QR is refused, naming the field.
+    assert_error(scan(last, api.staff, priority="disabled"), 422, "invalid_input", field="priority")
+    # Full hall, but a wait of 10 minutes or less: come in.
+    soon = client.get(f"{PREFIX}/tickets/{outside[0]['tracking_token']}").get_json()
+    assert soon["estimated_wait_s"] <= 600 and soon["absent"]["hall_room"] is False
+    checked = scan(outside[0])
+    assert checked.status_code == 200 and checked.get_json()["checked_in"] is True
+    # The hall empties: room, the phone says so, and the long wait is let in too.
+    for ticket in (first, outside[0]):
+        assert act(client, api, ticket["id"], "cancel").status_code == 200
+    public = client.get(f"{PREFIX}/tickets/{last['tracking_token']}").get_json()
+    assert public["absent"]["hall_room"] is True and public["estimated_wait_s"] > 600
+    checked = scan(last)
     assert checked.status_code == 200 and checked.get_json()["kind"] == "outside"
     assert checked.get_json()["checked_in"] is True
     with db.read() as s:
         hall = hall_state(s, center.id, local_day("Asia/Baku", utcnow()))
-        assert (hall.capacity, hall.present, hall.full) == (1, 2, True)
+        assert (hall.capacity, hall.present, hall.full) == (1, 1, True)
 
 
 def test_the_printed_ticket_says_wait_outside_or_the_appointment_time():

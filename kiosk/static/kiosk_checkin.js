@@ -31,9 +31,11 @@
     ticket_not_found: "checkin.not_found",
     invalid_input: "checkin.not_found",
     place_released: "checkin.released",
+    hall_full: "checkin.hall_full",
     ticket_closed: "checkin.closed",
     service_inactive: "kiosk.service_inactive",
     quota_reached: "kiosk.quota_reached",
+    too_many_attempts: "checkin.too_many",
   };
 
   let typed = ""; // what the keypad (or a keyboard on the keypad screen) typed
@@ -153,7 +155,11 @@
     const details = (error && error.details) || {};
     const key = REFUSALS[code] || "checkin.failed";
     const at = code === "too_late" ? details.start : details.opens_at;
-    showProblem(key, { time: at ? centerTime(at) : "" });
+    showProblem(key, {
+      time: at ? centerTime(at) : "",
+      limit: Novbe.waitText(details.come_in_s),
+      wait: Novbe.waitText(details.estimated_wait_s),
+    });
     if (["appointment_not_found", "ticket_not_found", "invalid_input"].includes(code)) {
       render(); // the code stays, to be corrected
     } else {

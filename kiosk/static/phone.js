@@ -11,8 +11,6 @@ const Phone = (() => {
   const ENDED = ["done", "no_show", "cancelled", "expired"];
   // No call can come any more, or none before the visit at the counter ends.
   const NO_CALL = [...ENDED, "serving"];
-  // An outside ticket is asked in when its estimated wait is this short (docs/queue.md).
-  const COME_IN_S = 10 * 60;
   const TRAVEL_KEY = "novbe.travel_min"; // the visitor's travel time, kept on the phone
 
   const state = {
@@ -76,7 +74,8 @@ const Phone = (() => {
   // ---- not checked in yet (remote and outside tickets) -------------------------------
   // The place is held; the ticket is called only after its QR is scanned at a kiosk.
   // Remote: "leave now" once the estimated wait is no longer than the travel time the
-  // visitor set; outside: "come in now" once it is COME_IN_S or less.
+  // visitor set; outside: "come in now" exactly when a check-in would be taken: the hall
+  // has room, or the estimated wait is the server's come_in_s or less (docs/queue.md).
 
   function travelMinutes() {
     const value = Number.parseInt(localStorage.getItem(TRAVEL_KEY) ?? "", 10);
@@ -87,7 +86,8 @@ const Phone = (() => {
     const wait = ticket.estimated_wait_s;
     const known = wait !== null && wait !== undefined;
     if (ticket.kind === "outside") {
-      if (known && wait <= COME_IN_S) return ["now", t("remote.come_in")];
+      const { hall_room: room, come_in_s: comeIn } = ticket.absent;
+      if (room || (known && comeIn != null && wait <= comeIn)) return ["now", t("remote.come_in")];
       return ["wait", t("remote.wait_outside")];
     }
     const travel = travelMinutes();

@@ -47,8 +47,10 @@
     appointment_cancelled: "reception.refused.cancelled",
     appointment_no_show: "reception.refused.no_show",
     place_released: "reception.refused.place_released",
+    hall_full: "reception.refused.hall_full",
     service_inactive: "reception.refused.service_inactive",
     quota_reached: "reception.refused.quota",
+    too_many_attempts: "reception.refused.too_many",
     forbidden: "reception.refused.forbidden",
   };
 
@@ -59,7 +61,12 @@
     const error = errorOf(err) || {};
     const key = REFUSALS[error.code];
     const details = error.details || {};
-    if (key) return t(key, { time: clock(details.opens_at || firstTime(details)) });
+    if (key) {
+      const time = clock(details.opens_at || firstTime(details));
+      // hall_full: come in when the wait is at most {limit}; it is {wait} now.
+      const [limit, wait] = [details.come_in_s, details.estimated_wait_s].map(Novbe.waitText);
+      return t(key, { time, limit, wait });
+    }
     return error.message || t("manage.refused", { status: err.status });
   }
 

@@ -11,7 +11,13 @@ or with the QR of a remote or outside ticket (its tracking URL, /t/<token>).
   no_show ("late": true); "refuse" is 409 ``too_late``. A booking marked no_show by the
   upkeep is treated the same way on its day (the visitor came after the grace).
 * A remote or outside ticket that is still absent becomes callable where it stands
-  (``callable_at`` = NULL): its due time, its place, are those of its joining.
+  (``callable_at`` = NULL): its due time, its place, are those of its joining. An
+  outside ticket comes in only when the hall has room or its estimated wait is
+  hall.COME_IN or less; else 409 ``hall_full`` (with the estimate). Its priority class
+  was set when it was issued: a priority sent with its QR is refused (422, "priority").
+* A priority class given by staff or reception (after seeing the visitor's document) is
+  recorded in the issue event's details as ``confirmed_by`` (the user's name), as for a
+  staff issue (api/tickets.py).
 
 One use only: the booking row (or the ticket's) is locked FOR UPDATE on PostgreSQL and
 SQLite's write lock serializes, so two check-ins of one code give one ticket.
@@ -35,6 +41,7 @@ from ..queue.lookup import get_center
 from ..queue.numbering import local_day
 from . import APPOINTMENT_LEAD
 from .booking import CODE_ALPHABET, CODE_LENGTH, normalize_code
+from .hall import COME_IN_S, come_in
 
 ABSENT_KINDS = ("remote", "outside")
 MAX_CODE_LENGTH = 200  # a tracking URL with a long host name fits
@@ -88,6 +95,11 @@ def check_in(
     what, value = parse_code(code)
     center = get_center(session, center_code)
     if what == "token":
+        if priority is not None:
+            raise InvalidInput(
+                "'priority' is not taken with a ticket's QR: its class was set when it was issued",
+                field="priority",
+            )
         return _check_in_ticket(session, center, value, actor, now)
     return _check_in_appointment(session, center, value, actor, now, print_rule, priority)
 
@@ -150,9 +162,10 @@ def _check_in_appointment(
             actor,
             now=now,
             print_rule=print_rule,
-            details={"late_appointment": appointment.code},
+            details={"late_appointment": appointment.code, **_confirmed_by(actor, priority)},
         )
         appointment.state = "no_show"
+        appointment.checked_in_at = now  # when the visitor arrived (the punctuality report)
         appointment.ticket_id = issued.issued.id
         return CheckIn(issued, appointment, True, issued.issued.kind)
     callable_at = appointment.start - APPOINTMENT_LEAD
@@ -167,7 +180,7 @@ def _check_in_appointment(
         kind="appointment",
         due_at=appointment.start,
         callable_at=callable_at if callable_at > now else None,
-        details={"appointment": appointment.code},
+        details={"appointment": appointment.code, **_confirmed_by(actor, priority)},
     )
     appointment.state = "checked_in"
     appointment.checked_in_at = now
@@ -201,10 +214,31 @@ def _check_in_ticket(
         )
     if not absent or ticket.status != "waiting":
         raise Conflict(f"ticket {number} is already checked in", code="already_checked_in")
+    if ticket.kind == "outside":
+        admission = come_in(session, ticket, now)
+        if not admission.allowed:
+            wait = admission.estimated_wait_s
+            minutes = "unknown" if wait is None else f"about {max(1, round(wait / 60))} min"
+            raise Conflict(
+                f"the hall is full ({admission.hall.present}/{admission.hall.capacity}); "
+                f"ticket {number} may come in when its wait is {COME_IN_S // 60} min or "
+                f"less (now {minutes})",
+                code="hall_full",
+                estimated_wait_s=wait,
+                come_in_s=COME_IN_S,
+            )
     ticket.callable_at = None
     ticket.checked_in_at = now
     record(session, ticket, "check_in", "waiting", actor, now, kind=ticket.kind)
     return CheckIn(IssueResult(ticket, created=False), None, False, ticket.kind)
+
+
+def _confirmed_by(actor: Actor, priority: str | None) -> dict:
+    """Who saw the document for a priority class given on the visitor's behalf (a
+    kiosk's visitor chose it themselves)."""
+    if actor.kind == "staff" and priority is not None:
+        return {"confirmed_by": actor.name}
+    return {}
 
 
 def _iso(value: datetime) -> str:

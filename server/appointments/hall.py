@@ -7,6 +7,9 @@ counter (called, serving). Parked visitors step out and are not counted; nor are
 and outside tickets before their check-in (they wait elsewhere).
 
 A walk-in issued while present >= capacity gets an "outside" ticket (queue/issuing.py).
+Its visitor is let in (checked in at a kiosk or by reception) only when the hall has
+room again or the ticket's estimated wait is COME_IN or less (``come_in``); the phone
+page says "come in now" by the same rule, with COME_IN from the tracking payload.
 The limit is soft under concurrency: two kiosks issuing at the same instant on
 PostgreSQL may both see one place left (one visitor over, never a stuck queue).
 Appointments' check-ins are never refused for a full hall: their visitors were booked.
@@ -15,13 +18,18 @@ Appointments' check-ins are never refused for a full hall: their visitors were b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import ABSENT, Center, Ticket
+from ..queue import estimate
+
+# An outside ticket comes in when its estimated wait is this short, full hall or not.
+COME_IN = timedelta(minutes=10)
+COME_IN_S = int(COME_IN.total_seconds())
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,22 @@ def hall_state(
     capacity = session.scalar(select(Center.hall_capacity).where(Center.id == center_id))
     present = present_count(session, center_id, day)
     return HallState(capacity, present, capacity is not None and present >= capacity)
+
+
+@dataclass(frozen=True)
+class ComeIn:
+    allowed: bool  # the hall has room, or the estimated wait is COME_IN or less
+    hall: HallState
+    estimated_wait_s: int | None
+
+
+def come_in(session: Session, ticket: Ticket, now: datetime | None = None) -> ComeIn:
+    """Whether an outside ticket's visitor may come in now. An unknown estimate (no
+    counter open for the service) lets nobody in past a full hall."""
+    hall = hall_state(session, ticket.center_id, ticket.business_day, now)
+    wait = estimate(session, ticket, now).estimated_wait_s
+    soon = wait is not None and wait <= COME_IN_S
+    return ComeIn(not hall.full or soon, hall, wait)
 
 
 def present_count(session: Session, center_id: int, day: date) -> int:

@@ -1,6 +1,7 @@
 """The day's appointments of one center, for the counter screen, the dashboard and
 reception: each booking with its state, its ticket once checked in, and how early or
-late its visitor came. Staff only (the codes are the visitors' keys at the kiosk).
+late its visitor came. The codes are the visitors' keys at the kiosk: the API gives
+them whole to counter staff and managers, masked (``mask_code``) to reception.
 
 ``stage`` is what a screen shows, one word from the booking and its ticket together:
 booked (not here yet), checked_in (waiting), called (called, serving or parked),
@@ -44,6 +45,15 @@ def day_appointments(session: Session, center_id: int, day: date) -> list[dict]:
         .order_by(Appointment.start, Appointment.code)
     ).all()
     return [_row(appointment, ticket) for appointment, ticket in rows]
+
+
+SHOWN_CODE_CHARS = 2  # reception sees "••••7X": enough to match what the visitor says
+
+
+def mask_code(code: str) -> str:
+    """A code with all but its last SHOWN_CODE_CHARS characters hidden."""
+    hidden = max(0, len(code) - SHOWN_CODE_CHARS)
+    return "•" * hidden + code[hidden:]
 
 
 def stage(appointment: Appointment, ticket: Ticket | None) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, utcnow
@@ -60,4 +60,11 @@ class Appointment(Base):
         Index("ix_appointments_day", "center_id", "business_day", "state"),
         Index("ix_appointments_contact", "contact_digest", "business_day"),
         Index("ix_appointments_client", "client_digest", "created_at"),
+        # The upkeep's each-minute scan for bookings past their start (upkeep.py).
+        Index(
+            "ix_appointments_booked",
+            "start",
+            postgresql_where=text("state = 'booked'"),
+            sqlite_where=text("state = 'booked'"),
+        ),
     )

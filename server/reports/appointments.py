@@ -7,7 +7,8 @@ queries, like figures.py. Definitions in docs/reports.md, "Appointments".
   those no-shows, the ones who came after the grace and took a walk-in ticket);
 * ``no_show_rate``: no_shows / (checked_in + no_shows), the bookings whose outcome is
   known (a booking still ahead counts in neither);
-* ``punctuality``: check-ins per bucket of (check-in - slot start);
+* ``punctuality``: check-ins per bucket of (check-in - slot start), late walk-ins
+  included (their ``checked_in_at`` is when they came: "late 10+");
 * wait after slot start: first call - the later of slot start and check-in (a visitor
   who came late waits from their check-in), 0 when called in the lead before the start;
   ``avg_wait_after_start_s`` and ``p90_wait_after_start_s`` (nearest rank, as figures.py).

@@ -159,6 +159,13 @@ def upgrade() -> None:
     op.create_index("ix_appointments_day", "appointments", ["center_id", "business_day", "state"])
     op.create_index("ix_appointments_contact", "appointments", ["contact_digest", "business_day"])
     op.create_index("ix_appointments_client", "appointments", ["client_digest", "created_at"])
+    op.create_index(
+        "ix_appointments_booked",
+        "appointments",
+        ["start"],
+        postgresql_where=sa.text("state = 'booked'"),
+        sqlite_where=sa.text("state = 'booked'"),
+    )
 
 
 def downgrade() -> None:
