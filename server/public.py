@@ -41,6 +41,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from .appointments import APPOINTMENT_LEAD
 from .appointments.hall import hall_state
+from .appointments.remote import joinable_services
 from .ledger.proof import public_proof
 from .models import Center, Service, Ticket, TicketEvent, utcnow
 from .queue import OUT_OF_ORDER_REASONS, business_day, queue_stats
@@ -211,7 +212,7 @@ def booking_json(center: Center) -> dict | None:
 
 
 def _joinable(center: Center) -> bool:
-    return center.remote_joining and any(s.active and s.remote_joining for s in center.services)
+    return bool(joinable_services(center))
 
 
 def _bookable(center: Center) -> list[Service]:

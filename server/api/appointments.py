@@ -24,6 +24,7 @@ from sqlalchemy.orm import object_session
 
 from ..appointments import booking, slots
 from ..appointments.calendar import is_open
+from ..appointments.remote import joinable_services
 from ..connections.addresses import client_key
 from ..errors import InvalidInput, NotFound
 from ..extensions import db
@@ -137,12 +138,8 @@ def _joinable(s, center: Center) -> list[dict]:
     """The services a visitor may join from home now, with the line they would join:
     none when the center's switch is off or it is closed (remote.py refuses those)."""
     now = utcnow()
-    if not center.remote_joining or not is_open(center, now):
-        return []
-    codes = {
-        service.code for service in center.services if service.active and service.remote_joining
-    }
-    if not codes:
+    codes = {service.code for service in joinable_services(center)}
+    if not codes or not is_open(center, now):
         return []
     return [
         {

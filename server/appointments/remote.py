@@ -23,7 +23,7 @@ from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict
-from ..models import ABSENT, Service, Ticket, TicketEvent, utcnow
+from ..models import ABSENT, Center, Service, Ticket, TicketEvent, utcnow
 from ..queue.actor import Actor
 from ..queue.issuing import IssueResult, find_place, issue_at
 from ..queue.lookup import get_center, get_service
@@ -33,6 +33,14 @@ from .calendar import is_open
 
 REMOTE_PER_CLIENT_PER_DAY = 3  # per center and local day
 REMOTE = Actor(kind="system", name="remote")
+
+
+def joinable_services(center: Center) -> list[Service]:
+    """The services one may join from home at ``center`` (both switches on), whatever
+    the hour: the booking page, the public page and join_from_home all ask this."""
+    if not center.remote_joining:
+        return []
+    return [service for service in center.services if service.active and service.remote_joining]
 
 
 def join_from_home(
