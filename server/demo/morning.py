@@ -241,8 +241,10 @@ def _bookings(
                 at = max(slot - early, opens, begin)
                 if at < now - timedelta(minutes=1):
                     arrivals.append((at, service, appointment.code))
-            elif not checked_in_now and opens < now:
-                checked_in_now = True  # here already, for a slot about to start
+            elif not checked_in_now and opens <= now - timedelta(minutes=1):
+                # here already, for a slot about to start; checked in a minute ago, so
+                # its window must have opened by then (not just now)
+                checked_in_now = True
                 arrivals.append((now - timedelta(minutes=1), service, appointment.code))
     return arrivals
 
