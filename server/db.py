@@ -103,6 +103,7 @@ class Database:
         self._write: sessionmaker[Session] | None = None
         self._write_lock: threading.Lock | None = None
         self._commit_listeners: list[Callable[[list], None]] = []
+        self._before_commit: list[Callable[[Session, list], None]] = []
         # Put into every session's ``info`` (objects shared by all of them, such as
         # the queue engine's cache of service loads).
         self.session_info: dict = {}
@@ -122,6 +123,7 @@ class Database:
             self.engine.dispose()
         self.engine = make_engine(url, echo=echo, sqlite_synchronous=sqlite_synchronous)
         self._commit_listeners = []  # a new connection belongs to a new app
+        self._before_commit = []
         # Created here, not at import, so that under gevent it is a patched (green) lock.
         self._write_lock = threading.Lock()
         writer = self.engine.execution_options(novbe_write=True)
@@ -149,6 +151,18 @@ class Database:
         Nothing is announced for a transaction that rolled back."""
         self._commit_listeners.append(listener)
 
+    def before_commit(self, hook: Callable[[Session, list], None]) -> None:
+        """Call ``hook(session, changes)`` inside each write transaction that changed
+        tickets or counters, just before it commits: what it writes commits with the
+        change or not at all (the notification outbox, server/notify/)."""
+        self._before_commit.append(hook)
+
+    def _run_before_commit(self, session: Session) -> None:
+        changes = session.info.get(PENDING_CHANGES)
+        if changes:
+            for hook in self._before_commit:
+                hook(session, changes)
+
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: commits on success, rolls back on any error."""
@@ -156,11 +170,13 @@ class Database:
         if self.is_sqlite:
             with self._write_lock, self._write.begin() as session:
                 yield session
+                self._run_before_commit(session)
                 write_pending(session)  # the ledger's entries: their chains' locks last
                 changes = session.info.pop(PENDING_CHANGES, None)
         else:
             with self._write.begin() as session:
                 yield session
+                self._run_before_commit(session)
                 write_pending(session)
                 changes = session.info.pop(PENDING_CHANGES, None)
         if changes:

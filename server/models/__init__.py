@@ -13,6 +13,16 @@ from .catalog import (
     ServiceCategory,
 )
 from .ledger import LedgerEntry, LedgerHead, LedgerSeal
+from .notifications import (
+    OUTBOX_CHANNELS,
+    OUTBOX_STATES,
+    TRIGGERS,
+    VISITOR_CHANNELS,
+    DeliveryAttempt,
+    OutboxMessage,
+    VisitorContact,
+    WebhookSubscription,
+)
 from .people import (
     COUNTER_ROLES,
     DEVICE_KINDS,
@@ -66,6 +76,14 @@ __all__ = [
     "SCORES",
     "STATUSES",
     "ApiToken",
+    "DeliveryAttempt",
+    "OUTBOX_CHANNELS",
+    "OUTBOX_STATES",
+    "OutboxMessage",
+    "TRIGGERS",
+    "VISITOR_CHANNELS",
+    "VisitorContact",
+    "WebhookSubscription",
     "AuditEntry",
     "Base",
     "Center",

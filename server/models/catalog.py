@@ -51,6 +51,9 @@ class Center(Base):
     remote_joining: Mapped[bool] = mapped_column(Boolean, default=False)
     # How long an absent (remote, outside) ticket keeps its place once passed over.
     absent_hold_min: Mapped[int] = mapped_column(Integer, default=15)
+    # Messages to visitors: which channels and triggers (server/notify/settings.py says
+    # the shape and checks it; secrets in it are never sent back in full).
+    notifications: Mapped[dict] = mapped_column(JSON, default=dict)
 
     categories: Mapped[list[ServiceCategory]] = relationship(
         back_populates="center", order_by="ServiceCategory.position"

@@ -1,0 +1,1 @@
+"""The channels the outbox sends through, by name (see base.py for the interface)."""

@@ -1,0 +1,168 @@
+"""The durable outbox: messages are written with the change that causes them and sent
+later by the worker (worker.py), never inside a web request.
+
+* :func:`enqueue` inserts a message unless one with its ``key`` exists (one message per
+  ticket or event, kind and channel, however often it is produced);
+* :func:`claim_due` hands due messages to one worker: a claimed row is skipped by every
+  other worker until its claim lapses, so two processes never send it at once;
+* :func:`record_attempt` logs a try and moves the message on: ``sent``, retried after
+  :data:`BACKOFF_S` (with jitter), or ``dead`` after the last attempt;
+* :func:`replay` sends a message again, by hand (a manager on the delivery log).
+
+Plain functions over a session; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..errors import NotFound
+from ..models import DeliveryAttempt, OutboxMessage, utcnow
+
+# Waits before the 2nd, 3rd, ... attempt: 5 s, 30 s, 5 min, 30 min, 2 h (the Standard
+# Webhooks schedule); after the last of them fails the message is dead.
+BACKOFF_S = (5, 30, 5 * 60, 30 * 60, 2 * 60 * 60)
+MAX_ATTEMPTS = len(BACKOFF_S) + 1
+JITTER = 0.2  # each wait is stretched or shrunk by up to this share, at random
+CLAIM_S = 60  # a claimed message is another worker's again after this long
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt at sending came to (a channel's answer)."""
+
+    ok: bool
+    status: int | None = None  # the HTTP status or SMTP reply code, where there is one
+    response: str | None = None  # the start of the answer's body, for the log
+    error: str | None = None  # why it failed, in a few words (never an address)
+    permanent: bool = False  # retrying cannot help (a push subscription that is gone)
+    duration_ms: int = 0
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    channel: str,
+    kind: str,
+    body: dict[str, Any],
+    center_id: int | None = None,
+    ticket_id: int | None = None,
+    contact_id: int | None = None,
+    subscription_id: int | None = None,
+    at: datetime | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Add a message to send at ``at`` (default now); False if ``key`` was there already."""
+    now = now or utcnow()
+    values = {
+        "key": key[:200],
+        "channel": channel,
+        "kind": kind,
+        "body": body,
+        "center_id": center_id,
+        "ticket_id": ticket_id,
+        "contact_id": contact_id,
+        "subscription_id": subscription_id,
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": at or now,
+        "created_at": now,
+    }
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(OutboxMessage).values(values)
+    statement = statement.on_conflict_do_nothing(index_elements=["key"])
+    return session.execute(statement.returning(OutboxMessage.id)).scalar() is not None
+
+
+def claim_due(
+    session: Session, worker: str, now: datetime | None = None, limit: int = 20
+) -> list[OutboxMessage]:
+    """Claim up to ``limit`` messages due by ``now`` for ``worker`` (until now +
+    :data:`CLAIM_S`), oldest due first; returns them."""
+    now = now or utcnow()
+    free = or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now)
+    due = and_(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now, free)
+    ids = session.scalars(
+        select(OutboxMessage.id).where(due).order_by(OutboxMessage.next_attempt_at).limit(limit)
+    ).all()
+    if not ids:
+        return []
+    claimed_until = now + timedelta(seconds=CLAIM_S)
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), due)  # again: another worker may have been faster
+        .values(claimed_by=worker, claimed_until=claimed_until)
+        .execution_options(synchronize_session=False)
+    )
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == worker)
+            .where(OutboxMessage.claimed_until == claimed_until)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .execution_options(populate_existing=True)
+        ).all()
+    )
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
+    """How long to wait after the ``attempts``-th failed attempt (1-based), with jitter."""
+    base = BACKOFF_S[min(attempts, len(BACKOFF_S)) - 1]
+    spread = (rng or random).uniform(1 - JITTER, 1 + JITTER)
+    return timedelta(seconds=base * spread)
+
+
+def record_attempt(
+    session: Session,
+    message_id: int,
+    worker: str,
+    outcome: Outcome,
+    now: datetime | None = None,
+) -> OutboxMessage | None:
+    """Log an attempt of ``worker`` and move the message on; None (and nothing logged)
+    if the message is no longer this worker's (its claim lapsed and another took it)."""
+    now = now or utcnow()
+    message = session.get(OutboxMessage, message_id, with_for_update=True)
+    if message is None or message.claimed_by != worker or message.state != "pending":
+        return None
+    session.add(
+        DeliveryAttempt(
+            message_id=message.id,
+            at=now,
+            duration_ms=outcome.duration_ms,
+            ok=outcome.ok,
+            status=outcome.status,
+            response=(outcome.response or None) and outcome.response[:500],
+            error=(outcome.error or None) and outcome.error[:500],
+        )
+    )
+    message.attempts += 1
+    message.claimed_by = message.claimed_until = None
+    if outcome.ok:
+        message.state, message.sent_at, message.last_error = "sent", now, None
+    else:
+        message.last_error = (outcome.error or f"status {outcome.status}")[:500]
+        if outcome.permanent or message.attempts >= MAX_ATTEMPTS:
+            message.state = "dead"
+        else:
+            message.next_attempt_at = now + backoff(message.attempts)
+    return message
+
+
+def replay(session: Session, message_id: int, now: datetime | None = None) -> OutboxMessage:
+    """Send a message again now (a sent, dead or pending one), keeping its log."""
+    message = session.get(OutboxMessage, message_id, with_for_update=True)
+    if message is None:
+        raise NotFound(f"no outbox message {message_id}", code="message_not_found")
+    message.state = "pending"
+    message.next_attempt_at = now or utcnow()
+    message.claimed_by = message.claimed_until = None
+    return message
