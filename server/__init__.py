@@ -62,6 +62,9 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     from .realtime import init_realtime
 
     init_realtime(app, cluster)
+    from .notify import init_notify
+
+    init_notify(app)  # the outbox's producers, run with each change (server/notify/)
 
     from counter import bp as counter_bp
     from display import bp as display_bp

@@ -5,3 +5,18 @@ Producers write outbox rows inside the transaction of the change that causes the
 (``Database.before_commit``); one worker per installation sends them (worker.py);
 channels (channels/) each know one way to reach someone.
 """
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_notify(app: Flask) -> None:
+    """Register the outbox's producers with the app's database: they run inside each
+    write transaction that changed tickets or counters, just before it commits."""
+    from ..extensions import db
+
+    producers: list = []  # webhooks.produce_events, triggers.produce_visitor_messages
+    for producer in producers:
+        db.before_commit(producer)
+    app.extensions["novbe_notify"] = producers
