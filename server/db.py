@@ -16,15 +16,19 @@ sessions behave on each backend so that concurrent writers are safe:
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from .ledger.chain import LABELS, Labels, write_pending
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # PostgreSQL connections per process: 3 processes fit a max_connections of 100.
@@ -154,14 +158,24 @@ class Database:
     def before_commit(self, hook: Callable[[Session, list], None]) -> None:
         """Call ``hook(session, changes)`` inside each write transaction that changed
         tickets or counters, just before it commits: what it writes commits with the
-        change or not at all (the notification outbox, server/notify/)."""
+        change or not at all (the notification outbox, server/notify/).
+
+        A hook's own fault (a bug, odd settings) must not cost a visitor their ticket:
+        it is logged and the change commits without that hook's remaining work. A
+        database error is raised (on PostgreSQL it has aborted the transaction; a
+        savepoint per hook would cost every write two more round trips)."""
         self._before_commit.append(hook)
 
     def _run_before_commit(self, session: Session) -> None:
         changes = session.info.get(PENDING_CHANGES)
         if changes:
             for hook in self._before_commit:
-                hook(session, changes)
+                try:
+                    hook(session, changes)
+                except SQLAlchemyError:
+                    raise
+                except Exception:
+                    log.exception("before-commit hook %s failed; the change commits", hook)
 
     @contextmanager
     def write(self) -> Iterator[Session]:

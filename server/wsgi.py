@@ -12,6 +12,7 @@ from .cluster import cluster_of
 from .extensions import socketio
 from .logs import configure_logging
 from .maintenance import start_maintenance_loop
+from .notify.worker import start_outbox_worker
 from .realtime import NAMESPACE, live_of
 from .realtime.admission import start_join_sweeper
 
@@ -22,6 +23,7 @@ cluster_of(app).start(
     socketio.start_background_task, live_of(app).publisher.printing.printers_changed
 )
 start_maintenance_loop(app)
+start_outbox_worker(app)  # sends the outbox (server/notify/worker.py)
 start_join_sweeper(app, NAMESPACE)
 # What exists by now (modules, the app, the ORM's mappers: ~130,000 objects) lives as
 # long as the process: a full garbage collection need not walk it again each time. Such

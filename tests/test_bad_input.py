@@ -674,6 +674,9 @@ PATH_VALUES = {
     "{ticket_id}": "{ticket}",
     "{tracking_token}": "{token}",
     "{day}": "2026-12-04",
+    "{webhook_id}": "1",
+    "{delivery_id}": "1",
+    "{contact_id}": "1",
 }
 
 

@@ -87,7 +87,9 @@ def sample(schema: dict) -> Any:
         kind = next(k for k in kind if k != "null")
     if kind == "object":
         props = schema.get("properties", {})
-        return {name: sample(props[name]) for name in schema.get("required", [])}
+        names = list(schema.get("required", []))
+        names += [n for n in props if n not in names][: schema.get("minProperties", 0) - len(names)]
+        return {name: sample(props[name]) for name in names}
     if kind == "array":
         return [sample(schema["items"]) for _ in range(schema.get("minItems", 0))]
     if kind == "string":
@@ -151,6 +153,8 @@ def test_reception_is_refused_everything_it_is_not_named_for(client, db, api, re
         "username": "alice",
         "name": "kiosk-1",
         "day": utcnow().date().isoformat(),
+        "webhook_id": "1",
+        "delivery_id": "1",
     }
     seen = set()
     for method, path, operation in operations():

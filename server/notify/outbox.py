@@ -7,7 +7,9 @@ later by the worker (worker.py), never inside a web request.
   other worker until its claim lapses, so two processes never send it at once;
 * :func:`record_attempt` logs a try and moves the message on: ``sent``, retried after
   :data:`BACKOFF_S` (with jitter), or ``dead`` after the last attempt;
-* :func:`replay` sends a message again, by hand (a manager on the delivery log).
+* :func:`replay` sends a message again, by hand (a manager on the delivery log), with
+  the whole retry schedule again;
+* :func:`purge` deletes finished messages older than ``OUTBOX_KEEP_DAYS`` (maintenance).
 
 Plain functions over a session; the caller owns the transaction.
 """
@@ -15,11 +17,12 @@ Plain functions over a session; the caller owns the transaction.
 from __future__ import annotations
 
 import random
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,6 +35,7 @@ BACKOFF_S = (5, 30, 5 * 60, 30 * 60, 2 * 60 * 60)
 MAX_ATTEMPTS = len(BACKOFF_S) + 1
 JITTER = 0.2  # each wait is stretched or shrunk by up to this share, at random
 CLAIM_S = 60  # a claimed message is another worker's again after this long
+KEEP_DAYS = 30  # finished messages are purged after this long (config OUTBOX_KEEP_DAYS)
 
 
 @dataclass(frozen=True)
@@ -83,13 +87,20 @@ def enqueue(
 
 
 def claim_due(
-    session: Session, worker: str, now: datetime | None = None, limit: int = 20
+    session: Session,
+    worker: str,
+    now: datetime | None = None,
+    limit: int = 20,
+    skip: Collection[int] = (),
 ) -> list[OutboxMessage]:
     """Claim up to ``limit`` messages due by ``now`` for ``worker`` (until now +
-    :data:`CLAIM_S`), oldest due first; returns them."""
+    :data:`CLAIM_S`), oldest due first; returns them. ``skip``: ids the caller is still
+    sending (a send can outlast its claim; it must not be claimed and sent again)."""
     now = now or utcnow()
     free = or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now)
     due = and_(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now, free)
+    if skip:
+        due = and_(due, OutboxMessage.id.not_in(list(skip)))
     ids = session.scalars(
         select(OutboxMessage.id).where(due).order_by(OutboxMessage.next_attempt_at).limit(limit)
     ).all()
@@ -158,11 +169,56 @@ def record_attempt(
 
 
 def replay(session: Session, message_id: int, now: datetime | None = None) -> OutboxMessage:
-    """Send a message again now (a sent, dead or pending one), keeping its log."""
+    """Send a message again now (a sent, dead or pending one), keeping its log; its
+    attempts start from 0, so it gets the whole retry schedule again."""
     message = session.get(OutboxMessage, message_id, with_for_update=True)
     if message is None:
         raise NotFound(f"no outbox message {message_id}", code="message_not_found")
     message.state = "pending"
+    message.attempts = 0
     message.next_attempt_at = now or utcnow()
     message.claimed_by = message.claimed_until = None
     return message
+
+
+def cancel(session: Session, message: OutboxMessage, reason: str) -> None:
+    """No longer wanted (the contact was erased, the channel switched off): never sent."""
+    message.state = "cancelled"
+    message.last_error = reason[:500]
+    message.claimed_by = message.claimed_until = None
+
+
+def give_up(session: Session, message: OutboxMessage, reason: str) -> None:
+    """It cannot be sent as it stands (it could not even be prepared): dead, no attempt."""
+    message.state = "dead"
+    message.last_error = reason[:500]
+    message.claimed_by = message.claimed_until = None
+
+
+def purge(session: Session, before: datetime) -> int:
+    """Delete the finished messages (sent, dead, cancelled) made before ``before`` and
+    their attempts; returns how many messages went. Pending ones are never touched."""
+    old = select(OutboxMessage.id).where(
+        OutboxMessage.state.in_(("sent", "dead", "cancelled")), OutboxMessage.created_at < before
+    )
+    ids = list(session.scalars(old))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        # Explicitly, not by the foreign key's cascade: SQLite enforces it only when asked.
+        session.execute(delete(DeliveryAttempt).where(DeliveryAttempt.message_id.in_(chunk)))
+        session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(chunk)))
+    return len(ids)
+
+
+def purge_outbox(session: Session, config: Mapping[str, Any], now: datetime | None = None) -> int:
+    """:func:`purge` what is older than ``OUTBOX_KEEP_DAYS`` (default 30; maintenance)."""
+    keep = timedelta(days=int(config.get("OUTBOX_KEEP_DAYS", KEEP_DAYS)))
+    return purge(session, (now or utcnow()) - keep)
+
+
+def hold(session: Session, message: OutboxMessage, until: datetime, reason: str) -> None:
+    """Leave it pending but not due before ``until`` (its subscription is disabled;
+    enabling it makes its messages due again), without counting an attempt."""
+    message.next_attempt_at = until
+    message.last_error = reason[:500]
+    message.claimed_by = message.claimed_until = None

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from ..cluster import Cluster
 from ..db import Database
 from ..models import Center
+from ..notify import webhooks
 from ..public import public_center_json, today_figures
 from ..queue import estimates_for
 from . import payloads
@@ -136,6 +137,7 @@ class CenterFigures:
                 self.emitter.emit("queue.stats", stats, room)
                 for alert in self.alerts.waits(center_id, stats):
                     self.emitter.emit("alert", alert, room)
+                    webhooks.produce_alert(self.db, center_id, alert)  # and to other systems
                 # The public page's share of it, plus today's service level and approval
                 # rate; the network view's row from both.
                 public = public_center_json(s, center, stats=stats, today=self._day(s, center))

@@ -18,6 +18,7 @@ from .. import printing
 from ..cluster import Cluster
 from ..db import Database
 from ..models import Device, Ticket
+from ..notify import webhooks
 from ..queue.changes import ChangeKind
 from .alerts import AlertState
 from .emitter import Emitter
@@ -112,3 +113,4 @@ class PrintDispatch:
                 self.emitter.emit("printer.status", body, room)
                 if alert := self.alerts.printer(device.id, body):
                     self.emitter.emit("alert", alert, room)
+                    webhooks.produce_alert(self.db, device.center_id, alert)

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("description", sa.String(length=200), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("failing_since", server.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("disabled_at", server.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("disabled_reason", sa.String(length=200), nullable=True),
         sa.Column("created_at", server.models.base.UTCDateTime(timezone=True), nullable=False),
