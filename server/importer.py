@@ -133,6 +133,8 @@ def import_center(
             center = admin.create_center(session, actor, {"code": data["code"], **settings}, now)
         else:
             admin.update_center(session, actor, center, settings, now)
+    if data.get("notifications") is not None:
+        _import_notifications(session, actor, center, data["notifications"], now)
     services = _import_catalog(session, actor, center, data["categories"], now)
     counters = data.get("counters") or []
     _import_counters(session, actor, center, counters, now)
@@ -254,6 +256,21 @@ def _import_devices(
                 admin.create_device(session, actor, center, new, now, with_token=False)
             else:
                 admin.update_device(session, actor, center, device, values, now)
+
+
+def _import_notifications(
+    session: Session, actor: Actor, center: Center, values: Any, now: datetime
+) -> None:
+    """The optional ``notifications:`` block (docs/notifications.md): what it gives
+    changes, the rest keeps its value; audited like the admin page's change."""
+    from .notify import settings as notify_settings
+
+    try:
+        notify_settings.update(session, actor, center, values, now)
+    except InvalidInput as exc:
+        field = exc.details.get("field") or ""
+        problem = exc.message.removeprefix(f"{field} ")
+        _fail(f"notifications.{field}" if field else "notifications", problem)
 
 
 @contextmanager
