@@ -27,6 +27,8 @@ from .cluster import cluster_of
 from .extensions import db
 from .ledger import seal_log, signing_key
 from .ledger.seal import seal_closed_days, seal_json
+from .notify.contacts import erase_finished
+from .notify.outbox import purge_outbox
 from .queue import expire_all_centers
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ def run_maintenance_once() -> int:
     with db.write() as session:
         # Bookings not checked in by start + grace, absent tickets passed over and held.
         run_appointment_upkeep(session)
+        erase_finished(session)  # visitors' contacts no longer needed (docs/notifications.md)
+        purge_outbox(session, current_app.config)  # finished messages past OUTBOX_KEEP_DAYS
     seals = seal_log(current_app)
     with db.write() as session:
         # After expiring, so a day's seal covers its tickets' last events.

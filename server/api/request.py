@@ -147,6 +147,13 @@ PUBLIC_ENDPOINTS = {
     "api.appointment_qr",
     # Joining the line from home (api/checkin.py).
     "api.join_from_home",
+    # A visitor's contacts for notifications, keyed by the token (api/notifications.py).
+    "api.ticket_contacts",
+    "api.add_ticket_contact",
+    "api.delete_ticket_contact",
+    "api.appointment_contacts",
+    "api.add_appointment_contact",
+    "api.delete_appointment_contact",
 }
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from ..errors import Conflict, InvalidInput, NotFound, NovbeError
 from ..models import Appointment, Center, Service, utcnow
 from ..models.base import LANGUAGES
+from ..notify.contacts import erase_for_appointment
 from ..queue.lookup import get_center, get_service
 from ..queue.numbering import business_day
 from .slots import CANCEL_HOLD_MIN, booking_days, grid, taken
@@ -241,6 +242,7 @@ def cancel(session: Session, token: str, now: datetime | None = None) -> Appoint
         )
     appointment.state = "cancelled"
     appointment.cancelled_at = now
+    erase_for_appointment(session, appointment, now)  # its contacts and reminders
     session.flush()
     return appointment
 

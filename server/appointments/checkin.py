@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..models import ABSENT, Appointment, Center, Service, Ticket, utcnow
+from ..notify.contacts import move_to_ticket
 from ..queue.actor import Actor
 from ..queue.audit import record
 from ..queue.issuing import IssueResult, PrintRule, find_place, issue_at
@@ -101,7 +102,9 @@ def check_in(
                 field="priority",
             )
         return _check_in_ticket(session, center, value, actor, now)
-    return _check_in_appointment(session, center, value, actor, now, print_rule, priority)
+    done = _check_in_appointment(session, center, value, actor, now, print_rule, priority)
+    move_to_ticket(session, done.appointment, done.issued.issued.id)  # its contacts follow
+    return done
 
 
 def _check_in_appointment(

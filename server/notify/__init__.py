@@ -15,8 +15,10 @@ def init_notify(app: Flask) -> None:
     """Register the outbox's producers with the app's database: they run inside each
     write transaction that changed tickets or counters, just before it commits."""
     from ..extensions import db
+    from . import triggers, webhooks
 
-    producers: list = []  # webhooks.produce_events, triggers.produce_visitor_messages
+    triggers.configure(app)
+    producers: list = [triggers.produce_visitor_messages, webhooks.produce_events]
     for producer in producers:
         db.before_commit(producer)
     app.extensions["novbe_notify"] = producers
