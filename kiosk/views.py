@@ -3,7 +3,7 @@ everything over the API and the live channel with its credential."""
 
 from __future__ import annotations
 
-from flask import request
+from flask import request, send_from_directory
 
 from server import limits
 from server.appointments.booking import appointment_by_token
@@ -19,6 +19,18 @@ from . import TRANSLATIONS, bp
 @bp.get("/kiosk/<device>")
 def kiosk(device: str):
     return render_screen("kiosk/kiosk.html", TRANSLATIONS, device=device)
+
+
+@bp.get("/t/sw.js")
+def push_worker():
+    """The phone page's service worker (push_sw.js) under /t/, so that its scope is /t/
+    without a Service-Worker-Allowed header. A literal rule: Flask matches it before
+    /t/<tracking_token> (and "sw.js" is no token anyway). Never cached for long: a
+    browser checks it for updates."""
+    response = send_from_directory(bp.static_folder, "push_sw.js", max_age=0)
+    response.headers["Content-Type"] = "application/javascript; charset=utf-8"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.get("/t/<tracking_token>")

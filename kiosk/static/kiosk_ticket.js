@@ -105,6 +105,7 @@
     $("app").dataset.ticketService = ticket.service;
     K.show("ticket");
     startPrintState(ticket);
+    K.offerNotify(ticket); // "text me" when the center sends SMS (kiosk_notify.js)
   }
 
   // ---- printing -------------------------------------------------------------------------

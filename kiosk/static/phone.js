@@ -69,6 +69,8 @@ const Phone = (() => {
     if (ticket.status === "done") loadRating();
     renderRating();
     document.title = `${ticket.number} · ${t("app.name")}`;
+    // The opt-in block (phone_notify.js) follows the ticket and the language.
+    document.dispatchEvent(new CustomEvent("phone:render", { detail: ticket }));
   }
 
   // ---- not checked in yet (remote and outside tickets) -------------------------------
