@@ -120,6 +120,27 @@ def environment_settings() -> dict[str, Any]:
         # The fairness ledger's signing key (server/ledger/keys.py); empty means
         # ledger-ed25519.pem in the instance folder. Every process must share it.
         "LEDGER_KEY_FILE": env("NOVBE_LEDGER_KEY_FILE", ""),
+        # Web Push (server/notify/vapid.py): the VAPID key's file (empty means
+        # vapid-p256.pem in the instance folder; every process must share it) and the
+        # contact push services may write to about it.
+        "VAPID_KEY_FILE": env("NOVBE_VAPID_KEY_FILE", ""),
+        "VAPID_SUBJECT": env("NOVBE_VAPID_SUBJECT", "mailto:admin@localhost"),
+        # Opting in to visitor messages (server/api/notifications.py): contacts added per
+        # client (an IPv6 /64 is one); a kiosk with its device token is not limited.
+        "PUBLIC_CONTACT_LIMITS": env("NOVBE_PUBLIC_CONTACT_LIMITS", "6 per minute;30 per hour"),
+        # Web Push endpoints must be https; this allows http ones (a loopback push service
+        # in tests and trials only).
+        "WEBPUSH_ALLOW_HTTP": env("NOVBE_WEBPUSH_ALLOW_HTTP", "").lower() in {"1", "true", "yes"},
+        # Webhooks (docs/webhooks.md): a subscription is switched off after this many
+        # failed attempts in a row; URLs that resolve to loopback, private or link-local
+        # addresses are refused unless allowed here (a receiver on the same network).
+        "WEBHOOK_DISABLE_AFTER": int(env("NOVBE_WEBHOOK_DISABLE_AFTER", "20")),
+        # ... and only once that run of failures has lasted this long (seconds).
+        "WEBHOOK_DISABLE_AFTER_S": int(env("NOVBE_WEBHOOK_DISABLE_AFTER_S", "3600")),
+        # Finished outbox messages (sent, dead, cancelled) and their log are kept this long.
+        "OUTBOX_KEEP_DAYS": int(env("NOVBE_OUTBOX_KEEP_DAYS", "30")),
+        "WEBHOOK_PRIVATE_ADDRESSES": env("NOVBE_WEBHOOK_PRIVATE_ADDRESSES", "").lower()
+        in {"1", "true", "yes"},
         # ---- Operations (server/operations/, server/logs.py) ----
         # Client addresses answered on /metrics (CIDRs, comma-separated); others get 404.
         "METRICS_ALLOW": env("NOVBE_METRICS_ALLOW", "127.0.0.0/8,::1/128"),
@@ -185,6 +206,10 @@ class TestConfig(Config):
     PUBLIC_SNAPSHOT_MAX_AGE_S = 0  # tests seed the database behind the server's back
     PUBLIC_STATS_INTERVAL_S = 0  # pushed inline, like the queue figures
     ESTIMATE_CACHE_S = 0  # tests seed finished tickets straight into the database
+    NOTIFY_QUIET_CACHE_S = 0  # tests add visitor contacts straight into the database
+    # Loopback stand-ins play the receivers (webhooks, push services).
+    WEBHOOK_PRIVATE_ADDRESSES = True
+    WEBPUSH_ALLOW_HTTP = True
     # In-process tests check logic, not power cuts: skip the fsync per commit. Servers that
     # tests start (tests/live.py) keep the production default, FULL.
     SQLITE_SYNCHRONOUS = "NORMAL"

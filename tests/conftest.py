@@ -167,10 +167,23 @@ def ledger_key_file(tmp_path, monkeypatch) -> str:
     return path
 
 
+@pytest.fixture(autouse=True)
+def vapid_key_file(tmp_path, monkeypatch) -> str:
+    """The Web Push (VAPID) key, made on first use: one per test, never the instance
+    folder's. In the environment too, for the commands and servers a test starts."""
+    path = str(tmp_path / "vapid" / "vapid-p256.pem")
+    monkeypatch.setenv("NOVBE_VAPID_KEY_FILE", path)
+    return path
+
+
 @pytest.fixture
-def app(database_url, ledger_key_file):
+def app(database_url, ledger_key_file, vapid_key_file):
     _empty_tables(database_url)
-    settings = {"DATABASE_URL": database_url, "LEDGER_KEY_FILE": ledger_key_file}
+    settings = {
+        "DATABASE_URL": database_url,
+        "LEDGER_KEY_FILE": ledger_key_file,
+        "VAPID_KEY_FILE": vapid_key_file,
+    }
     app = create_app(type("Config", (TestConfig,), settings))
     yield app
     database.dispose()

@@ -174,6 +174,10 @@ def start_live_server(
     env = dict(os.environ, NOVBE_DATABASE_URL=database_url, NOVBE_SECRET_KEY="live-test")
     env["NOVBE_VOICE_DIR"] = str(tmp_dir / "voice")  # spoken announcements' cache
     env.setdefault("NOVBE_LEDGER_KEY_FILE", str(tmp_dir / "ledger-ed25519.pem"))
+    env.setdefault("NOVBE_VAPID_KEY_FILE", str(tmp_dir / "vapid-p256.pem"))
+    env.setdefault("NOVBE_WEBHOOK_PRIVATE_ADDRESSES", "1")  # loopback receivers
+    env.setdefault("NOVBE_WEBPUSH_ALLOW_HTTP", "1")  # a loopback push service
+    env.setdefault("NOVBE_PUBLIC_CONTACT_LIMITS", "100000 per minute")  # one client: the tests
     # The public page's figures are paced (5 s in production); tests wait for them.
     env.setdefault("NOVBE_PUBLIC_STATS_INTERVAL_S", "1")
     # Today's service level and approval rate likewise (10 s in production).

@@ -15,6 +15,8 @@ from . import (  # noqa: E402, F401
     counters,
     errors,
     ledger,
+    notification_settings,
+    notifications,
     openapi,
     prints,
     ratings,
@@ -22,6 +24,7 @@ from . import (  # noqa: E402, F401
     ticket_history,
     tickets,
     voice,
+    webhooks,
 )
 from .request import authenticate_request  # noqa: E402
 from .validation import validate_request  # noqa: E402

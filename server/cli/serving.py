@@ -77,6 +77,9 @@ def demo(host: str, port: int, printer_port: int, no_serve: bool) -> None:
         check_port_free(
             "127.0.0.1", printer_port, "the loopback printer", "--printer-port", "PRINTER_PORT"
         )
+    # The demo's webhooks go to a receiver on this machine (`novbe webhook-receiver`,
+    # docs/webhooks.md); a production server refuses loopback and private addresses.
+    os.environ.setdefault("NOVBE_WEBHOOK_PRIVATE_ADDRESSES", "1")
     app = create_app()
     if not os.environ.get("NOVBE_DATABASE_URL"):
         url = "sqlite:///" + os.path.join(app.instance_path, "demo.db")
