@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -23,6 +22,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from ..keyfiles import write_once
 
 
 class LedgerKeyError(Exception):
@@ -43,25 +44,12 @@ def load_or_create(path: str | os.PathLike) -> Ed25519PrivateKey:
 
 
 def _create(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    # Written whole under a temporary name, then linked into place: another process
-    # making its own at the same moment loses the race and uses ours (or we theirs).
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
-            out.flush()
-            os.fsync(out.fileno())
-        with contextlib.suppress(FileExistsError):  # theirs is as good as ours
-            os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_once(path, pem)  # another process making its own at once: one of them wins
 
 
 def public_key_text(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:

@@ -14,13 +14,14 @@ public half is the browser's ``applicationServerKey``.
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
+
+from ..keyfiles import write_once
 
 
 class VapidKeyError(Exception):
@@ -46,25 +47,12 @@ def load_or_create(path: str | os.PathLike) -> ec.EllipticCurvePrivateKey:
 
 
 def _create(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    # Written whole under a temporary name, then linked into place: a process making
-    # its own at the same moment loses the race and uses ours (or we theirs).
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
-            out.flush()
-            os.fsync(out.fileno())
-        with contextlib.suppress(FileExistsError):  # theirs is as good as ours
-            os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_once(path, pem)  # another process making its own at once: one of them wins
 
 
 def private_key(app: Flask) -> ec.EllipticCurvePrivateKey:

@@ -467,14 +467,7 @@ def _event(session: Session, change, now: datetime) -> dict | None:
         counter = session.get(Counter, change.id)
         if counter is None:
             return None
-        data = {
-            "id": counter.id,
-            "label": counter.label,
-            "state": counter.state,
-            "pause_reason": counter.pause_reason,
-            "state_since": iso(counter.state_since),
-            "services": [link.service_id for link in counter.service_links],
-        }
+        data = payloads.counter_state_json(counter)
         return event_body("counter.updated", {**data, "center": center.code}, now)
     ticket = session.get(Ticket, change.id)
     if ticket is None:

@@ -80,6 +80,18 @@ def updated_json(ticket: Ticket, action: str) -> dict:
     }
 
 
+def counter_state_json(counter: Counter) -> dict:
+    """A counter's state and services, no visitor in it (webhooks send this much)."""
+    return {
+        "id": counter.id,
+        "label": counter.label,
+        "state": counter.state,
+        "pause_reason": counter.pause_reason,
+        "state_since": iso(counter.state_since),
+        "services": [link.service_id for link in counter.service_links],
+    }
+
+
 def counter_json(session: Session, counter: Counter) -> dict:
     """A counter, its current visitor, the visitors it parked (to resume them) and how
     many wait for it by name, as the counter screen shows them."""
@@ -95,12 +107,7 @@ def counter_json(session: Session, counter: Counter) -> dict:
         .where(WAITING, Ticket.target_counter_id == counter.id)
     )
     return {
-        "id": counter.id,
-        "label": counter.label,
-        "state": counter.state,
-        "pause_reason": counter.pause_reason,
-        "state_since": iso(counter.state_since),
-        "services": [link.service_id for link in counter.service_links],
+        **counter_state_json(counter),
         "ticket": ticket_json(session, ticket) if ticket else None,
         "parked": [ticket_json(session, t) for t in parked],
         "waiting_for_counter": waiting_here,
