@@ -19,9 +19,9 @@ import requests
 from playwright.sync_api import expect
 from sqlalchemy import select, update
 
-from server.auth import create_staff
+from server.auth import create_staff, issue_staff_token
 from server.i18n import catalog
-from server.models import OutboxMessage, VisitorContact, WebhookSubscription
+from server.models import OutboxMessage, StaffUser, VisitorContact, WebhookSubscription
 
 from . import factories
 from .accessibility import assert_no_serious_violations
@@ -41,10 +41,15 @@ DEAD_URL = "http://127.0.0.1:9/unused"
 
 
 def configure(live_server, center, **sections) -> dict:
-    """The center's notification settings through the API, as a manager sets them."""
-    response = live_server.api(
-        "PUT", f"/centers/{center.code}/notifications", center.manager_token, json=sections
-    )
+    """The center's notification settings through the API, as its admin sets them (a
+    manager may only switch channels and triggers, not point them at a gateway)."""
+    username = f"admin-{center.code}"
+    with live_server.db.write() as s:
+        admin = s.scalar(select(StaffUser).where(StaffUser.username == username))
+        if admin is None:
+            admin = create_staff(s, username, factories.PASSWORD, "admin", center.code)
+        token = issue_staff_token(s, admin, hours=1)[0]
+    response = live_server.api("PUT", f"/centers/{center.code}/notifications", token, json=sections)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -398,7 +403,8 @@ def test_a_manager_switches_channels_but_the_gateways_are_an_admins(
 def test_an_admin_sets_the_gateways_and_a_masked_secret_is_kept(new_page, live_server, live_center):
     admin = f"admin-{live_center.code}"
     with live_server.db.write() as s:
-        create_staff(s, admin, factories.PASSWORD, "admin", live_center.code)
+        if s.scalar(select(StaffUser).where(StaffUser.username == admin)) is None:
+            create_staff(s, admin, factories.PASSWORD, "admin", live_center.code)
     page = open_tab(new_page, live_server, live_center, username=admin)
     form = page.locator("#notify-settings")
     expect(page.locator("#notify-admin-only")).to_have_count(0)
