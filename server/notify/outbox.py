@@ -17,6 +17,7 @@ Plain functions over a session; the caller owns the transaction.
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +37,9 @@ MAX_ATTEMPTS = len(BACKOFF_S) + 1
 JITTER = 0.2  # each wait is stretched or shrunk by up to this share, at random
 CLAIM_S = 60  # a claimed message is another worker's again after this long
 KEEP_DAYS = 30  # finished messages are purged after this long (config OUTBOX_KEEP_DAYS)
+# Set by :func:`enqueue` in this process: the worker wakes after a commit only if a
+# message may have been written, not after every ticket change (it polls anyway).
+ENQUEUED = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ def enqueue(
 ) -> bool:
     """Add a message to send at ``at`` (default now); False if ``key`` was there already."""
     now = now or utcnow()
+    ENQUEUED.set()
     values = {
         "key": key[:200],
         "channel": channel,
@@ -97,10 +102,7 @@ def claim_due(
     :data:`CLAIM_S`), oldest due first; returns them. ``skip``: ids the caller is still
     sending (a send can outlast its claim; it must not be claimed and sent again)."""
     now = now or utcnow()
-    free = or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now)
-    due = and_(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now, free)
-    if skip:
-        due = and_(due, OutboxMessage.id.not_in(list(skip)))
+    due = _due(now, skip)
     ids = session.scalars(
         select(OutboxMessage.id).where(due).order_by(OutboxMessage.next_attempt_at).limit(limit)
     ).all()
@@ -122,6 +124,17 @@ def claim_due(
             .execution_options(populate_existing=True)
         ).all()
     )
+
+
+def anything_due(session: Session, now: datetime, skip: Collection[int] = ()) -> bool:
+    """Whether :func:`claim_due` would find something (a read, for the idle worker)."""
+    return session.scalar(select(OutboxMessage.id).where(_due(now, skip)).limit(1)) is not None
+
+
+def _due(now: datetime, skip: Collection[int]):
+    free = or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now)
+    due = and_(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now, free)
+    return and_(due, OutboxMessage.id.not_in(list(skip))) if skip else due
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:

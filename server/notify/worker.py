@@ -19,7 +19,8 @@ Invariants:
 * a webhook's result locks the subscription before the outbox row (the order of a
   PATCH enabling it); a push subscription that is gone (404/410) erases its contact;
 * the loop runs in the process holding the cluster's ``outbox`` lease; it wakes at once
-  after a local commit that changed tickets or counters, else every :data:`POLL_S`.
+  after a local commit that may have written a message (outbox.ENQUEUED), else every
+  :data:`POLL_S` (messages written by other processes, or due after a back-off).
 * the same process polls Telegram for visitors' opt-ins (channels/telegram.py), on a
   thread of its own.
 """
@@ -84,6 +85,9 @@ def claim(
     deliveries = []
     with _sending_lock:
         skip = set(_sending.get(worker_id, ()))
+    with _db(app).read() as session:  # idle most of the time: no write transaction then
+        if not outbox.anything_due(session, now, skip):
+            return []
     with _db(app).write() as session:
         for message in outbox.claim_due(session, worker_id, now, limit, skip=skip):
             message_id = message.id
@@ -259,7 +263,8 @@ def start_outbox_worker(app: Flask, poll_s: float = POLL_S) -> threading.Thread:
     cluster = cluster_of(app)
     webhooks.listen(app)
     woken = threading.Event()
-    _db(app).on_commit(lambda _changes: woken.set())
+    # Woken by a commit that may have written a message; else a round every poll_s.
+    _db(app).on_commit(lambda _changes: woken.set() if outbox.ENQUEUED.is_set() else None)
     pool = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="novbe-outbox")
     in_flight = threading.Semaphore(POOL_SIZE)
     worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -273,6 +278,7 @@ def start_outbox_worker(app: Flask, poll_s: float = POLL_S) -> threading.Thread:
             in_flight.release()
 
     def round_() -> None:
+        outbox.ENQUEUED.clear()  # what is written from now on wakes the next round
         free = 0
         while in_flight.acquire(blocking=False):
             free += 1
