@@ -338,6 +338,8 @@ const Book = (() => {
     $("done").textContent = t("book.cancelled_done");
     $("book-again").hidden = !b;
     if (b) $("book-again").href = `/book/${b.center.code}?lang=${Novbe.language}`;
+    // The reminders' opt-in block (phone_notify.js) follows the booking and the language.
+    if (b) document.dispatchEvent(new CustomEvent("booking:render", { detail: b }));
   }
 
   async function cancelBooking() {

@@ -1,9 +1,14 @@
-// The phone page's "tell me when it's almost my turn" block (phone.html #notify): the
-// channels the center offers now (GET /api/v1/tickets/{token}/contacts says which), the
-// contacts given so far, masked as the server sends them, each with a remove button.
+// The opt-in block (#notify): "tell me when it's almost my turn" on the phone page
+// (phone.html, a ticket) and "remind me" on a booking's page (appointment.html, its
+// reminders). The block's data-target says which: "tickets" (the default) follows
+// phone.js's "phone:render" events, "appointments" book.js's "booking:render" ones.
+// It shows the channels the center offers now (GET /api/v1/{target}/{token}/contacts
+// says which), the contacts given so far, masked as the server sends them, each with a
+// remove button.
 // Web Push registers the service worker (/t/sw.js, scope /t/) and posts the browser's
 // subscription; Telegram posts a contact and opens the bot's deep link; SMS and email
-// post the typed address. Hidden when nothing is offered or the ticket is over.
+// post the typed address. Hidden when nothing is offered or the ticket (the booking) is
+// over: a booking takes contacts only while it is "booked".
 // Invariants: an address is never shown whole (only the server's `masked`); every
 // failure ends in a sentence in the page's language, never a spinner that stays.
 "use strict";
@@ -12,12 +17,32 @@
   const { t, el } = Novbe;
   const $ = (id) => document.getElementById(id);
   const ENDED = ["done", "no_show", "cancelled", "expired"];
+  // What the block belongs to: its token, the event that brings it, whether it still
+  // takes contacts, and the words that differ (a booking's refusals name a booking).
+  const TARGETS = {
+    tickets: {
+      base: "/api/v1/tickets",
+      token: () => Novbe.page.ticket,
+      event: "phone:render",
+      open: (ticket) => !ENDED.includes(ticket.status),
+      words: {},
+    },
+    appointments: {
+      base: "/api/v1/appointments",
+      token: () => Novbe.page.token,
+      event: "booking:render",
+      open: (booking) => booking.state === "booked",
+      words: { "notify.err.closed": "remind.err.closed", "notify.err.too_many": "remind.err.too_many" },
+    },
+  };
+  const target = TARGETS[document.getElementById("notify").dataset.target || "tickets"];
+  const word = (key) => target.words[key] || key;
   const SW_URL = "/t/sw.js";
   const SW_SCOPE = "/t/";
   const PUSH_WAIT_MS = 15_000; // a push service that never answers: say so, do not hang
 
   const state = {
-    ticket: null,
+    ticket: null, // the ticket or the booking, as its page last drew it
     loaded: false, // GET contacts answered
     loading: false,
     channels: [],
@@ -28,7 +53,7 @@
   };
 
   const path = (rest = "") =>
-    `/api/v1/tickets/${encodeURIComponent(Novbe.page.ticket)}/contacts${rest}`;
+    `${target.base}/${encodeURIComponent(target.token())}/contacts${rest}`;
 
   // ---- loading -------------------------------------------------------------------------
 
@@ -55,7 +80,7 @@
   function render() {
     const ticket = state.ticket;
     const section = $("notify");
-    const over = !ticket || ENDED.includes(ticket.status);
+    const over = !ticket || !target.open(ticket);
     const offered = state.channels.length > 0 || state.contacts.length > 0;
     section.hidden = over || !state.loaded || !offered;
     if (section.hidden) return;
@@ -111,7 +136,7 @@
   }
 
   function say(key, { bad = false, vars, link } = {}) {
-    state.message = key ? { key, bad, vars, link } : null;
+    state.message = key ? { key: word(key), bad, vars, link } : null;
     render();
   }
 
@@ -120,7 +145,7 @@
     if (!(err instanceof Novbe.ApiError)) return "notify.err.offline";
     const code = err.body && err.body.error ? err.body.error.code : null;
     if (code === "channel_not_enabled") return "notify.err.not_enabled";
-    if (code === "ticket_closed") return "notify.err.closed";
+    if (code === "ticket_closed" || code === "appointment_closed") return "notify.err.closed";
     if (code === "too_many_contacts") return "notify.err.too_many";
     if (err.status === 400 || err.status === 422) {
       if (channel === "sms") return "notify.err.bad_phone";
@@ -200,6 +225,22 @@
     return navigator.serviceWorker.register(SW_URL, { scope: SW_SCOPE });
   }
 
+  // The worker's registration once it is active (subscribing needs an active worker).
+  // Not serviceWorker.ready: that waits for a worker controlling this page, and /t/'s
+  // worker never controls a booking's page (/a/).
+  async function activeRegistration() {
+    const registration = await registerWorker();
+    const worker = registration.installing || registration.waiting;
+    if (!registration.active && worker) {
+      await new Promise((resolve) => {
+        worker.addEventListener("statechange", () => {
+          if (worker.state === "activated") resolve();
+        });
+      });
+    }
+    return registration;
+  }
+
   const within = (promise, ms) =>
     Promise.race([
       promise,
@@ -223,8 +264,7 @@
     try {
       const permission = await within(Notification.requestPermission(), PUSH_WAIT_MS);
       if (permission !== "granted") throw Object.assign(new Error("denied"), { denied: true });
-      await registerWorker();
-      const registration = await within(navigator.serviceWorker.ready, PUSH_WAIT_MS);
+      const registration = await within(activeRegistration(), PUSH_WAIT_MS);
       subscription = await within(
         registration.pushManager.subscribe({
           userVisibleOnly: true,
@@ -243,9 +283,9 @@
 
   // ---- start ---------------------------------------------------------------------------
 
-  document.addEventListener("phone:render", (event) => {
+  document.addEventListener(target.event, (event) => {
     state.ticket = event.detail;
-    if (!state.loaded && !ENDED.includes(state.ticket.status)) load();
+    if (!state.loaded && target.open(state.ticket)) load();
     render();
   });
   $("notify-push").addEventListener("click", addPush);
