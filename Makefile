@@ -81,10 +81,13 @@ serve: install
 	$(VENV)/bin/novbe init-db
 	$(VENV)/bin/novbe serve
 
+# Every test: those in-process on every core (as test-fast), then the end-to-end and
+# stress ones one at a time (they share a server process, browsers, and the cores).
 test: install browser voice fonts nginx
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not e2e and not slow" -n auto $(PYTEST_ARGS)
+	$(PY) -m pytest -m "e2e or slow" $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory install-check
 
 # The fast loop while working: unit and integration tests, no server process or browser
