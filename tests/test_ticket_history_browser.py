@@ -129,7 +129,9 @@ def test_the_section_speaks_russian_and_shows_names_as_text(live_server, new_pag
     assert page.locator("#ooo-rows b, #ooo-rows img").count() == 0
     # Long names wrap inside the card: the page does not scroll sideways.
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
-    row.scroll_into_view_if_needed()
+    # Found and scrolled in one step in the page: the dashboard may redraw the list (a
+    # live update) between Playwright finding the row and scrolling to it.
+    row.evaluate("row => row.scrollIntoView({block: 'center'})")
     screenshot(page, "manage-out-of-order-ru")
     row.locator("button.ticket-link").click()
     expect(page.locator("#history-title")).to_have_text(f"Талон {ticket['number']}")
