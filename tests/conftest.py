@@ -232,6 +232,16 @@ def live_server(tmp_path_factory):
 
 
 @pytest.fixture
+def receiver():
+    """A loopback webhook receiver that verifies signatures (tests/webhook_receiver.py)."""
+    from .webhook_receiver import Receiver
+
+    receiver = Receiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
 def live_center(live_server):
     """A fresh center in the live server, so each test has queues of its own."""
     return live_server.new_center()

@@ -38,19 +38,11 @@ from server.queue import issue_ticket
 from . import factories
 from .api_helpers import PREFIX, issue, setup_api
 from .notify_helpers import PushService
-from .webhook_receiver import Receiver
 
 
 @pytest.fixture
 def api(db, center):
     return setup_api(db, center)
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
 
 
 def subscribe(client, headers, url, events=("*",), center="baku-1") -> dict:

@@ -29,13 +29,6 @@ def api(db, center):
     return setup_api(db, center)
 
 
-@pytest.fixture
-def receiver():
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
-
-
 def subscribe(client, headers, url, events=("*",), center="baku-1") -> dict:
     r = client.post(
         f"{PREFIX}/webhooks",
