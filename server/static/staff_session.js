@@ -10,7 +10,8 @@
 // staff screen they show: logging out in one signs the others out, and logging in (as
 // someone else, or after a log-out) there brings them along. They tell each other
 // through a localStorage key, whose `storage` event fires in the other tabs only; it
-// holds "in:<time>" or "out:<time>", nothing secret.
+// holds "in:<time>", "out:<time>" (logged out by hand) or "expired:<time>" (the
+// server ended the session: every tab says so), nothing secret.
 //
 // Plain browser JavaScript, loaded after novbe.js and before the page's own script.
 // A page calls StaffSession.start(...) once and then StaffSession.request(...) for
@@ -66,7 +67,7 @@ const StaffSession = (() => {
     const before = user;
     await load();
     if (before && !user) {
-      tellOtherTabs("out");
+      tellOtherTabs("expired");
       hooks.signedOut(true);
     } else if (user && (!before || user.username !== before.username)) {
       hooks.signedIn(user);
@@ -94,7 +95,7 @@ const StaffSession = (() => {
   function signOut(expired) {
     if (!user) return; // told already (several requests may find it ended at once)
     take(null);
-    tellOtherTabs("out");
+    tellOtherTabs(expired ? "expired" : "out");
     hooks.signedOut(expired);
   }
 
@@ -128,10 +129,11 @@ const StaffSession = (() => {
   // Another tab logged in or out with the cookie this tab shares.
   async function onStorage(event) {
     if (event.key !== SIGNAL_KEY || !event.newValue) return;
-    if (event.newValue.startsWith("out")) {
+    const expired = event.newValue.startsWith("expired:");
+    if (expired || event.newValue.startsWith("out:")) {
       if (user) {
         take(null);
-        hooks.signedOut(false);
+        hooks.signedOut(expired);
       }
       return;
     }
