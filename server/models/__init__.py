@@ -12,6 +12,7 @@ from .catalog import (
     Service,
     ServiceCategory,
 )
+from .forecasts import WARNING_STATES, ForecastWarning
 from .ledger import LedgerEntry, LedgerHead, LedgerSeal
 from .notifications import (
     OUTBOX_CHANNELS,
@@ -77,6 +78,8 @@ __all__ = [
     "STATUSES",
     "ApiToken",
     "DeliveryAttempt",
+    "ForecastWarning",
+    "WARNING_STATES",
     "OUTBOX_CHANNELS",
     "OUTBOX_STATES",
     "OutboxMessage",

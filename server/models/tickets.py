@@ -104,6 +104,9 @@ class Ticket(Base):
     # When an absent ticket reached the head of its line and was passed over: it keeps
     # its place for the center's hold time from then, and is a no-show after it.
     passed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The estimated wait the visitor was promised when the ticket was issued (seconds;
+    # NULL: nobody could say), kept to measure the estimates against the real waits.
+    promised_wait_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     service: Mapped[Service] = relationship()
     counter: Mapped[Counter | None] = relationship(foreign_keys=[counter_id])
