@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import timedelta
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -717,3 +718,19 @@ def test_a_process_whose_kept_head_is_stale_reads_the_head_again(app, db):
     assert [e["number"] for e in chain] == [f"A{n:03d}" for n in range(1, 9)]
     seal(db, app, env.center_id)
     assert verify(db, app, env.center_id).outcome == VERIFIED
+
+
+def test_events_at_a_local_time_write_their_utc_instant(app, db):
+    """The engine takes any aware ``now``: an event timed in the center's zone (as the
+    demo's past days are) writes its UTC instant, and the day verifies."""
+    with db.write() as s:
+        env = make_env(s)
+    local = at(30).astimezone(ZoneInfo("Asia/Baku"))
+    with db.write() as s:
+        queue.issue_ticket(s, env.center_code, "pension-new", "az", None, env.kiosk, now=local)
+    chain = entries(db, env.center_id)
+    assert chain[-1]["at"] == at(30).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    with db.read() as s:
+        assert s.scalar(select(Ticket.issued_at).order_by(Ticket.id.desc()).limit(1)) == at(30)
+    report = verify(db, app, env.center_id)
+    assert not report.problems, report.summary()

@@ -26,7 +26,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 
 from sqlalchemy import bindparam, select, update
@@ -164,7 +164,11 @@ def private_part(fields: dict) -> dict:
 
 
 def iso_time(at: datetime) -> str:
-    """UTC, to the microsecond, as every entry writes its time."""
+    """UTC, to the microsecond, as every entry writes its time. An aware time in another
+    zone (the queue engine takes any ``now``) is converted first: written as it was, a
+    Baku 08:00 became 08:00Z, and the entry no longer matched its event (stored UTC)."""
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC)
     return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
