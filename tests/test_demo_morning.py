@@ -37,7 +37,7 @@ BAKU = ZoneInfo("Asia/Baku")
 def test_the_morning_leaves_counter_1_free_and_a_queue_elsewhere(app, db, local):
     now = local.replace(tzinfo=BAKU).astimezone(UTC)
     with app.app_context():
-        set_up_demo(now=now)
+        set_up_demo(now=now, past_days=())
     with db.write() as s:
         center = s.scalar(select(Center))
         counter = next(c for c in center.counters if c.label == WALKTHROUGH_COUNTER)
@@ -76,10 +76,10 @@ def test_the_morning_leaves_counter_1_free_and_a_queue_elsewhere(app, db, local)
 def test_setting_the_demo_up_again_the_same_day_adds_no_second_morning(app, db):
     now = datetime(2026, 3, 12, 11, 0, tzinfo=BAKU).astimezone(UTC)
     with app.app_context():
-        set_up_demo(now=now)
+        set_up_demo(now=now, past_days=())
         with db.read() as s:
             first = len(s.scalars(select(Ticket)).all())
-        set_up_demo(now=now + timedelta(minutes=30))
+        set_up_demo(now=now + timedelta(minutes=30), past_days=())
     with db.read() as s:
         assert len(s.scalars(select(Ticket)).all()) == first
 
@@ -92,7 +92,7 @@ def test_setting_the_demo_up_again_the_same_day_adds_no_second_morning(app, db):
 def test_the_demo_shows_bookings_a_break_a_closed_day_and_reception(app, db, local):
     now = local.replace(tzinfo=BAKU).astimezone(UTC)
     with app.app_context():
-        info = set_up_demo(now=now)
+        info = set_up_demo(now=now, past_days=())
     assert ("reception", "reception", "") in info.logins
     assert "/reception" in info.describe("http://demo")
     with db.read() as s:

@@ -1,5 +1,6 @@
-"""``novbe demo``: a realistic center with staff logins, device tokens and a morning's
-history (server/demo/morning.py), open whenever the demo runs."""
+"""``novbe demo``: a realistic center with staff logins, device tokens, past days
+(server/demo/history.py) and a morning (server/demo/morning.py), open whenever the
+demo runs."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..extensions import db
 from ..importer import import_center, load_center_file
 from ..migrate import upgrade
 from ..models import Center, Device, StaffUser, utcnow
+from .history import PAST_DAYS, seed_history
 from .morning import seed_morning
 
 CENTER_FILE = Path(__file__).with_name("center.yaml")
@@ -81,11 +83,17 @@ class DemoInfo:
         return "\n".join(lines)
 
 
-def set_up_demo(printer_port: int = DEMO_PRINTER_PORT, now: datetime | None = None) -> DemoInfo:
+def set_up_demo(
+    printer_port: int = DEMO_PRINTER_PORT,
+    now: datetime | None = None,
+    past_days: tuple[int, ...] = PAST_DAYS,
+) -> DemoInfo:
     """Idempotent: re-running updates the catalog, keeps users, rotates device tokens.
 
     ``printer_port``: where the loopback printer listens, for kiosk-1's printer address.
-    ``now``: the time to set the demo up for (tests try several hours of the day)."""
+    ``now``: the time to set the demo up for (tests try several hours of the day).
+    ``past_days``: the days before today to play (history.py; tests of the morning
+    alone pass none: each past day costs a second)."""
     now = now or utcnow()
     upgrade(db.engine)
     with db.write() as session:
@@ -107,6 +115,7 @@ def set_up_demo(printer_port: int = DEMO_PRINTER_PORT, now: datetime | None = No
         for device in devices:
             _point_at_printer(device, printer_port)
             info.devices.append((device.kind, device.name, rotate_device_token(session, device)))
+        seed_history(session, center, list(devices), now, past_days)
         seed_morning(session, center, list(devices), now)
     return info
 

@@ -1,0 +1,120 @@
+"""The demo center's past: whole days played before today's morning, so the forecast
+has a history to learn the center's day from (arrivals by weekday and time of day,
+service times) and a manager has yesterday to try a what-if on.
+
+Invariants:
+
+* Days played: yesterday and the same weekday one and two weeks ago
+  (:data:`PAST_DAYS`), each only when it has no tickets yet (a re-run adds nothing).
+* Each day runs over the hours the demo opens today (server/demo/setup.py sets them
+  around the time it runs), so the history covers the hours a manager sees now.
+* Everything happens through the queue engine, as in the morning (morning.py): issue,
+  call, start, complete, now and then a no-show; arrivals follow a day's shape (a
+  morning peak, a lunch dip) and stop half an hour before closing, and the desks serve
+  until nobody waits: no ticket of a past day is left waiting.
+* The same day gives the same history (seeded with the date).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..auth import device_actor
+from ..models import Center, Device, Ticket
+from ..queue import business_day
+from .morning import _desks, _issue, _serve_next
+
+PAST_DAYS = (14, 7, 1)  # days before today, played oldest first (as they happened)
+VISITORS_PER_HOUR = 26
+# Relative arrival rate over the opening hours, first hour first (stretched over the
+# day's hours): a morning peak, a lunch dip, a smaller afternoon peak.
+DAY_SHAPE = (0.8, 1.3, 1.45, 1.1, 0.6, 0.95, 1.2, 1.05, 0.55)
+LAST_ARRIVAL_BEFORE_CLOSE = timedelta(minutes=30)
+
+
+def seed_history(
+    session: Session,
+    center: Center,
+    devices: list[Device],
+    now: datetime,
+    past_days: tuple[int, ...] = PAST_DAYS,
+) -> list[date]:
+    """Play the ``past_days`` (days before today) that have no tickets; returns the
+    days played."""
+    kiosk = next((d for d in devices if d.kind == "kiosk"), None)
+    if kiosk is None:
+        return []
+    today = business_day(center, now)
+    played = []
+    for back in past_days:
+        day = today - timedelta(days=back)
+        has_tickets = session.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.center_id == center.id, Ticket.business_day == day)
+        )
+        if not has_tickets:
+            _play_day(session, center, device_actor(kiosk), day)
+            played.append(day)
+    return played
+
+
+def _play_day(session: Session, center: Center, kiosk, day: date) -> None:
+    rng = random.Random(day.toordinal() * 7 + 1)
+    zone = ZoneInfo(center.timezone)
+    opens = datetime.combine(day, center.opens_at, zone)
+    closes = datetime.combine(day, center.closes_at, zone)
+    last_arrival = closes - LAST_ARRIVAL_BEFORE_CLOSE
+    services = [s for s in center.services if s.active]
+    if last_arrival <= opens or not services:
+        return
+    arrivals = _arrivals(rng, services, opens, last_arrival)
+    desks = _desks(session, center, rng, opens)
+    if not desks:
+        return
+    finish = closes + timedelta(hours=2)  # the desks serve whoever is left, then go home
+    while True:
+        open_desks = [desk for desk in desks if not desk.done]
+        if not open_desks:
+            break
+        desk = min(open_desks, key=lambda d: d.free_at)
+        while arrivals and arrivals[0][0] <= desk.free_at:
+            at, service = arrivals.pop(0)
+            _issue(session, center, service, rng, kiosk, at)
+        if desk.free_at >= finish or (not arrivals and not _anyone_waiting(session, center)):
+            desk.done = True
+            continue
+        _serve_next(session, desk, rng, finish, keep_serving=False)
+
+
+def _anyone_waiting(session: Session, center: Center) -> bool:
+    return bool(
+        session.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.center_id == center.id, Ticket.status == "waiting")
+        )
+    )
+
+
+def _arrivals(rng: random.Random, services, opens: datetime, until: datetime) -> list:
+    """Arrival instants of a non-homogeneous Poisson process with :data:`DAY_SHAPE`
+    stretched over [opens, until), each with a service (the first services of the
+    catalog a little more often, as some services are simply asked for more)."""
+    span = (until - opens).total_seconds()
+    peak = max(DAY_SHAPE) * VISITORS_PER_HOUR / 3600
+    weights = [1.0 + 1.5 / (1 + i) for i in range(len(services))]
+    out = []
+    t = 0.0
+    while True:
+        t += rng.expovariate(peak)  # thinning: candidates at the peak rate
+        if t >= span:
+            return out
+        shape = DAY_SHAPE[min(int(t / span * len(DAY_SHAPE)), len(DAY_SHAPE) - 1)]
+        if rng.random() * max(DAY_SHAPE) < shape:
+            out.append((opens + timedelta(seconds=t), rng.choices(services, weights)[0]))
