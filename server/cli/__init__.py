@@ -9,7 +9,8 @@ itself on ``main`` with ``@main.command(...)``:
 - ``agents``: the programs beside the screens (counter-agent, kiosk-agent,
   loopback-printer);
 - ``ledger``: the fairness ledger (verify-ledger, seal-ledger, ledger-key);
-- ``notify``: notifications (vapid-keys).
+- ``notify``: notifications (vapid-keys);
+- ``surge``: the demo's scripted surge (demo-surge).
 
 A new command goes into its area's module; a new area is a new module, imported at the
 bottom of this file.
@@ -41,4 +42,4 @@ def main() -> None:
 
 
 # The commands' modules, imported for their @main.command registrations.
-from . import admin, agents, ledger, notify, serving, webhooks  # noqa: E402, F401
+from . import admin, agents, ledger, notify, serving, surge, webhooks  # noqa: E402, F401
