@@ -328,9 +328,9 @@ def test_a_slow_receiver_slows_neither_issuing_nor_other_receivers(live_server, 
 
 
 @pytest.mark.e2e
-@pytest.mark.slow  # waits out the dead server's claim (60 s)
+@pytest.mark.slow  # waits out the dead server's claim (15 s here, 60 s by default)
 def test_a_kill_mid_send_sends_the_event_again_with_the_same_id(tmp_path, receiver):
-    server = start_live_server(tmp_path)
+    server = start_live_server(tmp_path, env={"NOVBE_OUTBOX_CLAIM_S": "15"})
     try:
         center = server.new_center()
         receiver.secrets = [live_subscribe(server, center, receiver.url)["secret"]]

@@ -97,9 +97,10 @@ def claim_due(
     now: datetime | None = None,
     limit: int = 20,
     skip: Collection[int] = (),
+    claim_s: float = CLAIM_S,
 ) -> list[OutboxMessage]:
     """Claim up to ``limit`` messages due by ``now`` for ``worker`` (until now +
-    :data:`CLAIM_S`), oldest due first; returns them. ``skip``: ids the caller is still
+    ``claim_s``), oldest due first; returns them. ``skip``: ids the caller is still
     sending (a send can outlast its claim; it must not be claimed and sent again)."""
     now = now or utcnow()
     due = _due(now, skip)
@@ -108,7 +109,7 @@ def claim_due(
     ).all()
     if not ids:
         return []
-    claimed_until = now + timedelta(seconds=CLAIM_S)
+    claimed_until = now + timedelta(seconds=claim_s)
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(ids), due)  # again: another worker may have been faster

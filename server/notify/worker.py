@@ -89,7 +89,8 @@ def claim(
         if not outbox.anything_due(session, now, skip):
             return []
     with _db(app).write() as session:
-        for message in outbox.claim_due(session, worker_id, now, limit, skip=skip):
+        claim_s = app.config.get("OUTBOX_CLAIM_S", outbox.CLAIM_S)
+        for message in outbox.claim_due(session, worker_id, now, limit, skip=skip, claim_s=claim_s):
             message_id = message.id
             try:
                 with session.begin_nested():
