@@ -1,19 +1,22 @@
 """Position in line, estimated wait and per-service queue figures.
 
 Estimated wait of a waiting ticket (see docs/queue.md): the work ahead of it on the
-open counters that may call it, over those counters.
+open counters that may call it, over the counters that will take it (loads.py,
+OpenCounters.wait):
 
-    estimated_wait = (work_ahead + 0.5 * average(own service)) / open_counters(own)
-    work_ahead = sum over the visitors ahead, of any service s:
-                 average(s) * share(s)
+    own = (own service's visitors ahead + 0.5) * average(own service)
+    w_c = sum over the other services s that open counter c serves:
+          visitors of s ahead * average(s) / open_counters(s)
+    estimated_wait = min over the non-empty sets M of the service's open counters
+                     of (own + sum of w_c over M) / |M|
 
 * visitors ahead: waiting in a shared queue, in front by (lane, due time, arrival),
   as call-next compares the heads of all the queues a counter takes from. Counters
   are shared, so the other services' visitors are ahead too, not only the ticket's
   own queue (measured on the simulated day of bench/day.py: counting only the own
   queue gave estimates 7 times too short);
-* share(s): the part of the open counters serving s that also serve the ticket's
-  service (s's visitors spread evenly over their counters); 1 for the own service;
+* the least over M: a counter busy enough with other services does not help, so
+  opening a counter never lengthens a wait (tests/test_estimate_stability.py);
 * average(s): mean start-to-end time of the service's last 20 completed tickets of
   the past 14 days, or its configured default until it has any (loads.py);
 * 0.5: the visitors at the counters are half-way through on average.

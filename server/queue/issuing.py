@@ -3,8 +3,10 @@
 The hot path of a busy center, so it speaks SQLAlchemy Core on the session's
 connection (no unit of work, statements built once): one SELECT for the center, the
 service and the issuing kiosk, one for an Idempotency-Key replay, the number's upsert
-(numbering.py), then the INSERTs of the ticket (with its print state already in it),
-its audit event and its key. Guarantees, all in the caller's one transaction:
+(numbering.py), the count of the visitors ahead for its estimated wait (kept as
+``promised_wait_s``), then the INSERTs of the ticket (with its print state and that
+promise already in it), its audit event and its key. Guarantees, all in the caller's
+one transaction:
 
 * numbers per center, prefix and local day without gaps or duplicates (numbering.py;
   the unique constraint on ``tickets`` is the last line of defence);
@@ -51,6 +53,7 @@ from ..models import (
 )
 from .actor import Actor
 from .changes import Change, ChangeKind, announce
+from .estimates import estimate
 from .lookup import get_center
 from .numbering import local_day, next_number
 
@@ -258,7 +261,7 @@ def issue_at(
     (default: callable at once) are for server/appointments/: a walk-in ("walk_in") may
     still become "outside" when the center's hall is full. ``details``: more for the
     issue event's private details (never shown publicly: ledger PUBLIC_DETAILS)."""
-    now = now or utcnow()
+    given, now = now, now or utcnow()
     if language not in LANGUAGES:
         raise InvalidInput(
             f"language must be one of {', '.join(LANGUAGES)}, not {language!r}", field="language"
@@ -331,6 +334,7 @@ def issue_at(
         "checked_in_at": now if kind == "appointment" else None,  # made at its check-in
         "passed_at": None,
     }
+    values["promised_wait_s"] = _promised_wait(session, values, given)
     values["id"] = conn.execute(_insert(Ticket), values).inserted_primary_key[0]
     _record_issue(session, values, actor, now, priority, details)
     if print_state is not None:
@@ -347,6 +351,20 @@ def issue_at(
             },
         )
     return IssueResult(None, True, issued=IssuedTicket(values), session=session)
+
+
+# Above any ticket's id (an INTEGER column): the new ticket, not inserted yet, is
+# behind every waiting ticket with its lane and due time, as it will be.
+_NEW_TICKET_ID = 2**31 - 1
+
+
+def _promised_wait(session: Session, values: dict, now: datetime | None) -> int | None:
+    """The estimated wait the visitor is shown at issue (their ticket's response, from
+    estimates.estimate), kept with the ticket to measure the estimates against the
+    real waits (server/forecast/accuracy.py). Computed before the INSERT so that it
+    goes in the same statement: one more count of the visitors ahead per issue, the
+    loads and open counters coming from the process's cache (loads.py)."""
+    return estimate(session, IssuedTicket(values, id=_NEW_TICKET_ID), now).estimated_wait_s
 
 
 def _record_issue(

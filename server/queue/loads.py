@@ -62,22 +62,46 @@ class OpenCounters:
         self, service_id: int, ahead: Mapping[int, int], loads: Mapping[int, ServiceLoad]
     ) -> int | None:
         """Seconds until a visitor of ``service_id`` is called, with ``ahead[s]`` visitors
-        of each service ``s`` in front of them: the work ahead on this service's open
-        counters, over those counters. A visitor of another service counts by its
-        service's average time, times the share of its open counters that also serve
-        ``service_id`` (visitors spread evenly over their counters). The half of an
-        average stands for the visitors at the counters, half-way through."""
+        of each service ``s`` in front of them (docs/queue.md, "Estimated wait").
+
+        The own service's work ahead (its visitors, and half of an average for the ones
+        at the counters, half-way through) goes to whichever open counters of the
+        service take it; each such counter ``c`` is also kept busy by ``w_c``, its share
+        of the other services' visitors ahead (each spread evenly over its open
+        counters). The wait is the least over the subsets M of those counters of
+        (own work + the sum of w_c over M) / |M|: a counter busy enough with others does
+        not help, rather than dragging every counter's share into the estimate. So
+        opening a counter never lengthens a wait (it adds a choice and lowers the
+        others' shares), and with counters all serving the same services it is the work
+        ahead over the counters, as before."""
         mine = self.by_service.get(service_id)
         if not mine:
             return None
-        work = 0.0
+        own = loads[service_id].average_service_s
+        work = (ahead.get(service_id, 0) + 0.5) * own
+        busy = dict.fromkeys(mine, 0.0)  # w_c
         for other, count in ahead.items():
             theirs = self.by_service.get(other)
-            if count and theirs and theirs & mine:
-                share = len(theirs & mine) / len(theirs)
-                work += count * loads[other].average_service_s * share
-        work += 0.5 * loads[service_id].average_service_s
-        return round(work / len(mine))
+            if count and other != service_id and theirs:
+                shared = theirs & mine
+                if shared:
+                    each = count * loads[other].average_service_s / len(theirs)
+                    for counter in shared:
+                        busy[counter] += each
+        return round(least_average(work, busy.values()))
+
+
+def least_average(work: float, busy: Iterable[float]) -> float:
+    """min over the non-empty subsets M of ``busy`` of (work + sum(M)) / |M|. The best
+    M of each size holds the smallest values, and adding the next smallest lowers the
+    average exactly while it is below it (and never again once it is not): greedy."""
+    total, taken = work, 0
+    for w in sorted(busy):
+        if taken and w >= total / taken:
+            break
+        total += w
+        taken += 1
+    return total / taken
 
 
 def open_counters(session: Session, center_id: int) -> OpenCounters:
