@@ -139,6 +139,9 @@ def environment_settings() -> dict[str, Any]:
         "WEBHOOK_DISABLE_AFTER_S": int(env("NOVBE_WEBHOOK_DISABLE_AFTER_S", "3600")),
         # Finished outbox messages (sent, dead, cancelled) and their log are kept this long.
         "OUTBOX_KEEP_DAYS": int(env("NOVBE_OUTBOX_KEEP_DAYS", "30")),
+        # A claimed message is another worker's again after this long (seconds): what a
+        # worker killed mid-send leaves is resent then. Above the longest send (10 s).
+        "OUTBOX_CLAIM_S": int(env("NOVBE_OUTBOX_CLAIM_S", "60")),
         "WEBHOOK_PRIVATE_ADDRESSES": env("NOVBE_WEBHOOK_PRIVATE_ADDRESSES", "").lower()
         in {"1", "true", "yes"},
         # ---- Operations (server/operations/, server/logs.py) ----
@@ -146,6 +149,15 @@ def environment_settings() -> dict[str, Any]:
         "METRICS_ALLOW": env("NOVBE_METRICS_ALLOW", "127.0.0.0/8,::1/128"),
         # The production server's log lines: "text" (plain) or "json" (one object a line).
         "LOG_FORMAT": env("NOVBE_LOG_FORMAT", "text"),
+        # ---- The live forecast (server/forecast/, docs/forecast.md) ----
+        # Seconds between forecasts of every active center (0: no background forecasting;
+        # the forecast API still computes on request); simulated runs per forecast; the
+        # breach probability that raises a warning; how far ahead it looks and warns.
+        "FORECAST_INTERVAL_S": float(env("NOVBE_FORECAST_INTERVAL_S", "60")),
+        "FORECAST_RUNS": int(env("NOVBE_FORECAST_RUNS", "40")),
+        "FORECAST_THRESHOLD": float(env("NOVBE_FORECAST_THRESHOLD", "0.6")),
+        "FORECAST_HORIZON_MIN": int(env("NOVBE_FORECAST_HORIZON_MIN", "60")),
+        "FORECAST_WARN_MIN": int(env("NOVBE_FORECAST_WARN_MIN", "30")),
     }
 
 
@@ -180,6 +192,8 @@ class Config:
     # estimates; a served visitor or a counter change in any process drops it sooner
     # (the cluster bus), so this only bounds what a lost message could leave stale.
     ESTIMATE_CACHE_S = 60.0
+    # Seconds a center's forecast (GET /centers/<c>/forecast) is reused by requests.
+    FORECAST_CACHE_S = 15.0
 
 
 # As the environment was at import: what subclasses inherit and direct readers see.
@@ -213,3 +227,5 @@ class TestConfig(Config):
     # In-process tests check logic, not power cuts: skip the fsync per commit. Servers that
     # tests start (tests/live.py) keep the production default, FULL.
     SQLITE_SYNCHRONOUS = "NORMAL"
+    FORECAST_INTERVAL_S = 0  # tests run the forecaster's rounds themselves
+    FORECAST_CACHE_S = 0

@@ -10,6 +10,7 @@ import gc
 from . import create_app
 from .cluster import cluster_of
 from .extensions import socketio
+from .forecast.runner import start_forecaster
 from .logs import configure_logging
 from .maintenance import start_maintenance_loop
 from .notify.worker import start_outbox_worker
@@ -24,6 +25,7 @@ cluster_of(app).start(
 )
 start_maintenance_loop(app)
 start_outbox_worker(app)  # sends the outbox (server/notify/worker.py)
+start_forecaster(app)  # forecasts and breach warnings (server/forecast/runner.py)
 start_join_sweeper(app, NAMESPACE)
 # What exists by now (modules, the app, the ORM's mappers: ~130,000 objects) lives as
 # long as the process: a full garbage collection need not walk it again each time. Such

@@ -191,6 +191,9 @@ def start_live_server(
     env.setdefault("NOVBE_PUBLIC_BOOKING_WRITE_LIMITS", "100000 per minute")
     env.setdefault("NOVBE_PUBLIC_BOOKING_READ_LIMITS", "100000 per minute")
     env.setdefault("NOVBE_CHECKIN_FAILURE_LIMITS", "100000 per minute")
+    # No background forecasting: a shared server holds hundreds of test centers, each
+    # forecast every minute. The forecast's own tests start a server with it on.
+    env.setdefault("NOVBE_FORECAST_INTERVAL_S", "0")
     env.pop("NOVBE_MESSAGE_QUEUE", None)
     if message_queue:
         env["NOVBE_MESSAGE_QUEUE"] = message_queue

@@ -675,6 +675,7 @@ PATH_VALUES = {
     "{tracking_token}": "{token}",
     "{day}": "2026-12-04",
     "{webhook_id}": "1",
+    "{warning_id}": "1",
     "{delivery_id}": "1",
     "{contact_id}": "1",
 }

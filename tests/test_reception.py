@@ -154,6 +154,7 @@ def test_reception_is_refused_everything_it_is_not_named_for(client, db, api, re
         "name": "kiosk-1",
         "day": utcnow().date().isoformat(),
         "webhook_id": "1",
+        "warning_id": "1",
         "delivery_id": "1",
     }
     seen = set()

@@ -4,7 +4,10 @@ gone over its target (and once that it is back), not with every queue.stats.
 * ``wait``: a service's longest current wait passed its target wait (or fell back);
 * ``printer``: a kiosk's printer is out of paper, offline or open (or fixed). A kiosk
   whose agent has reported a printer once and now has nobody printing counts as
-  offline; a kiosk that never had a printer (e-tickets only) raises nothing.
+  offline; a kiosk that never had a printer (e-tickets only) raises nothing;
+* ``forecast``: the forecast expects a service to pass its target soon (or no longer
+  does). Its edges are the forecast warnings' own rows (server/forecast/warnings.py),
+  written by the one process holding the ``forecast`` lease: no swap needed.
 
 What was last announced is kept by the cluster (server/cluster/), which every server
 process shares: ``swap`` stores the new state and returns the old in one step, so of
@@ -91,4 +94,22 @@ def _wait_alert(row: dict, active: bool, at: str | None) -> dict:
         "target_wait_min": row["target_wait_min"],
         "waiting": row["waiting"],
         "at": at or _now_iso(),
+    }
+
+
+def forecast_alert(warning: dict, active: bool) -> dict:
+    """The ``alert`` event for a forecast warning raised (``active``) or withdrawn;
+    ``warning`` as server/forecast/warnings.py's ``warning_json`` gives it."""
+    return {
+        "kind": "forecast",
+        "active": active,
+        "service": warning["service"],
+        "warning": warning["id"],
+        "probability": warning["probability"],
+        "window_start": warning["window_start"],
+        "window_end": warning["window_end"],
+        "predicted_wait_s": warning["predicted_wait_s"],
+        "target_wait_s": warning["target_wait_s"],
+        "suggestion": warning["suggestion"],
+        "at": _now_iso(),
     }
