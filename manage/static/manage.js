@@ -7,7 +7,8 @@
 // manage_network.js (all centers), manage_center.js (one center: figures, alerts,
 // charts), manage_reports.js (reports for a range of days), manage_history.js
 // (out-of-order calls and a ticket's history), manage_appointments.js (the hall and
-// the day's bookings).
+// the day's bookings), manage_forecast.js (the next hour, its warnings with Apply, the
+// estimates' accuracy), manage_whatif.js (what if, and the policy check).
 "use strict";
 
 (() => {
@@ -62,6 +63,7 @@
     if (socket) socket.disconnect();
     $("connection").hidden = true;
     clearTimeout(state.refreshTimer);
+    M.stopForecast(); // the forecast's next fetch (manage_forecast.js)
     M.clearNetworkTimer();
     state.networkFetches += 1; // a table fetch still on its way is for nobody
   }
@@ -95,6 +97,8 @@
     if (state.centerCode === null) M.renderNetwork(); // names and minutes in the new language
     M.renderReport(); // names and minutes in the new language
     M.renderHistoryPart(); // reasons, actions and times in the new language
+    M.renderForecast(); // the next hour, its warnings and the accuracy tile
+    M.renderWhatIf(); // the what-if and policy check results, the weekdays' names
     M.updateCsvLink(); // the CSV names services in the page's language
   }
 
@@ -107,6 +111,7 @@
   M.bindReports();
   M.bindHistory();
   M.bindAppointments();
+  M.bindWhatIf();
   for (const button of document.querySelectorAll("#langs button")) {
     button.addEventListener("click", () => setLanguage(button.dataset.lang));
   }

@@ -32,6 +32,8 @@
     M.resetReport();
     M.resetHistory();
     M.resetAppointments();
+    M.resetForecast(); // manage_forecast.js
+    M.resetWhatIf(); // manage_whatif.js
     M.showView("center");
     $("center-name").textContent = code;
     connect(code);
@@ -57,6 +59,7 @@
         state.alertLog.length = Math.min(state.alertLog.length, MAX_ALERT_LOG);
         renderAlerts();
         scheduleRefresh();
+        if (alert.kind === "forecast") M.refreshForecast(true); // a warning raised or cleared
       },
     };
     for (const event of LIVE_EVENTS) handlers[event] = scheduleRefresh;
@@ -128,6 +131,8 @@
     renderAlerts();
     renderCharts(false);
     M.refreshCalls(); // today's out-of-order calls, if that section is open
+    M.refreshForecast(); // the next hour (manage_forecast.js), at most every 15 s
+    M.defaultWhatIfDays(d.day); // manage_whatif.js
   }
 
   function renderServices(services) {
@@ -225,7 +230,10 @@
     }
     const current = items.length;
     for (const a of state.alertLog) {
-      const text = a.kind === "wait" ? waitAlertText(a) : printerAlertText(a.device, a.problem);
+      let text;
+      if (a.kind === "wait") text = waitAlertText(a);
+      else if (a.kind === "forecast") text = M.forecastAlertText(a);
+      else text = printerAlertText(a.device, a.problem);
       items.push(
         el(
           "li",
@@ -236,8 +244,10 @@
       );
     }
     $("alert-list").replaceChildren(...items);
-    $("alerts").hidden = items.length === 0;
-    $("alerts").classList.toggle("active", current > 0);
+    // The forecast's warnings (manage_forecast.js) have a list of their own above.
+    const forecast = M.forecastAlertCount();
+    $("alerts").hidden = items.length === 0 && forecast === 0;
+    $("alerts").classList.toggle("active", current > 0 || forecast > 0);
   }
 
   // ---- charts --------------------------------------------------------------------------
@@ -263,5 +273,5 @@
     $("chart-week").alt = t("manage.chart_week");
   }
 
-  Object.assign(M, { openCenter, render, renderCharts });
+  Object.assign(M, { openCenter, render, renderCharts, renderAlerts });
 })();
