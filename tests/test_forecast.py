@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from server.forecast.forecast import draw, evaluate, forecast
 from server.forecast.simulate import FOREVER, Policy, SimCounter, SimService
 from server.forecast.state import BINS_PER_DAY, Demand, HallState, ServiceTime, WaitingTicket
@@ -121,13 +123,30 @@ def test_prefers_adding_the_service_to_an_idle_counter_over_opening_one():
 def test_moves_a_service_with_slack_when_adding_is_not_enough():
     """B's steady visitors keep counters 11 and 12 going: A last at 11 comes too late,
     A instead of B at 11 works, and 12 alone keeps B within its target."""
-    hall = state([counter(10, A), counter(11, B), counter(12, B)], waiting(A, 6))
+    hall = state([counter(10, A), counter(11, B), counter(12, B)], waiting(A, 8))
     need = demand({B: 2.0})
     s = suggest(hall, need, A)
     assert s is not None and s.action == "move_service"
     assert (s.counter_id, s.from_service_id, s.services_after) == (11, B, (A,))
     assert s.probability_after < 0.6 <= s.probability_before
     assert all(p < 0.6 for _, p in s.others)
+
+
+def test_a_lasting_breach_is_judged_on_the_visitors_a_change_can_still_help():
+    """A crowd that keeps coming: visitors of the next minutes find the queue it left
+    whatever is done, but a second counter saves those arriving from ten minutes on."""
+    hall = state([counter(10, A), counter(11, B)], waiting(A, 8))
+    need = demand({A: 3.0})  # 12 an hour at 5 minutes each: one counter's whole hour
+    base = forecast(hall, need).services[A]
+    assert base.points[0].breach_probability >= 0.9  # the next minutes: lost anyway
+    s = suggest(hall, need, A)
+    assert s is not None and (s.action, s.counter_id) == ("add_service", 11)
+    assert s.probability_after < 0.6 <= s.probability_before
+    helped = evaluate(
+        replace(hall, counters=[counter(10, A), counter(11, B, A)]), draw(hall, need)
+    ).services[A]
+    assert helped.points[0].breach_probability >= 0.6  # still: a crowd already waits
+    assert helped.probability(NOW + 1800, NOW + 600) < 0.6
 
 
 def test_only_allowed_counters_are_opened():

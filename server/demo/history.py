@@ -30,7 +30,7 @@ from ..queue import business_day
 from .morning import _desks, _issue, _serve_next
 
 PAST_DAYS = (14, 7, 1)  # days before today, played oldest first (as they happened)
-VISITORS_PER_HOUR = 26
+VISITORS_PER_HOUR = 18
 # Relative arrival rate over the opening hours, first hour first (stretched over the
 # day's hours): a morning peak, a lunch dip, a smaller afternoon peak.
 DAY_SHAPE = (0.8, 1.3, 1.45, 1.1, 0.6, 0.95, 1.2, 1.05, 0.55)

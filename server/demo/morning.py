@@ -57,7 +57,7 @@ from ..ratings import rate_ticket
 
 WALKTHROUGH_COUNTER = "1"
 HISTORY = timedelta(hours=2)  # how far back the morning starts (not before opening)
-VISITORS_PER_HOUR = 30
+VISITORS_PER_HOUR = 20  # a busy but healthy morning: the forecast has no breach to warn of
 # The walkthrough counter's visitors stop coming this long before now, so that counter
 # and the others serving the same services have time to clear them.
 WALKTHROUGH_SERVICES_QUIET = timedelta(minutes=45)

@@ -55,14 +55,14 @@ class ServiceForecast:
     target_s: float
     points: list[Point]
 
-    def worst(self, until_s: float = FOREVER) -> Point | None:
-        """The probe with the highest breach probability up to ``until_s`` (earliest on
-        ties), or None without probes."""
-        points = [p for p in self.points if p.at_s <= until_s]
+    def worst(self, until_s: float = FOREVER, since_s: float = -FOREVER) -> Point | None:
+        """The probe with the highest breach probability from ``since_s`` up to
+        ``until_s`` (earliest on ties), or None without probes."""
+        points = [p for p in self.points if since_s <= p.at_s <= until_s]
         return max(points, key=lambda p: (p.breach_probability, -p.at_s)) if points else None
 
-    def probability(self, until_s: float = FOREVER) -> float:
-        point = self.worst(until_s)
+    def probability(self, until_s: float = FOREVER, since_s: float = -FOREVER) -> float:
+        point = self.worst(until_s, since_s)
         return point.breach_probability if point else 0.0
 
     def over(self, threshold: float, until_s: float = FOREVER) -> list[Point]:

@@ -13,11 +13,16 @@ least disruptive:
   restrict which, say to counters whose staff is present).
 
 Each is checked by re-running the same futures (forecast.draw: common random numbers)
-with the one counter changed, up to the end of the warning's period. Kept are those that
-bring B's breach probability under the threshold without taking another service over
-it; the best has the lowest probability for B, then the least harm to the others (the
-sum of their probabilities' rises), then the least disruption (the order above); the
-probabilities compared to a tenth (closer than that is the Monte Carlo's noise).
+with the one counter changed, up to the end of the warning's period. When the breach
+lasts past :data:`REACTION_S`, B is judged on the visitors arriving from then on: those
+arriving sooner find the queue the surge left, which no one change clears at once (a
+suggestion that had to save them too was never found when it mattered most, right
+after a crowd came in); a breach of the next minutes only is judged on those. Kept are those that
+bring B's breach probability under the threshold, and clearly lower than without them,
+without taking another service over it; the best has the lowest probability for B, then
+the least harm to the others (the sum of their probabilities' rises), then the least
+disruption (the order above); the probabilities compared to a tenth (closer than that
+is the Monte Carlo's noise).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ ACTIONS = ("raise_service", "add_service", "move_service", "open_counter")
 SLACK = 0.2  # a service "with slack": its breach probability stays under this
 NOISE = 0.1  # probabilities closer than this (4 runs in 40) rank as equal
 MAX_CANDIDATES = 12  # each costs a forecast; the likeliest are tried first
+REACTION_S = 600  # a change tells on visitors arriving this long after it (see above)
 
 
 @dataclass(frozen=True)
@@ -75,19 +81,23 @@ def suggest(
     if draws is None:
         draws = draw(state, demand, horizon_s=horizon_s, step_s=step_s, runs=runs, seed=seed)
     until = state.now_s + warn_s
+    since = min(state.now_s + REACTION_S, until)
     base = evaluate(state, draws, until_s=until, between=between)
     if service_id not in base.services:
         return None
     before = {sid: f.probability(until) for sid, f in base.services.items()}
     target_before = base.services[service_id]
+    if target_before.probability(until, since) < threshold:
+        since = state.now_s  # a breach of the next minutes only: judged on those
+    own_before = target_before.probability(until, since)
     tried = []
     for action, counter, services, from_service in _candidates(
         state, service_id, before, allowed_counters, present
     ):
         changed = _with_counter(state, counter, services, action == "open_counter")
         after = evaluate(changed, draws, until_s=until, between=between)
-        probability = after.services[service_id].probability(until)
-        if probability >= threshold:
+        probability = after.services[service_id].probability(until, since)
+        if probability >= threshold or probability > own_before - NOISE:
             continue
         others = {
             sid: f.probability(until) for sid, f in after.services.items() if sid != service_id
@@ -113,10 +123,10 @@ def suggest(
                     counter.services,
                     services,
                     action != "open_counter",
-                    before[service_id],
+                    own_before,
                     probability,
-                    _wait(target_before, until),
-                    _wait(after.services[service_id], until),
+                    _wait(target_before, until, since),
+                    _wait(after.services[service_id], until, since),
                     tuple(sorted(hurt.items())),
                 ),
             )
@@ -126,9 +136,9 @@ def suggest(
     return min(tried, key=lambda pair: pair[0])[1]
 
 
-def _wait(forecast, until: float) -> float:
+def _wait(forecast, until: float, since: float) -> float:
     """The predicted wait at the riskiest moment."""
-    point = forecast.worst(until)
+    point = forecast.worst(until, since)
     return point.wait_p50_s if point else 0.0
 
 
