@@ -88,7 +88,7 @@ def _issued_json(s, result: issuing.IssueResult, service_code: str) -> dict:
         body["print"] = printing.print_state_json(result.ticket)
         return body
     ticket = result.issued
-    est = estimate(s, ticket)
+    est = result.promised or estimate(s, ticket)
     body = {
         "id": ticket.id,
         "number": ticket.display_number,

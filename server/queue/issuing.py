@@ -53,7 +53,7 @@ from ..models import (
 )
 from .actor import Actor
 from .changes import Change, ChangeKind, announce
-from .estimates import estimate
+from .estimates import TicketEstimate, estimate
 from .lookup import get_center
 from .numbering import local_day, next_number
 
@@ -87,11 +87,15 @@ class IssueResult:
         *,
         issued: IssuedTicket | None = None,
         session: Session | None = None,
+        promised: TicketEstimate | None = None,
     ) -> None:
         self._ticket = ticket
         self.created = created
         self.issued = issued
         self._session = session
+        # A new ticket's place and estimated wait as issuing computed them (the ticket's
+        # response shows them: no second count of the visitors ahead).
+        self.promised = promised
 
     @property
     def ticket(self) -> Ticket:
@@ -334,7 +338,8 @@ def issue_at(
         "checked_in_at": now if kind == "appointment" else None,  # made at its check-in
         "passed_at": None,
     }
-    values["promised_wait_s"] = _promised_wait(session, values, given)
+    promised = _promise(session, values, given)
+    values["promised_wait_s"] = promised.estimated_wait_s
     values["id"] = conn.execute(_insert(Ticket), values).inserted_primary_key[0]
     _record_issue(session, values, actor, now, priority, details)
     if print_state is not None:
@@ -350,7 +355,7 @@ def issue_at(
                 "created_at": now,
             },
         )
-    return IssueResult(None, True, issued=IssuedTicket(values), session=session)
+    return IssueResult(None, True, issued=IssuedTicket(values), session=session, promised=promised)
 
 
 # Above any ticket's id (an INTEGER column): the new ticket, not inserted yet, is
@@ -358,13 +363,13 @@ def issue_at(
 _NEW_TICKET_ID = 2**31 - 1
 
 
-def _promised_wait(session: Session, values: dict, now: datetime | None) -> int | None:
-    """The estimated wait the visitor is shown at issue (their ticket's response, from
-    estimates.estimate), kept with the ticket to measure the estimates against the
-    real waits (server/forecast/accuracy.py). Computed before the INSERT so that it
-    goes in the same statement: one more count of the visitors ahead per issue, the
-    loads and open counters coming from the process's cache (loads.py)."""
-    return estimate(session, IssuedTicket(values, id=_NEW_TICKET_ID), now).estimated_wait_s
+def _promise(session: Session, values: dict, now: datetime | None) -> TicketEstimate:
+    """The place and estimated wait the visitor is shown at issue (their ticket's
+    response, estimates.estimate); the wait is kept with the ticket to measure the
+    estimates against the real waits (server/forecast/accuracy.py). Computed before the
+    INSERT so that it goes in the same statement, and once: the response reuses it (the
+    loads and open counters come from the process's cache, loads.py)."""
+    return estimate(session, IssuedTicket(values, id=_NEW_TICKET_ID), now)
 
 
 def _record_issue(
