@@ -15,7 +15,8 @@
 
   const MIN_INTERVAL_MS = 15 * 1000;
   const QUIET_INTERVAL_MS = 60 * 1000;
-  const AHEAD_MIN = [0, 30, 60]; // the three columns
+  // The columns: now, and when a change made now has begun to tell (15), and later.
+  const AHEAD_MIN = [0, 15, 30, 60];
   const SVG = "http://www.w3.org/2000/svg";
 
   const fc = {
