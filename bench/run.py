@@ -25,6 +25,7 @@ from . import (
     day_booked,
     durability,
     fanout,
+    forecast,
     issuance,
     ledger,
     memory,
@@ -47,6 +48,7 @@ SCENARIOS = [
     processes,
     centers,
     ledger,
+    forecast,
     national,
 ]
 # Run in full only when named (`make bench-national`): ~10 minutes of its own on 2 cores.
@@ -117,6 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.smoke and not args.only and not failed:
         (ROOT / "docs" / "benchmarks.md").write_text(render_doc(report, table))
         print("docs/benchmarks.md updated")
+    if (fc := report["scenarios"].get(forecast.NAME)) and "error" not in fc:
+        section = forecast.section(fc, report["command"])
+        print("\n" + section)
+        if not args.smoke:
+            doc = ROOT / "docs" / "benchmarks.md"
+            doc.write_text(forecast.with_section(doc.read_text(), section, NOTES))
+            print("docs/benchmarks.md: its forecast section updated")
     if section := national_section(report):
         print("\n" + section)
         if not args.smoke and "error" not in report["scenarios"]["national"]:
@@ -294,6 +303,8 @@ def rows(report: dict) -> list[tuple[str, str, str]]:
         )
     if (lg := s.get("ledger")) and "error" not in lg:
         out += ledger_rows(lg, s)
+    if (fc := s.get(forecast.NAME)) and "error" not in fc:
+        out += forecast.rows(fc)
     for name, result in s.items():
         if "error" in result:
             out.append((name, "FAILED: " + result["error"].strip().splitlines()[-1], "–"))
@@ -493,6 +504,7 @@ def render_doc(report: dict, table: str) -> str:
         + (f"\n{section}" if (section := day_section(report)) else "")
         + (f"\n{booked}" if (booked := day_booked.section(report)) else "")
         + (f"\n{kept}" if (kept := national_block(old)) else "")
+        + (f"\n{fc}" if (fc := forecast.block(old)) else "")
         + (f"\n{notes}" if notes else "")
     )
 
