@@ -13,6 +13,7 @@ import pytest
 
 from server import queue
 from server.forecast.simulate import (
+    FRONT,
     Policy,
     Scenario,
     SimCounter,
@@ -378,3 +379,80 @@ def test_fidelity_a_counter_closing_and_a_no_show(db):
     assert not any(301.0 <= t < 905.0 for _, label, t in day.calls if label == "1")
     assert any(t >= 600.0 for _, _, t in day.calls)
     _same(day, Policy("ratio", 1))
+
+
+# --- lanes, named counters, a counter's count, visitors who leave (review h12) -----------
+
+ONE = {1: SimService(1, "s1", 600.0)}
+
+
+def _called(result) -> list[int]:
+    return [c.key for c in sorted(result.calls.values(), key=lambda c: (c.called_s, c.key))]
+
+
+def test_the_front_lane_goes_before_the_priority_lane_even_strict():
+    visitors = [
+        Visitor(1, 0.0, 1, 100.0, priority=True),
+        Visitor(2, 5.0, 1, 100.0, lane=FRONT, due_s=5.0),  # sent back to the front later
+        Visitor(3, 6.0, 1, 100.0),
+    ]
+    counters = [SimCounter(1, "1", (1,), [(10.0, 1000.0)])]
+    result = simulate(Scenario(ONE, counters, visitors, Policy("strict")))
+    assert _called(result) == [2, 1, 3]
+
+
+def test_a_visitor_sent_to_a_named_counter_is_that_counters_first_and_nobody_elses():
+    visitors = [
+        Visitor(1, 0.0, 1, 100.0),
+        Visitor(2, 1.0, 1, 100.0, priority=True),
+        Visitor(3, 2.0, 1, 50.0, target_counter=2),  # sent to counter 2
+    ]
+    counters = [
+        SimCounter(1, "1", (1,), [(10.0, 1000.0)]),
+        SimCounter(2, "2", (1,), [(10.0, 1000.0)], busy_until=300.0),
+    ]
+    result = simulate(Scenario(ONE, counters, visitors, Policy("strict")))
+    # counter 1 is free first but leaves visitor 3 to counter 2, which takes them first
+    assert result.calls[3].counter_id == 2 and result.calls[3].called_s == 300.0
+    assert [result.calls[k].counter_id for k in (2, 1)] == [1, 1]
+
+
+def test_the_ratio_counts_on_from_the_counters_calls_since_priority():
+    visitors = [Visitor(1, 0.0, 1, 100.0), Visitor(2, 1.0, 1, 100.0, priority=True)]
+
+    def first(count: int) -> int:
+        counters = [SimCounter(1, "1", (1,), [(10.0, 1000.0)], 0.0, count)]
+        return _called(simulate(Scenario(ONE, counters, visitors, Policy("ratio", 2))))[0]
+
+    assert first(0) == 1  # the normal visitor is due first
+    assert first(2) == 2  # two normal calls already: the priority visitor's turn
+
+
+def test_a_visitor_who_leaves_is_not_called_and_waited_until_they_left():
+    visitors = [Visitor(1, 0.0, 1, 100.0, leaves_s=50.0), Visitor(2, 1.0, 1, 100.0)]
+    scenario = Scenario(ONE, [SimCounter(1, "1", (1,), [(60.0, 1000.0)])], visitors, end_s=2000)
+    result = simulate(scenario)
+    assert 1 not in result.calls and result.calls[2].called_s == 60.0
+    assert [v.key for v in result.unserved] == [1]
+    assert result.waits(visitors) == [50.0, 59.0]
+
+
+def test_late_joiners_take_their_due_place():
+    """Bookings made callable later join in due order, before later walk-ins."""
+    visitors = [Visitor(k, 0.0, 1, 10.0, due_s=100.0 - k, callable_s=50.0) for k in range(5)]
+    visitors.append(Visitor(9, 10.0, 1, 10.0, due_s=500.0))
+    counters = [SimCounter(1, "1", (1,), [(60.0, 1000.0)])]
+    assert _called(simulate(Scenario(ONE, counters, visitors))) == [4, 3, 2, 1, 0, 9]
+
+
+def test_equal_due_times_are_called_first_come_first_called():
+    """A probe arriving at the instant two visitors did (same due time) measures the
+    wait behind them, whatever its key."""
+    visitors = [
+        Visitor(5, 0.0, 1, 100.0),
+        Visitor(6, 0.0, 1, 100.0),
+        Visitor(-1, 0.0, 1, 0.0, probe=True),
+    ]
+    counters = [SimCounter(1, "1", (1,), [(0.0, 1000.0)], busy_until=10.0)]
+    result = simulate(Scenario(ONE, counters, visitors))
+    assert _called(result) == [5, 6, -1] and result.calls[-1].called_s == 210.0

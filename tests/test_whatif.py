@@ -102,7 +102,7 @@ def test_what_if_refuses_bad_input_naming_the_field(db):
         assert caught.value.code == "no_data"
 
 
-def test_a_typical_weekday_is_stable_and_answers_the_change(db):
+def test_a_typical_weekday_is_stable_and_answers_the_change(db, monkeypatch):
     today = datetime.now(UTC)
     with db.write() as s:
         center = factories.make_center(s, call_policy="ratio")
@@ -130,8 +130,30 @@ def test_a_typical_weekday_is_stable_and_answers_the_change(db):
     assert one == again
     assert one["source"] == "typical" and one["recorded"] is None and one["weekday"] == weekday
     assert 20 <= one["visitors"] <= 60  # 40 expected
-    assert one["changed"]["overall"]["p90_wait_s"] >= one["baseline"]["overall"]["p90_wait_s"]
+    # one desk of three closed all day: the change is seen (not the baseline again)
+    assert one["changed"]["overall"]["p90_wait_s"] > one["baseline"]["overall"]["p90_wait_s"]
+    assert one["runs"] == whatif.TYPICAL_RUNS
     _valid({**one, "elapsed_ms": 0}, "WhatIf")
+    # out of time: the medians of the first 3 runs, not a stalled request
+    monkeypatch.setattr(whatif, "BUDGET_S", 0.0)
+    with db.read() as s:
+        hurried = whatif.what_if(s, s.get(Center, center_id), weekday=weekday)
+    assert hurried["runs"] == whatif.MIN_TYPICAL_RUNS
+    assert hurried["visitors"] > 0
+
+
+def test_opening_a_counter_that_was_closed_all_day_shortens_the_waits(db):
+    center_id = _recorded_day(db, close_at={"3": 0.0})
+    with db.read() as s:
+        center = s.get(Center, center_id)
+        body = whatif.what_if(s, center, day=MONDAY, counters=[{"label": "3", "open": True}])
+        with pytest.raises(InvalidInput) as caught:
+            whatif.what_if(s, center, day=MONDAY, counters=[{"label": "3", "services": []}])
+    assert caught.value.details["field"] == "counters[0].services"
+    scenario_open = {c["service"]: c for c in body["changed"]["services"]}
+    assert body["changed"]["overall"]["p90_wait_s"] < body["baseline"]["overall"]["p90_wait_s"]
+    assert sum(f["visitors"] for f in scenario_open.values()) == 30
+    _valid(body, "WhatIf")
 
 
 def test_the_policy_check_puts_the_policy_next_to_fcfs(db):
@@ -201,9 +223,23 @@ def test_what_if_api_refuses_bad_input(client, api_day):
         if field:
             assert response.get_json()["error"]["details"]["field"] == field, body
     assert_error(client.post(url, json={"day": "2024-03-10"}, headers=h), 404, "no_data")
-    # no history for a typical day (the recorded one is years ago): nobody, no figures
+    # a counter with no service is no change anyone meant: refused (closing is open: false)
     response = client.post(
         url, json={"weekday": 2, "counters": [{"label": "1", "services": []}]}, headers=h
+    )
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["error"]["details"]["field"].endswith("services")
+    # no history for a typical day (the recorded one is years ago): nobody, no figures;
+    # call_policy and priority_ratio null are the center's own
+    response = client.post(
+        url,
+        json={
+            "weekday": 2,
+            "counters": [{"label": "1", "open": False}],
+            "call_policy": None,
+            "priority_ratio": None,
+        },
+        headers=h,
     )
     assert response.status_code == 200, response.get_json()
     found = response.get_json()

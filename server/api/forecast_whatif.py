@@ -23,7 +23,8 @@ def what_if(center_code: str):
         if unknown:
             raise InvalidInput(f"unknown field {unknown[0]!r}", field=unknown[0])
         day = data.get("day")
-        body = whatif.what_if(
+        # Read inside the session, simulate after it ends (no pooled connection held).
+        job = whatif.prepare_what_if(
             s,
             center,
             day=parse_day(day, "day") if day is not None else None,
@@ -32,7 +33,7 @@ def what_if(center_code: str):
             call_policy=data.get("call_policy"),
             priority_ratio=data.get("priority_ratio"),
         )
-    return jsonify(body)
+    return jsonify(job())
 
 
 @bp.get("/centers/<center_code>/reports/policy-check")
@@ -40,5 +41,5 @@ def policy_check(center_code: str):
     with managing(center_code) as (s, _actor, center):
         only_parameters(("day",))
         day = parse_day(request.args.get("day"), "day")
-        body = whatif.policy_check(s, center, day)
-    return jsonify(body)
+        job = whatif.prepare_policy_check(s, center, day)
+    return jsonify(job())

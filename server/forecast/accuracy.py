@@ -15,14 +15,14 @@ Figures are None when there is nothing to measure: never a 0 that looks like a r
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from ..models import Center, ForecastWarning, Ticket
+from .history import local_midnight
 
 WITHIN_SHARE = 0.25
 WITHIN_FLOOR_S = 60.0
@@ -73,11 +73,7 @@ def _tickets_statement():
 def warning_scores(session: Session, center: Center, day: date) -> dict:
     """``{"raised", "scored", "right", "precision"}`` of the warnings raised on the
     center's local ``day``."""
-    zone = ZoneInfo(center.timezone)
-    start, end = (
-        datetime.combine(d, time(0), tzinfo=zone).astimezone(UTC)
-        for d in (day, day + timedelta(days=1))
-    )
+    start, end = (local_midnight(center, d) for d in (day, day + timedelta(days=1)))
     scored_now = ForecastWarning.state == "scored"
     raised, scored, right = session.execute(
         select(

@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 POLICIES = ("ratio", "strict", "fcfs")
 FOREVER = math.inf
+# The queue lanes, called in this order where the policy allows (server/models/tickets.py
+# LANE_*): sent back to the front, priority, normal.
+FRONT, PRIORITY, NORMAL = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -45,13 +47,16 @@ class SimService:
 @dataclass
 class SimCounter:
     """A counter: its services in order of preference, and when it is open (half-open
-    intervals ``[from, to)`` in simulation seconds; it finishes a visitor it has)."""
+    intervals ``[from, to)`` in simulation seconds; it finishes a visitor it has).
+    ``calls_since_priority``: normal visitors called since its last priority one (the
+    ``ratio`` policy counts on from there, as Counter.calls_since_priority does)."""
 
     id: int
     label: str
     services: tuple[int, ...]
     open: list[tuple[float, float]] = field(default_factory=lambda: [(0.0, FOREVER)])
     busy_until: float = 0.0  # serving a visitor at the start, until then
+    calls_since_priority: int = 0
 
     def is_open(self, t: float) -> bool:
         return any(start <= t < end for start, end in self.open)
@@ -62,7 +67,10 @@ class Visitor:
     """One visitor: when they join the queue and for what, how long their service will
     take at the counter (call to end, walking included), whether they come when called.
     ``due_s`` defaults to arrival plus the service's target (as issuing sets due_at);
-    ``callable_s`` holds a visitor back (a booking's slot, a remote join)."""
+    ``callable_s`` holds a visitor back (a booking's slot, a remote join). ``lane``:
+    FRONT, PRIORITY or NORMAL (None: by ``priority``); ``target_counter``: sent to that
+    counter, which calls them before anyone else (and nobody else does); ``leaves_s``:
+    not called by then, they leave (an expired or cancelled ticket)."""
 
     key: int
     arrival_s: float
@@ -73,6 +81,9 @@ class Visitor:
     callable_s: float | None = None
     no_show: bool = False
     probe: bool = False  # measures the wait at an instant: takes no counter time
+    lane: int | None = None
+    target_counter: int | None = None
+    leaves_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -115,57 +126,72 @@ class Call:
 @dataclass
 class SimResult:
     calls: dict[int, Call]  # by visitor key
-    unserved: list[Visitor]  # still waiting when the day ended
+    unserved: list[Visitor]  # never called: still waiting when the day ended, or left
     end_s: float
 
     def waits(self, visitors: Iterable[Visitor]) -> list[float]:
-        """The waits of these visitors; one never called waited at least until the end."""
+        """The waits of these visitors; one never called waited until they left or the
+        day ended, whichever came first."""
         out = []
         for v in visitors:
             call = self.calls.get(v.key)
-            out.append(call.wait_s if call else max(self.end_s - v.arrival_s, 0.0))
+            if call is not None:
+                out.append(call.wait_s)
+            else:
+                until = self.end_s if v.leaves_s is None else min(v.leaves_s, self.end_s)
+                out.append(max(until - v.arrival_s, 0.0))
         return out
 
 
+def lane_of(v: Visitor) -> int:
+    return v.lane if v.lane is not None else (PRIORITY if v.priority else NORMAL)
+
+
 class _Queues:
-    """The waiting visitors by service and lane, each queue in due order (a FIFO: within
-    a service and lane the due times only grow, as arrivals come in time order, except
-    for held-back visitors, which join when they become callable)."""
+    """The waiting visitors by lane and service, each a heap in due order (arrivals
+    come in time order, so a push is mostly an append; a held-back visitor joins when
+    it becomes callable, in its due place). Visitors who left are dropped when they
+    reach the head."""
 
     def __init__(self) -> None:
-        self.lanes: dict[tuple[int, bool], deque[Visitor]] = {}
+        self.lanes: tuple[dict[int, list], ...] = ({}, {}, {})
+        self.left: list[Visitor] = []
+        self.joined = 0
 
-    def add(self, v: Visitor, due: float) -> None:
-        queue = self.lanes.setdefault((v.service_id, v.priority), deque())
-        if queue and _due(queue[-1]) > due:  # a late joiner (callable later): insert
-            items = sorted([*queue, v], key=lambda x: (_due(x), x.arrival_s, x.key))
-            queue.clear()
-            queue.extend(items)
-        else:
-            queue.append(v)
+    def add(self, v: Visitor, lane: int) -> None:
+        # Equal due times: first come, first called (a probe at an instant queues behind
+        # whoever is already there).
+        self.joined += 1
+        heapq.heappush(self.lanes[lane].setdefault(v.service_id, []), (v.due_s, self.joined, v))
 
-    def head(self, service_id: int, priority: bool) -> Visitor | None:
-        queue = self.lanes.get((service_id, priority))
-        return queue[0] if queue else None
+    def head(self, service_id: int, lane: int, now: float) -> Visitor | None:
+        queue = self.lanes[lane].get(service_id)
+        while queue:
+            v = queue[0][2]
+            if v.leaves_s is None or v.leaves_s > now:
+                return v
+            self.left.append(heapq.heappop(queue)[2])
+        return None
 
-    def pop(self, v: Visitor) -> None:
-        self.lanes[(v.service_id, v.priority)].popleft()
+    def pop(self, v: Visitor, lane: int) -> None:
+        heapq.heappop(self.lanes[lane][v.service_id])
 
     def waiting(self) -> list[Visitor]:
-        return [v for queue in self.lanes.values() for v in queue]
-
-
-def _due(v: Visitor) -> float:
-    return v.due_s  # set by simulate() before a visitor joins a queue
+        return [e[2] for lane in self.lanes for queue in lane.values() for e in queue]
 
 
 def simulate(scenario: Scenario) -> SimResult:
     """Run the scenario to its end (or until nobody is left): who is called when."""
     services = scenario.services
     policy = scenario.policy
+    fcfs = policy.kind == "fcfs"
+    strict = policy.kind == "strict"
+    ratio = policy.priority_ratio
     # Every visitor's due time fixed once (the queues order by it).
     visitors = [
-        v if v.due_s is not None else _with_due(v, v.arrival_s + services[v.service_id].target_s)
+        v
+        if v.due_s is not None
+        else replace(v, due_s=v.arrival_s + services[v.service_id].target_s)
         for v in scenario.visitors
     ]
     events: list[tuple[float, int, int, object]] = []  # (time, order, seq, payload)
@@ -182,8 +208,10 @@ def simulate(scenario: Scenario) -> SimResult:
         joins = max(v.arrival_s, v.callable_s or v.arrival_s, scenario.start_s)
         push(joins, 2, v)
     counters = {c.id: c for c in scenario.counters}
-    calls_since_priority = {c.id: 0 for c in scenario.counters}
+    calls_since_priority = {c.id: c.calls_since_priority for c in scenario.counters}
     free_at = {c.id: max(c.busy_until, scenario.start_s) for c in scenario.counters}
+    # A service's rank in each counter's order of preference (others after them all).
+    ranks = {c.id: {s: i for i, s in enumerate(c.services)} for c in scenario.counters}
     idle: set[int] = set()
     for c in scenario.counters:
         push(free_at[c.id], 0, c.id)
@@ -192,38 +220,72 @@ def simulate(scenario: Scenario) -> SimResult:
                 push(start, 1, c.id)
 
     queues = _Queues()
+    lanes = queues.lanes
+    targeted: dict[int, list[Visitor]] = {}  # counter -> visitors sent to it
     calls: dict[int, Call] = {}
     by_service: dict[int, list[int]] = {}  # service -> counters serving it
     for c in scenario.counters:
         for s in c.services:
             by_service.setdefault(s, []).append(c.id)
 
+    def best(counter: SimCounter, lane: int, rank: dict[int, int], now: float):
+        """The lane's best head for this counter, as rank_heads orders a lane: overdue
+        first (most overdue first), then by preference, earliest due first."""
+        chosen, chosen_key = None, None
+        queue_of = lanes[lane]
+        for s in counter.services:
+            if s not in queue_of:
+                continue
+            h = queues.head(s, lane, now)
+            if h is None:
+                continue
+            due = h.due_s
+            k = (0, 0, due, h.key) if due <= now else (1, rank[s], due, h.key)
+            if chosen_key is None or k < chosen_key:
+                chosen, chosen_key = h, k
+        return chosen
+
     def choose(counter: SimCounter, now: float) -> Visitor | None:
-        if policy.kind == "fcfs":
-            heads = [
-                h
-                for s in counter.services
-                for lane in (True, False)
-                if (h := queues.head(s, lane)) is not None
-            ]
-            return min(heads, key=lambda h: (h.arrival_s, h.key)) if heads else None
-        rank = {s: i for i, s in enumerate(counter.services)}
-
-        def key(h: Visitor):
-            if h.due_s <= now:
-                return (0, 0, h.due_s, h.key)
-            return (1, rank[h.service_id], h.due_s, h.key)
-
-        best: dict[bool, Visitor | None] = {}
-        for lane in (True, False):
-            heads = [h for s in counter.services if (h := queues.head(s, lane)) is not None]
-            best[lane] = min(heads, key=key) if heads else None
-        priority, normal = best[True], best[False]
+        own = targeted.get(counter.id)
+        if own:
+            rank = ranks[counter.id]
+            others = len(rank)
+            live = [v for v in own if v.leaves_s is None or v.leaves_s > now]
+            for v in own:
+                if v not in live:
+                    queues.left.append(v)
+            own[:] = live
+            if live:
+                return min(
+                    live,
+                    key=lambda h: (
+                        lane_of(h),
+                        *(
+                            (0, 0, h.due_s, h.key)
+                            if h.due_s <= now
+                            else (1, rank.get(h.service_id, others), h.due_s, h.key)
+                        ),
+                    ),
+                )
+        if fcfs:
+            first = None
+            for s in counter.services:
+                for lane in (FRONT, PRIORITY, NORMAL):
+                    h = queues.head(s, lane, now)
+                    if h is not None and (
+                        first is None or (h.arrival_s, h.key) < (first.arrival_s, first.key)
+                    ):
+                        first = h
+            return first
+        rank = ranks[counter.id]
+        front = best(counter, FRONT, rank, now) if lanes[FRONT] else None
+        if front is not None:
+            return front
+        priority = best(counter, PRIORITY, rank, now)
+        normal = best(counter, NORMAL, rank, now)
         if priority is None or normal is None:
             return priority or normal
-        if policy.kind == "strict":
-            return priority
-        if calls_since_priority[counter.id] >= policy.priority_ratio:
+        if strict or calls_since_priority[counter.id] >= ratio:
             return priority
         return priority if priority.due_s <= normal.due_s else normal
 
@@ -237,12 +299,15 @@ def simulate(scenario: Scenario) -> SimResult:
             if v is None:
                 idle.add(counter_id)
                 return
-            queues.pop(v)
+            if v.target_counter is not None:
+                targeted[v.target_counter].remove(v)
+            else:
+                queues.pop(v, lane_of(v))
             calls[v.key] = Call(v.key, v.service_id, counter_id, v.arrival_s, now, v.priority)
             if v.probe:
                 continue  # a probe takes no time: call the next at once
             idle.discard(counter_id)
-            if policy.kind != "fcfs":
+            if not fcfs:
                 calls_since_priority[counter_id] = (
                     0 if v.priority else calls_since_priority[counter_id] + 1
                 )
@@ -259,7 +324,15 @@ def simulate(scenario: Scenario) -> SimResult:
         last = now
         if order == 2:
             v = payload
-            queues.add(v, v.due_s)
+            if v.leaves_s is not None and v.leaves_s <= now:
+                queues.left.append(v)  # gone before they could be called
+                continue
+            if v.target_counter is not None:
+                targeted.setdefault(v.target_counter, []).append(v)
+                if v.target_counter in idle:
+                    try_call(v.target_counter, now)
+                continue
+            queues.add(v, lane_of(v))
             for counter_id in by_service.get(v.service_id, ()):
                 if counter_id in idle:
                     try_call(counter_id, now)
@@ -271,21 +344,8 @@ def simulate(scenario: Scenario) -> SimResult:
                 continue  # an opening while it still serves: it calls when free
             try_call(counter_id, now)  # a closed one waits for its opening's event
     end = scenario.end_s if scenario.end_s < FOREVER else last
-    return SimResult(calls, queues.waiting(), end)
-
-
-def _with_due(v: Visitor, due: float) -> Visitor:
-    return Visitor(
-        v.key,
-        v.arrival_s,
-        v.service_id,
-        v.service_s,
-        v.priority,
-        due,
-        v.callable_s,
-        v.no_show,
-        v.probe,
-    )
+    unserved = [*queues.waiting(), *queues.left, *(v for own in targeted.values() for v in own)]
+    return SimResult(calls, unserved, end)
 
 
 def percentile(values: Sequence[float], share: float) -> float | None:

@@ -9,11 +9,13 @@ indexes, as server/queue/estimates.py reads them), never by the center's history
   minus what has passed, at least a tenth of the mean). A paused or closed one has no
   opening (the forecast does not guess when it comes back);
 * waiting tickets in the services' shared queues: the priority lane is ``priority``,
-  the front lane (sent back to the front) is due long ago, a booking not yet callable
+  the front lane (sent back to the front) is due long ago (and has ``lane`` FRONT, for
+  a simulation that honours lanes), a booking not yet callable
   keeps its ``callable_at``. A ticket sent to a named counter is that counter's own
   work: it lengthens an open counter's ``busy_until`` by its service's mean (such
   tickets are few, and their counter takes them before anyone else), and is left out
   when its counter is not open;
+* each counter's calls since its last priority visitor (the ratio policy counts on);
 * the center's call policy and today's closing time (no arrivals after it).
 """
 
@@ -83,7 +85,7 @@ def hall_state(
         for r in rows
     }
     counters = session.execute(
-        select(Counter.id, Counter.label, Counter.state)
+        select(Counter.id, Counter.label, Counter.state, Counter.calls_since_priority)
         .where(Counter.center_id == center.id)
         .order_by(Counter.id)
     ).all()
@@ -136,6 +138,7 @@ def hall_state(
                 due,
                 row.lane == LANE_PRIORITY,
                 callable_s if callable_s is not None and callable_s > now_s else None,
+                row.lane,
             )
         )
     for counter_id, service_id in session.execute(
@@ -151,6 +154,7 @@ def hall_state(
             tuple(links[c.id]),
             [(now_s, FOREVER)] if c.id in open_ids else [],
             busy[c.id],
+            c.calls_since_priority or 0,  # the ratio policy counts on from there
         )
         for c in counters
     ]

@@ -20,7 +20,9 @@ BINS_PER_DAY = 24 * 3600 // BIN_S
 @dataclass(frozen=True)
 class WaitingTicket:
     """A visitor waiting now. ``due_s``: when they are due (as call-next orders them);
-    ``callable_s``: not callable before (a booking's slot), else None."""
+    ``callable_s``: not callable before (a booking's slot), else None; ``lane``: the
+    ticket's lane (simulate.FRONT/PRIORITY/NORMAL; None: by ``priority``);
+    ``target_counter``: sent to that counter (simulate.Visitor has the same fields)."""
 
     key: int  # the ticket's id
     service_id: int
@@ -28,6 +30,8 @@ class WaitingTicket:
     due_s: float
     priority: bool = False
     callable_s: float | None = None
+    lane: int | None = None
+    target_counter: int | None = None
 
 
 @dataclass

@@ -9,13 +9,18 @@ policy? A recorded day (or a typical weekday) simulated as it was and with the c
 
 ``policy_check`` puts the center's call policy next to first-come-first-served on the
 same recorded day.
+
+Invariants: every figure of a column comes from one simulation (or, typical, the
+median over the runs, the same seeds for baseline and changed); all reads happen in
+``prepare_*`` (which raise on bad input), the simulating after, over plain data; a
+typical day takes at most ~1.5 s of runs beyond the first three (``BUDGET_S``).
 """
 
 from __future__ import annotations
 
 import statistics
 import time as clock
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date
 
@@ -26,10 +31,19 @@ from ..errors import InvalidInput, NotFound
 from ..models import Center, Ticket, utcnow
 from ..queue.numbering import business_day
 from . import history
-from .simulate import Policy, Scenario, SimCounter, SimResult, percentile, simulate
+from .simulate import POLICIES, Policy, Scenario, SimCounter, SimResult, percentile, simulate
 
 TYPICAL_RUNS = 9  # ~0.5 s for a day of 2,000 visitors and 20 counters
-KEYS = ("visitors", "p50_wait_s", "p90_wait_s", "within_target", "priority_p90_wait_s")
+MIN_TYPICAL_RUNS = 3
+BUDGET_S = 1.5  # no further typical runs once this is spent (a day of 10,000 visitors)
+KEYS = (
+    "visitors",
+    "unserved",
+    "p50_wait_s",
+    "p90_wait_s",
+    "within_target",
+    "priority_p90_wait_s",
+)
 
 
 def what_if(
@@ -45,6 +59,31 @@ def what_if(
     """The figures of a day (``day``: recorded; ``weekday``: typical, 0 = Monday) as it
     was and with the changes: ``counters`` [{"label", "services": [codes], "open"}]
     (each key but label optional), ``call_policy``, ``priority_ratio``."""
+    return prepare_what_if(
+        session,
+        center,
+        day=day,
+        weekday=weekday,
+        counters=counters,
+        call_policy=call_policy,
+        priority_ratio=priority_ratio,
+    )()
+
+
+def prepare_what_if(
+    session: Session,
+    center: Center,
+    *,
+    day: date | None = None,
+    weekday: int | None = None,
+    counters: Sequence[dict] | None = None,
+    call_policy: str | None = None,
+    priority_ratio: int | None = None,
+) -> Callable[[], dict]:
+    """:func:`what_if` in two steps: this checks the input and reads what it needs
+    (errors raise here); the function it returns simulates over plain data, so the
+    caller can end its database session first (a typical day takes a second or so of
+    CPU, no connection should wait on it)."""
     started = clock.perf_counter()
     if (day is None) == (weekday is None):
         raise InvalidInput("give either day or weekday", field="day")
@@ -52,7 +91,7 @@ def what_if(
         isinstance(weekday, bool) or not isinstance(weekday, int) or not 0 <= weekday <= 6
     ):
         raise InvalidInput("weekday must be 0 (Monday) to 6 (Sunday)", field="weekday")
-    if call_policy is not None and call_policy not in ("ratio", "strict", "fcfs"):
+    if call_policy is not None and call_policy not in POLICIES:
         raise InvalidInput("call_policy must be one of ratio, strict, fcfs", field="call_policy")
     if priority_ratio is not None and (
         isinstance(priority_ratio, bool)
@@ -70,43 +109,65 @@ def what_if(
         check_day(session, center, day)
         scenario, real = history.recorded(session, center, day)
         hours = history.serving_hours(center, day.weekday())
-        baseline = _figures(scenario, simulate(scenario))
-        changed_scenario = _changed(scenario, changes, hours, call_policy, priority_ratio)
-        changed = _figures(changed_scenario, simulate(changed_scenario))
-        body = {
-            "source": "recorded",
-            "day": day.isoformat(),
-            "visitors": sum(1 for v in scenario.visitors if not v.probe),
-            "recorded": _figures(scenario, real),
-        }
-    else:
-        hours = history.serving_hours(center, weekday)
+
+        def recorded_day() -> dict:
+            baseline = _figures(scenario, simulate(scenario))
+            changed_scenario = _changed(scenario, changes, hours, call_policy, priority_ratio)
+            changed = _figures(changed_scenario, simulate(changed_scenario))
+            return {
+                "source": "recorded",
+                "day": day.isoformat(),
+                "visitors": sum(1 for v in scenario.visitors if not v.probe),
+                "runs": 1,
+                "recorded": _figures(scenario, real),
+                "baseline": baseline,
+                "changed": changed,
+                "elapsed_ms": int((clock.perf_counter() - started) * 1000),
+            }
+
+        return recorded_day
+
+    hours = history.serving_hours(center, weekday)
+    inputs = history.typical_inputs(session, center, weekday)
+
+    def typical_day() -> dict:
         runs_before, runs_after, visitors = [], [], []
-        inputs = history.typical_inputs(session, center, weekday)
         for seed in range(TYPICAL_RUNS):
-            scenario = history.typical_scenario(*inputs, seed)
+            if seed >= MIN_TYPICAL_RUNS and clock.perf_counter() - started > BUDGET_S:
+                break  # enough: the medians of fewer runs, rather than a stalled request
+            scenario = history.typical_scenario(inputs, seed)
             visitors.append(len(scenario.visitors))
             runs_before.append(_figures(scenario, simulate(scenario)))
             after = _changed(scenario, changes, hours, call_policy, priority_ratio)
             runs_after.append(_figures(after, simulate(after)))
-        baseline, changed = _median_figures(runs_before), _median_figures(runs_after)
-        body = {
+        return {
             "source": "typical",
             "weekday": weekday,
             "visitors": int(statistics.median(visitors)),
+            "runs": len(runs_before),
             "recorded": None,
+            "baseline": _median_figures(runs_before),
+            "changed": _median_figures(runs_after),
+            "elapsed_ms": int((clock.perf_counter() - started) * 1000),
         }
-    body["baseline"] = baseline
-    body["changed"] = changed
-    body["elapsed_ms"] = int((clock.perf_counter() - started) * 1000)
-    return body
+
+    return typical_day
 
 
 def policy_check(session: Session, center: Center, day: date) -> dict:
     """The center's call policy against first-come-first-served on a recorded day's
     arrivals and service times: what the policy costs the visitors it does not favour."""
+    return prepare_policy_check(session, center, day)()
+
+
+def prepare_policy_check(session: Session, center: Center, day: date) -> Callable[[], dict]:
+    """:func:`policy_check` in two steps, as :func:`prepare_what_if`."""
     check_day(session, center, day)
     scenario = history.recorded_day(session, center, day)
+    return lambda: _policy_check(scenario, day)
+
+
+def _policy_check(scenario: Scenario, day: date) -> dict:
     policy = _figures(scenario, simulate(scenario))
     fcfs_scenario = replace(scenario, policy=Policy("fcfs", scenario.policy.priority_ratio))
     fcfs = _figures(fcfs_scenario, simulate(fcfs_scenario))
@@ -185,6 +246,11 @@ def _check_changes(
                 raise InvalidInput(
                     f"unknown service code {missing[0]!r}", field=f"{where}.services"
                 )
+            if not services:
+                raise InvalidInput(
+                    "a counter needs a service (to close it, send open: false)",
+                    field=f"{where}.services",
+                )
             if len(set(services)) != len(services):
                 raise InvalidInput("a service is listed twice", field=f"{where}.services")
             services = tuple(codes[c] for c in services)
@@ -222,29 +288,32 @@ def _changed(
 
 
 def _figures(scenario: Scenario, result: SimResult) -> dict:
-    """FIGS: per service and overall, the visitors, median and 90th percentile waits,
-    the share called within the target, and the priority visitors' 90th percentile."""
-    waits: dict[int, list[tuple[float, bool]]] = {s: [] for s in scenario.services}
+    """FIGS: per service and overall, the visitors, how many were never called (their
+    wait: until they left or the day ended), median and 90th percentile waits, the share
+    called within the target, and the priority visitors' 90th percentile."""
+    waits: dict[int, list[tuple[float, bool, bool]]] = {s: [] for s in scenario.services}
     for v in scenario.visitors:
         if not v.probe:
-            waits.setdefault(v.service_id, []).append((result.waits([v])[0], v.priority))
+            wait = result.waits([v])[0]
+            waits.setdefault(v.service_id, []).append((wait, v.priority, v.key in result.calls))
     services = []
-    everyone: list[tuple[float, bool, float]] = []
+    everyone: list[tuple[float, bool, float, bool]] = []
     for service_id, sim in scenario.services.items():
-        group = waits.get(service_id, [])
+        group = [(w, p, sim.target_s, c) for w, p, c in waits.get(service_id, [])]
         if not group:
             continue
-        services.append({"service": sim.code, **_stats([(w, p, sim.target_s) for w, p in group])})
-        everyone += [(w, p, sim.target_s) for w, p in group]
+        services.append({"service": sim.code, **_stats(group)})
+        everyone += group
     return {"services": services, "overall": _stats(everyone)}
 
 
-def _stats(group: list[tuple[float, bool, float]]) -> dict:
-    waits = [w for w, _, _ in group]
-    priority = [w for w, p, _ in group if p]
-    within = sum(1 for w, _, target in group if w <= target)
+def _stats(group: list[tuple[float, bool, float, bool]]) -> dict:
+    waits = [w for w, _, _, _ in group]
+    priority = [w for w, p, _, _ in group if p]
+    within = sum(1 for w, _, target, called in group if called and w <= target)
     return {
         "visitors": len(group),
+        "unserved": sum(1 for *_, called in group if not called),
         "p50_wait_s": _int(percentile(waits, 0.5)),
         "p90_wait_s": _int(percentile(waits, 0.9)),
         "within_target": round(within / len(group), 3) if group else None,
