@@ -158,6 +158,8 @@ def environment_settings() -> dict[str, Any]:
         "FORECAST_THRESHOLD": float(env("NOVBE_FORECAST_THRESHOLD", "0.6")),
         "FORECAST_HORIZON_MIN": int(env("NOVBE_FORECAST_HORIZON_MIN", "60")),
         "FORECAST_WARN_MIN": int(env("NOVBE_FORECAST_WARN_MIN", "30")),
+        # Seconds a center's forecast (GET /centers/<c>/forecast) is reused by requests.
+        "FORECAST_CACHE_S": float(env("NOVBE_FORECAST_CACHE_S", "15")),
     }
 
 
@@ -192,8 +194,6 @@ class Config:
     # estimates; a served visitor or a counter change in any process drops it sooner
     # (the cluster bus), so this only bounds what a lost message could leave stale.
     ESTIMATE_CACHE_S = 60.0
-    # Seconds a center's forecast (GET /centers/<c>/forecast) is reused by requests.
-    FORECAST_CACHE_S = 15.0
 
 
 # As the environment was at import: what subclasses inherit and direct readers see.

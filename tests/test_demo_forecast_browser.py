@@ -37,6 +37,7 @@ def demo(tmp_path):
         NOVBE_VOICE_DIR=str(tmp_path / "voice"),
         NOVBE_FORECAST_INTERVAL_S="2",
         NOVBE_FORECAST_RUNS="20",
+        NOVBE_FORECAST_CACHE_S="1",  # the page sees each round (15 s in production)
     )
     log = open(tmp_path / "demo.log", "wb")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
