@@ -41,6 +41,7 @@ from ..models import (
     utcnow,
 )
 from ..queue.numbering import business_day
+from . import pace
 from .simulate import (
     FRONT,
     Call,
@@ -62,8 +63,6 @@ FALLBACK_CV = 0.5
 MAX_SERVICE_S = 4 * 3600  # a visit "served" longer than this is a desk left open
 SAME_WEEKDAYS = 4
 RECENT_DAYS = 7
-PACE_K = 10.0
-PACE_CLAMP = (0.5, 3.0)
 DAY_S = 24 * 3600
 POLICIES = frozenset(SIM_POLICIES)
 
@@ -265,40 +264,30 @@ def weekday_profile(
 
 def demand(session: Session, center: Center, now: datetime) -> Demand:
     """The arrivals expected for the rest of today, per service per quarter hour: the
-    weekday's profile scaled by today's pace so far, (arrived + k) / (expected + k),
-    k=10, clamped to [0.5, 3]; with no history, today's pace over the opening hours."""
+    weekday's profile scaled by today's pace (pace.py: the day's so far, and the last
+    minutes' for the next ones); with no history, today's pace over the opening hours."""
     today = business_day(center, now)
     now_s = day_clock(center, today)(now)
     services = [s.id for s in _services(session, center.id)]
     profile = weekday_profile(session, center, today, today.weekday(), services)
-    arrived = dict.fromkeys(services, 0)
-    for (service_id,) in session.execute(
-        select(Ticket.service_id).where(
+    clock = day_clock(center, today)
+    arrived: dict[int, list[float]] = {service_id: [] for service_id in services}
+    for service_id, issued_at in session.execute(
+        select(Ticket.service_id, Ticket.issued_at).where(
             Ticket.center_id == center.id, Ticket.business_day == today, Ticket.issued_at <= now
         )
     ):
-        arrived[service_id] = arrived.get(service_id, 0) + 1
+        arrived.setdefault(service_id, []).append(clock(issued_at))
     windows = day_hours(center, today)
     arrivals = {}
-    for service_id in set(services) | set(arrived):
+    for service_id, times in arrived.items():
+        times.sort()
         bins = profile.get(service_id, [0.0] * BINS_PER_DAY)
-        so_far = sum(bins[b] * _share(b, 0, now_s) for b in range(BINS_PER_DAY))
-        if so_far <= 0 and not any(bins):
-            arrivals[service_id] = _pace_only(arrived.get(service_id, 0), now_s, windows)
+        if not any(bins):
+            arrivals[service_id] = _pace_only(len(times), now_s, windows)
             continue
-        factor = (arrived.get(service_id, 0) + PACE_K) / (so_far + PACE_K)
-        factor = min(max(factor, PACE_CLAMP[0]), PACE_CLAMP[1])
-        arrivals[service_id] = [
-            bins[b] * (_share(b, 0, now_s) + factor * _share(b, now_s, DAY_S))
-            for b in range(BINS_PER_DAY)
-        ]
+        arrivals[service_id] = pace.paced(bins, times, now_s)
     return Demand(arrivals, service_times(session, center.id, now))
-
-
-def _share(b: int, lo: float, hi: float) -> float:
-    """The share of quarter hour ``b`` that lies in [lo, hi)."""
-    start, end = max(b * BIN_S, lo), min((b + 1) * BIN_S, hi)
-    return max(end - start, 0.0) / BIN_S
 
 
 def _pace_only(arrived: int, now_s: float, windows: list[tuple[float, float]]) -> list[float]:
@@ -308,7 +297,7 @@ def _pace_only(arrived: int, now_s: float, windows: list[tuple[float, float]]) -
     bins = [0.0] * BINS_PER_DAY
     for lo, hi in windows:
         for b in range(BINS_PER_DAY):
-            bins[b] += rate * BIN_S * _share(b, max(lo, now_s), hi)
+            bins[b] += rate * BIN_S * pace.share(b, max(lo, now_s), hi)
     return bins
 
 
@@ -746,7 +735,7 @@ def usual_hours(
         for counter_id, rows in events.items():
             for lo, hi in _open_intervals(rows, [], close):
                 for b in range(int(lo // BIN_S), min(math.ceil(hi / BIN_S), BINS_PER_DAY)):
-                    if _share(b, lo, hi) >= 0.5:
+                    if pace.share(b, lo, hi) >= 0.5:
                         open_bins[counter_id][b] += 1
     if not counted:
         return {}
