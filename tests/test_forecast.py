@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from server.forecast.forecast import draw, evaluate, forecast
+from server.forecast.forecast import (
+    MIN_OVER,
+    SERVICE_LEVEL,
+    WARN_S,
+    draw,
+    evaluate,
+    forecast,
+    window_breached,
+)
 from server.forecast.simulate import FOREVER, Policy, SimCounter, SimService
 from server.forecast.state import BINS_PER_DAY, Demand, HallState, ServiceTime, WaitingTicket
 from server.forecast.suggest import suggest
@@ -191,3 +199,43 @@ def test_opens_the_counter_someone_works_at_first():
     )
     assert suggest(hall, demand(), A).counter_id == 11  # the same: the first
     assert suggest(hall, demand(), A, present={12}).counter_id == 12
+
+
+def test_the_breach_is_a_service_level_of_at_least_two_visitors():
+    assert (WARN_S, MIN_OVER, SERVICE_LEVEL) == (1800, 2, 0.8)
+    assert not window_breached([], 900)
+    assert not window_breached([1000], 900)  # one visitor over: not a breach
+    assert not window_breached([1000, 100], 900)  # one of two, however rare the service
+    assert window_breached([1000, 1200, 100], 900)  # two of three
+    assert not window_breached([900, 900, 900], 900)  # at the target is within it
+    # Two of ten are 20%: not more than 1 - 0.8; three of ten are.
+    assert not window_breached([1000, 1000] + [60] * 8, 900)
+    assert window_breached([1000, 1000, 1000] + [60] * 7, 900)
+
+
+def test_the_window_probability_is_about_the_visitors_arriving_in_it():
+    # Six waiting, nobody more coming: the probes breach but nobody arrives to breach.
+    alone = forecast(state([counter(10, A)], waiting(A, 6)), demand())
+    assert alone.services[A].points[0].breach_probability >= 0.9
+    assert alone.services[A].window_probability == 0.0
+    # Arrivals behind them (4 in a quarter hour, 5 minutes each) do.
+    busy = forecast(state([counter(10, A)], waiting(A, 6)), demand({A: 4.0}))
+    assert busy.services[A].window_probability >= 0.9
+    # One counter keeps up with one arrival a quarter hour: a quiet window.
+    quiet = forecast(state([counter(10, A)]), demand({A: 1.0}))
+    assert quiet.services[A].window_probability < 0.1
+    # A window of 5 minutes holds fewer arrivals than one of 30.
+    short = forecast(state([counter(10, A)], waiting(A, 6)), demand({A: 4.0}), window_s=300)
+    assert short.services[A].window_s == 300
+    assert short.services[A].window_probability < busy.services[A].window_probability
+
+
+def test_a_suggestion_reports_the_window_probability_before_and_after():
+    hall = state([counter(10, A), counter(11, A, B, is_open=False)], waiting(A, 5))
+    need = demand({A: 3.0})
+    before = forecast(hall, need).services[A].window_probability
+    assert before >= 0.6
+    s = suggest(hall, need, A)
+    assert s is not None and s.action == "open_counter"
+    assert s.window_probability_before == before
+    assert s.window_probability_after < before

@@ -77,6 +77,7 @@ def _services_json(s: Session, center: Center, a: Assessment) -> list[dict]:
                 "service": row.code,
                 "name": row.name,
                 "target_wait_min": row.target_wait_min,
+                "window_breach_probability": round(f.window_probability, 3),
                 "points": [
                     {
                         "at": iso(a.at(p.at_s)),

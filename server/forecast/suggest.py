@@ -22,7 +22,11 @@ bring B's breach probability under the threshold, and clearly lower than without
 without taking another service over it; the best has the lowest probability for B, then
 the least harm to the others (the sum of their probabilities' rises), then the least
 disruption (the order above); the probabilities compared to a tenth (closer than that
-is the Monte Carlo's noise).
+is the Monte Carlo's noise). Each also reports the service's window breach probability
+(forecast.window_breached: what warnings are raised on) before and after; one that
+brings it under the threshold ranks first after B's probe probability. A suggestion is
+only asked for a service whose window probability is over the threshold
+(warnings.assess).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 
-from .forecast import Draws, draw, evaluate
+from .forecast import WARN_S, Draws, draw, evaluate
 from .simulate import FOREVER, SimCounter
 from .state import Demand, HallState
 
@@ -56,6 +60,8 @@ class Suggestion:
     wait_before_s: float
     wait_after_s: float
     others: tuple[tuple[int, float], ...]  # (service, probability after) it raises
+    window_probability_before: float = 0.0  # the window's breach probability (forecast.py)
+    window_probability_after: float = 0.0
 
 
 def suggest(
@@ -64,7 +70,7 @@ def suggest(
     service_id: int,
     *,
     threshold: float = 0.6,
-    warn_s: float = 1800,
+    warn_s: float = WARN_S,
     horizon_s: float = 3600,
     step_s: float = 300,
     runs: int = 40,
@@ -82,7 +88,7 @@ def suggest(
         draws = draw(state, demand, horizon_s=horizon_s, step_s=step_s, runs=runs, seed=seed)
     until = state.now_s + warn_s
     since = min(state.now_s + REACTION_S, until)
-    base = evaluate(state, draws, until_s=until, between=between)
+    base = evaluate(state, draws, until_s=until, between=between, window_s=warn_s)
     if service_id not in base.services:
         return None
     before = {sid: f.probability(until) for sid, f in base.services.items()}
@@ -95,7 +101,7 @@ def suggest(
         state, service_id, before, allowed_counters, present
     ):
         changed = _with_counter(state, counter, services, action == "open_counter")
-        after = evaluate(changed, draws, until_s=until, between=between)
+        after = evaluate(changed, draws, until_s=until, between=between, window_s=warn_s)
         probability = after.services[service_id].probability(until, since)
         if probability >= threshold or probability > own_before - NOISE:
             continue
@@ -110,7 +116,15 @@ def suggest(
         disruption = ACTIONS.index(action)
         if action == "open_counter" and present is not None and counter.id not in present:
             disruption += 1  # nobody there to open it: the last resort
-        rank = (round(probability / NOISE), round(harm / NOISE), disruption)
+        window_after = after.services[service_id].window_probability
+        # Whether it brings the window (what the warning is about) under the threshold
+        # ranks next: an action that would let the warning clear comes first.
+        rank = (
+            round(probability / NOISE),
+            window_after >= threshold,
+            round(harm / NOISE),
+            disruption,
+        )
         tried.append(
             (
                 rank,
@@ -128,6 +142,8 @@ def suggest(
                     _wait(target_before, until, since),
                     _wait(after.services[service_id], until, since),
                     tuple(sorted(hurt.items())),
+                    target_before.window_probability,
+                    window_after,
                 ),
             )
         )
