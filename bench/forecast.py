@@ -252,9 +252,17 @@ class Outcomes:
             self.waits.setdefault(v.service_id, []).append(wait)
 
     def window(self, sid: int, start: float, end: float) -> list[float]:
-        arrivals = self.arrivals.get(sid, [])
+        """The waits of the window's visitors (forecast.window_visitor): those arriving
+        in [start, end), and those waiting at its start not yet past the target."""
+        arrivals, waits = self.arrivals.get(sid, []), self.waits.get(sid, [])
+        first = bisect.bisect_left(arrivals, start - self.targets[sid])
         lo, hi = bisect.bisect_left(arrivals, start), bisect.bisect_left(arrivals, end)
-        return [w for w in self.waits.get(sid, [])[lo:hi] if w is not None]
+        waiting = [
+            w
+            for a, w in zip(arrivals[first:lo], waits[first:lo], strict=True)
+            if w is not None and a + w > start  # not called before the window began
+        ]
+        return waiting + [w for w in waits[lo:hi] if w is not None]
 
     def breached(self, sid: int, start: float, end: float) -> bool:
         return window_breached(self.window(sid, start, end), self.targets[sid])

@@ -213,19 +213,29 @@ def test_the_breach_is_a_service_level_of_at_least_two_visitors():
     assert window_breached([1000, 1000, 1000] + [60] * 7, 900)
 
 
-def test_the_window_probability_is_about_the_visitors_arriving_in_it():
-    # Six waiting, nobody more coming: the probes breach but nobody arrives to breach.
-    alone = forecast(state([counter(10, A)], waiting(A, 6)), demand())
-    assert alone.services[A].points[0].breach_probability >= 0.9
-    assert alone.services[A].window_probability == 0.0
-    # Arrivals behind them (4 in a quarter hour, 5 minutes each) do.
-    busy = forecast(state([counter(10, A)], waiting(A, 6)), demand({A: 4.0}))
+def test_the_window_is_its_arrivals_and_the_crowd_not_yet_past_the_target():
+    # A crowd of six just came in (1 to 6 minutes ago), nobody more coming: its later
+    # half will wait past the 15 minutes at one counter. That is the breach to warn of.
+    crowd = forecast(state([counter(10, A)], waiting(A, 6)), demand())
+    assert crowd.services[A].points[0].breach_probability >= 0.9
+    assert crowd.services[A].window_probability >= 0.9
+    # The same six, all past their target already: a breach that has happened, not one
+    # to warn of; nobody else is in the window.
+    late = [
+        WaitingTicket(t.key, t.service_id, t.arrival_s - 1200, t.due_s - 1200)
+        for t in waiting(A, 6)
+    ]
+    past = forecast(state([counter(10, A)], late), demand())
+    assert past.services[A].points[0].breach_probability >= 0.9
+    assert past.services[A].window_probability == 0.0
+    # Arrivals behind them (4 in a quarter hour, 5 minutes each) are a breach again.
+    busy = forecast(state([counter(10, A)], late), demand({A: 4.0}))
     assert busy.services[A].window_probability >= 0.9
     # One counter keeps up with one arrival a quarter hour: a quiet window.
     quiet = forecast(state([counter(10, A)]), demand({A: 1.0}))
     assert quiet.services[A].window_probability < 0.1
     # A window of 5 minutes holds fewer arrivals than one of 30.
-    short = forecast(state([counter(10, A)], waiting(A, 6)), demand({A: 4.0}), window_s=300)
+    short = forecast(state([counter(10, A)], late), demand({A: 4.0}), window_s=300)
     assert short.services[A].window_s == 300
     assert short.services[A].window_probability < busy.services[A].window_probability
 
