@@ -107,6 +107,8 @@ class Scenario:
     # count as not served: their wait is at least `end_s - arrival`.
     end_s: float = FOREVER
     no_show_s: float = 60.0  # a counter's time lost on a visitor who does not come
+    # A desk's own time after a visit before it calls again (records hold call to end).
+    turnaround_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -311,7 +313,7 @@ def simulate(scenario: Scenario) -> SimResult:
                 calls_since_priority[counter_id] = (
                     0 if v.priority else calls_since_priority[counter_id] + 1
                 )
-            took = scenario.no_show_s if v.no_show else v.service_s
+            took = (scenario.no_show_s if v.no_show else v.service_s) + scenario.turnaround_s
             free_at[counter_id] = now + took
             push(now + took, 0, counter_id)
             return
