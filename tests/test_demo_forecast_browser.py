@@ -82,7 +82,8 @@ def test_the_demo_warns_of_the_surge_before_it_and_recovers_once_applied(demo, n
     # Nobody has waited 10 minutes yet (the crowd just came in): the wait alert is
     # silent, the forecast is not.
     warning = page.locator('#forecast-warning-list li[data-service="child-benefit"]')
-    expect(warning).to_contain_text("Child benefit will exceed 10 min", timeout=60_000)
+    expect(warning).to_contain_text("may wait longer than 10 min", timeout=60_000)
+    expect(warning).to_contain_text("Child benefit: visitors arriving by")
     apply = warning.locator("button.apply")
     expect(apply).to_be_visible()
     suggestion = warning.inner_text()

@@ -19,6 +19,7 @@ from server.models import Center, StaffUser
 from . import factories
 from .accessibility import assert_no_serious_violations
 from .browser_helpers import screenshot
+from .test_forecast_api import record_yesterday_arrivals
 from .test_manage_browser import big_center, clipped, manager_username
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -64,14 +65,17 @@ def test_a_surge_warns_live_and_apply_opens_the_suggested_counter(forecast_serve
     expect(page.locator("#accuracy-tile")).to_contain_text("No warnings scored yet")
 
     # Counter 1 alone, five new pensions waiting (5 min each, target 15 min); counter 2
-    # (closed) serves new pensions too.
+    # (closed) serves new pensions too. Yesterday's visitors at this hour: more are
+    # expected (a warning is about the visitors arriving in its window).
+    record_yesterday_arrivals(server.db, center.code)
     server.set_counter_state(center, "1", "open")
     for _ in range(5):
         server.issue(center, "pension-new")
 
     warning = page.locator('#forecast-warning-list li[data-service="pension-new"]')
     expect(warning).to_be_visible(timeout=30_000)  # the forecaster's live alert
-    expect(warning).to_contain_text("New pension will exceed 15 min around")
+    expect(warning).to_contain_text("New pension: visitors arriving by")
+    expect(warning).to_contain_text("may wait longer than 15 min")
     expect(warning).to_contain_text("Open counter 2: it serves it. Forecast:")
     # The card follows within the server's forecast cache (15 s): at risk first.
     row = page.locator('#forecast-rows tr[data-service="pension-new"]')

@@ -228,7 +228,7 @@
     return t("forecast.warning", {
       service: serviceName(w.service),
       target: minutes(w.target_wait_s),
-      time: M.clockTime(w.window_start),
+      time: M.clockTime(w.window_end),
       probability: percent(w.probability),
     });
   }

@@ -8,6 +8,9 @@ alerts, the way the wait alert goes.
 Invariants: a center whose data trips the forecast up is logged and skipped, the others
 go on, and the loop survives anything a round raises; the forecast (CPU work) runs on a
 read session, only its outcome is written, in a short write transaction per center.
+When a suggestion was last searched for each open warning is kept in this process
+(warnings.assess searches at most every RESEARCH_AFTER per warning): a process taking
+the lease over searches once more, no more.
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ LEASE = "forecast"
 
 def _db(app: Flask):
     return app.extensions["novbe_db"]
+
+
+def _searched(app: Flask) -> dict[tuple[int, int], datetime]:
+    """(center, service) -> when a suggestion was last searched for its open warning."""
+    return app.extensions.setdefault("novbe_forecast_searched", {})
 
 
 def active_centers(session, now: datetime) -> list[int]:
@@ -75,7 +83,16 @@ def forecast_center(
         center = s.get(Center, center_id)
         if center is None:
             return []
-        applied = {sid for sid, w in warnings.open_warnings(s, center_id).items() if w.applied_at}
+        current = warnings.open_warnings(s, center_id)
+        searched = _searched(app)
+        for key in [k for k in searched if k[0] == center_id and k[1] not in current]:
+            del searched[key]  # its warning is over
+        applied = {sid for sid, w in current.items() if w.applied_at}
+        held = {
+            sid: warnings.Held(w.suggestion, searched.get((center_id, sid)))
+            for sid, w in current.items()
+            if not w.applied_at
+        }
         assessment = warnings.assess(
             s,
             center,
@@ -84,7 +101,10 @@ def forecast_center(
             no_suggestion=applied,
             present=_present(app, s, center_id),
             between=between,
+            held=held,
         )
+    for sid in assessment.suggestions:
+        searched[(center_id, sid)] = now
     with database.write() as s:
         center = s.get(Center, center_id)
         if center is None:
