@@ -260,6 +260,7 @@ def evaluate(
             policy=state.policy,
             start_s=draws.now_s,
             end_s=end,
+            turnaround_s=state.turnaround_s,
         )
         result = simulate(scenario)
         for sid, ts in draws.probes.items():

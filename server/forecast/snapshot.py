@@ -40,8 +40,8 @@ from ..models import (
 )
 from ..queue.estimates import LANES
 from ..queue.numbering import business_day
-from .history import center_policy
-from .simulate import FOREVER, SimCounter, SimService
+from .history import center_policy, desk_turnaround
+from .simulate import FOREVER, Call, SimCounter, SimService
 from .state import HallState, ServiceTime, WaitingTicket
 
 FRONT_S = 24 * 3600  # the front lane: due this long before anyone else
@@ -164,4 +164,38 @@ def hall_state(
     close_s = (close.astimezone(UTC) - midnight).total_seconds()
     if close_s <= 0:  # closing at midnight (00:00)
         close_s += timedelta(days=1).total_seconds()
-    return HallState(now_s, services, sim_counters, waiting, center_policy(center), close_s)
+    return HallState(
+        now_s,
+        services,
+        sim_counters,
+        waiting,
+        center_policy(center),
+        close_s,
+        _turnaround(session, center, now, sec),
+    )
+
+
+def _turnaround(session: Session, center: Center, now: datetime, sec) -> float:
+    """The desks' own time between a visit's end and the next call today (history's
+    desk_turnaround over today's finished visits: today's staff, today's pace)."""
+    rows = session.execute(
+        select(Ticket.id, Ticket.service_id, Ticket.counter_id, Ticket.issued_at)
+        .add_columns(Ticket.called_at, Ticket.ended_at)
+        .where(
+            Ticket.center_id == center.id,
+            Ticket.business_day == business_day(center, now),
+            Ticket.status.in_(("done", "no_show")),
+            Ticket.counter_id.is_not(None),
+        )
+    ).all()
+    calls = [
+        Call(r.id, r.service_id, r.counter_id, sec(r.issued_at), sec(r.called_at), False)
+        for r in rows
+        if r.called_at is not None and r.ended_at is not None
+    ]
+    took = {
+        r.id: sec(r.ended_at) - sec(r.called_at)
+        for r in rows
+        if r.called_at is not None and r.ended_at is not None
+    }
+    return desk_turnaround(calls, took)

@@ -46,6 +46,9 @@ class HallState:
     waiting: list[WaitingTicket]
     policy: Policy = field(default_factory=Policy)
     close_s: float | None = None  # doors close: no arrivals after this
+    # A desk's own time between a visit's end and its next call (history.desk_turnaround
+    # over today's calls; 0: none measured).
+    turnaround_s: float = 0.0
 
 
 @dataclass(frozen=True)
