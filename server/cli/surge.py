@@ -18,7 +18,7 @@ import click
 from . import fail, main
 
 DEMO_CENTER = "baku-1"
-# Served at counters 4 and 6 in server/demo/center.yaml, beside other services: five
+# Served at counters 4 and 6 in server/demo/center.yaml, beside other services: four
 # visitors within a minute are a breach the forecast sees coming, one that a single change
 # (counter 1, idle with pensions, taking child benefits too) prevents.
 DEMO_SERVICE = "child-benefit"
@@ -45,7 +45,7 @@ def _call(url: str, body: dict, token: str | None = None) -> dict:
 @click.option("--url", default="http://127.0.0.1:5000", show_default=True, help="The server.")
 @click.option("--center", default=DEMO_CENTER, show_default=True)
 @click.option("--service", default=DEMO_SERVICE, show_default=True, help="What the crowd wants.")
-@click.option("--visitors", default=5, show_default=True, type=click.IntRange(1, 200))
+@click.option("--visitors", default=4, show_default=True, type=click.IntRange(1, 200))
 @click.option(
     "--over",
     "over_min",
