@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from server.forecast import history, runner, warnings
 from server.forecast.forecast import CenterForecast, Point, ServiceForecast
 from server.forecast.state import BINS_PER_DAY, Demand
-from server.models import ForecastWarning, Service, Ticket, utcnow
+from server.models import ABSENT, ForecastWarning, Service, Ticket, utcnow
 from server.queue import SYSTEM, set_counter_state
 
 from .api_helpers import issue, setup_api
@@ -429,6 +429,47 @@ def test_the_hall_state_from_the_database(client, db, center, api):
         tickets[waiting_normal["id"]].arrival_s + 900, abs=1
     )
     assert 0 < hall.now_s < 2 * 24 * 3600 and hall.close_s == 18 * 3600
+
+
+def test_visitors_not_in_the_hall_are_neither_forecast_nor_scored(client, db, center, api):
+    """A remote or outside ticket never checked in (callable_at ABSENT) is not in the
+    queue: counted, it waited 'until the end' in every run, a breach out of nothing."""
+    from server.forecast.snapshot import hall_state
+
+    sid = service_id(db, "pension-new")
+    now = utcnow()
+    start = now - timedelta(hours=1)
+    ids = [issue(client, api, "pension-new")["id"] for _ in range(4)]
+    put_tickets(db, ids, start, [(1, 2, "done"), (2, 3, "done"), (3, 0, None), (4, 0, None)])
+    with db.write() as s:  # the last two joined from home and never came in
+        s.execute(update(Ticket).where(Ticket.id.in_(ids[2:])).values(callable_at=ABSENT))
+    with db.read() as s:
+        hall = hall_state(s, center, now)
+    assert not {t.key for t in hall.waiting} & set(ids)
+    add_warning(db, center, sid, start)
+    with db.write() as s:
+        warnings.score_due(s, center, now)  # scored now: nobody of its window still waits
+    assert scored(db) == [("scored", False, 3 * 60)]
+
+
+def test_the_crowd_waiting_at_the_window_start_counts_in_its_score(client, db, center, api):
+    """Two who came in just before the warning and waited past the target, two in the
+    window on time: half are over, a breach; one long past its target at the start
+    belongs to an earlier breach and is left out."""
+    sid = service_id(db, "pension-new")
+    now = utcnow()
+    start = now - timedelta(hours=1)
+    ids = [issue(client, api, "pension-new")["id"] for _ in range(5)]
+    put_tickets(
+        db,
+        ids,
+        start - timedelta(minutes=5),
+        [(-20, 30, "done"), (1, 20, "done"), (3, 20, "done"), (7, 2, "done"), (9, 3, "done")],
+    )
+    add_warning(db, center, sid, start)
+    with db.write() as s:
+        warnings.score_due(s, center, now)
+    assert scored(db) == [("scored", True, 20 * 60)]
 
 
 def test_a_warning_for_a_service_nobody_needs_any_more_clears(

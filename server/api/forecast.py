@@ -129,7 +129,13 @@ def apply_forecast_suggestion(center_code: str, warning_id: int):
             raise Conflict(
                 "the warning has no suggestion to apply (any more)", code="stale_suggestion"
             )
-        counter = lock_counter(s, suggestion["counter"]["id"])
+        try:
+            counter = lock_counter(s, suggestion["counter"]["id"])
+        except NotFound:  # removed since the suggestion was made
+            raise Conflict(
+                "the suggested counter is gone since the suggestion was made",
+                code="stale_suggestion",
+            ) from None
         if counter.center_id != center.id:
             raise Conflict("the suggested counter is not this center's", code="stale_suggestion")
         codes = {sid: s.get(Service, sid) for sid in counter.service_ids}
@@ -150,10 +156,14 @@ def apply_forecast_suggestion(center_code: str, warning_id: int):
         warning_body = warning_json(warning, service_code)
     forget(center.id)
     settings = Settings.of(current_app.config)
-    with db.read() as s:
-        center = s.get(Center, center.id)
-        fresh = _forecast_body(s, center, settings)
-    service = next((x for x in fresh["services"] if x["service"] == service_code), None)
+    service = None
+    try:  # the change is made: a forecast that fails now must not answer it with a 500
+        with db.read() as s:
+            center = s.get(Center, center.id)
+            fresh = _forecast_body(s, center, settings)
+        service = next((x for x in fresh["services"] if x["service"] == service_code), None)
+    except Exception:
+        current_app.logger.exception("forecast after applying warning %d failed", warning_id)
     return jsonify({"warning": warning_body, "counter": counter_body, "forecast": service})
 
 

@@ -1,5 +1,6 @@
 """``novbe demo-surge``: a scripted surge of visitors for the demo, so a manager can
-watch the forecast warn of a breach before it happens (docs/forecast.md, "Try it").
+watch the forecast warn of a breach before it happens (README.md, the quick start's
+forecast step; docs/forecast.md).
 
 It is a reception tablet issuing tickets through the server's API, on behalf of
 visitors who all want one service, spread over a few minutes: the live figures, the

@@ -392,7 +392,7 @@ def recorded(session: Session, center: Center, day: date) -> tuple[Scenario, Sim
             .order_by(Ticket.issued_at, Ticket.id)
         )
         # A remote join never checked in never stood in the queue.
-        if not (t.called_at is None and _absent(t.callable_at))
+        if not (t.called_at is None and absent(t.callable_at))
     ]
     # A closed day with records (the center worked all the same): its usual hours.
     hours = day_hours(center, day) or opening_seconds(center, day.weekday(), even_closed=True)
@@ -446,7 +446,7 @@ def recorded(session: Session, center: Center, day: date) -> tuple[Scenario, Sim
         if called is None:
             # Never called: gone when the ticket ended, else (a past day) at the close.
             leaves = ended if ended is not None else (None if today else max(close, arrival))
-        callable_s = None if _absent(t.callable_at) else seconds(t.callable_at)
+        callable_s = None if absent(t.callable_at) else seconds(t.callable_at)
         visitors.append(
             Visitor(
                 key=t.id,
@@ -561,7 +561,7 @@ def _replay(
         "lane": None,
         "due": None,
         "target": None,
-        "callable": None if _absent(t.callable_at) else seconds(t.callable_at),
+        "callable": None if absent(t.callable_at) else seconds(t.callable_at),
     }
     called: float | None = None
     counter: int | None = None
@@ -626,7 +626,7 @@ def _replay(
     return out
 
 
-def _absent(at: datetime | None) -> bool:
+def absent(at: datetime | None) -> bool:
     """``callable_at`` = ABSENT: a remote or outside ticket whose visitor never checked in."""
     return at is not None and at.replace(tzinfo=UTC) >= ABSENT.replace(tzinfo=UTC)
 

@@ -114,7 +114,10 @@ def forecast_center(
     alerts = [forecast_alert(body, active) for body, active in edges]
     for alert in alerts:
         if announce is not None:
-            announce(center_id, alert)
+            try:  # committed already: one failed announcement must not lose the others
+                announce(center_id, alert)
+            except Exception:
+                log.exception("forecast alert for center %d not announced", center_id)
     return alerts
 
 

@@ -21,8 +21,7 @@ indexes, as server/queue/estimates.py reads them), never by the center's history
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,7 +39,7 @@ from ..models import (
 )
 from ..queue.estimates import LANES
 from ..queue.numbering import business_day
-from .history import center_policy, desk_turnaround
+from .history import absent, center_policy, day_clock, desk_turnaround, local_midnight
 from .simulate import FOREVER, Call, SimCounter, SimService
 from .state import HallState, ServiceTime, WaitingTicket
 
@@ -51,8 +50,7 @@ MIN_REMAINING = 0.1  # a visitor at a counter has at least this share of the mea
 def day_start(center: Center, now: datetime) -> datetime:
     """The center's local midnight of ``now``'s business day (aware, UTC): the
     forecast's time zero."""
-    day = business_day(center, now)
-    return datetime.combine(day, time(0), tzinfo=ZoneInfo(center.timezone)).astimezone(UTC)
+    return local_midnight(center, business_day(center, now))
 
 
 def hall_state(
@@ -63,15 +61,8 @@ def hall_state(
 ) -> HallState:
     """The hall at ``now``; ``service_times`` as history.service_times gives them (else
     the services' configured defaults)."""
-    midnight = day_start(center, now)
-
-    def sec(at: datetime | None) -> float | None:
-        if at is None:
-            return None
-        if at.tzinfo is None:  # SQLite aggregates skip the column type
-            at = at.replace(tzinfo=UTC)
-        return (at - midnight).total_seconds()
-
+    # The wall clock's seconds, as history.demand counts them (the same on DST days).
+    sec = day_clock(center, business_day(center, now))
     now_s = sec(now)
     rows = session.execute(
         select(Service.id, Service.code, Service.target_wait_min, Service.default_service_min)
@@ -126,6 +117,8 @@ def hall_state(
             Ticket.lane.in_(LANES),
         )
     ):
+        if absent(row.callable_at):
+            continue  # joined from home or waiting outside: not in the hall until check-in
         due = sec(row.due_at)
         if row.lane == LANE_FRONT:
             due -= FRONT_S
@@ -134,7 +127,8 @@ def hall_state(
             WaitingTicket(
                 row.id,
                 row.service_id,
-                sec(row.issued_at),
+                # In the queue from when it may be called (a booking checked in early).
+                max(sec(row.issued_at), callable_s or 0.0),
                 due,
                 row.lane == LANE_PRIORITY,
                 callable_s if callable_s is not None and callable_s > now_s else None,
@@ -158,10 +152,7 @@ def hall_state(
         )
         for c in counters
     ]
-    close = datetime.combine(
-        business_day(center, now), center.closes_at, tzinfo=ZoneInfo(center.timezone)
-    )
-    close_s = (close.astimezone(UTC) - midnight).total_seconds()
+    close_s = float(center.closes_at.hour * 3600 + center.closes_at.minute * 60)
     if close_s <= 0:  # closing at midnight (00:00)
         close_s += timedelta(days=1).total_seconds()
     return HallState(

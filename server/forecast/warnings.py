@@ -32,7 +32,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,6 +42,7 @@ from ..models import Center, Counter, ForecastWarning, Service, Ticket
 from ..queue.numbering import business_day
 from ..serializers import iso
 from .forecast import WARN_S, CenterForecast, Draws, draw, evaluate, window_breached
+from .history import absent
 from .history import demand as expected_demand
 from .snapshot import day_start, hall_state
 from .state import Demand, HallState
@@ -86,9 +88,12 @@ class Assessment:
     # An open warning's stored suggestion re-checked on this pass: its json with this
     # pass's figures while it holds, None when it does not and was not searched again.
     rechecked: dict[int, dict | None] = field(default_factory=dict)
+    zone: tzinfo = UTC  # the center's: the forecast's seconds are its wall clock's
 
     def at(self, seconds: float) -> datetime:
-        return self.midnight + timedelta(seconds=seconds)
+        """The instant of ``seconds`` on the day's wall clock (the forecast's times)."""
+        wall = self.midnight.astimezone(self.zone).replace(tzinfo=None)  # 00:00 local
+        return (wall + timedelta(seconds=seconds)).replace(tzinfo=self.zone).astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,16 @@ def assess(
     )
     result = evaluate(state, draws, between=between, window_s=settings.warn_s)
     codes = {sid: s.code for sid, s in state.services.items()}
-    out = Assessment(center.id, now, day_start(center, now), state, need, result, codes)
+    out = Assessment(
+        center.id,
+        now,
+        day_start(center, now),
+        state,
+        need,
+        result,
+        codes,
+        zone=ZoneInfo(center.timezone),
+    )
     states: dict[int, str] | None = None  # the counters' states, read once if needed
     for sid, service in result.services.items():
         # Only for a service a warning is (or stays) raised for.
@@ -307,7 +321,11 @@ def record(
     session: Session, center: Center, a: Assessment, settings: Settings
 ) -> list[tuple[dict, bool]]:
     """Raise, update and clear the center's warnings from the assessment (in a write
-    transaction); the (warning json, active) alerts to announce."""
+    transaction); the (warning json, active) alerts to announce. The center's row is
+    locked first (PostgreSQL; SQLite's write transaction holds the database): a second
+    process whose forecasting lease overlapped finds the warning this one raised and
+    updates it, never raising a second."""
+    session.execute(select(Center.id).where(Center.id == center.id).with_for_update())
     now = a.now
     until = a.state.now_s + settings.warn_s
     window_end = now + timedelta(seconds=settings.warn_s)
@@ -426,14 +444,22 @@ def window_outcome(
     earliest = start - timedelta(seconds=target_s)
     days = {business_day(center, earliest), business_day(center, end)}
     waits: list[float] = []
-    for issued, called, ended, status in session.execute(
-        select(Ticket.issued_at, Ticket.called_at, Ticket.ended_at, Ticket.status).where(
+    for issued, callable_at, called, ended, status in session.execute(
+        select(
+            Ticket.issued_at, Ticket.callable_at, Ticket.called_at, Ticket.ended_at, Ticket.status
+        ).where(
             Ticket.service_id == service_id,
             Ticket.business_day.in_(sorted(days)),
             Ticket.issued_at >= earliest,
             Ticket.issued_at < end,
         )
     ):
+        if absent(callable_at):
+            continue  # joined from home or waited outside, never checked in: not in the hall
+        if callable_at is not None and callable_at > issued:
+            issued = callable_at  # in the queue from when it could be called (a booking)
+        if issued >= end:
+            continue
         if issued < start and (
             (called is not None and called <= start) or (ended is not None and ended <= start)
         ):

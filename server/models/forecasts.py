@@ -1,5 +1,5 @@
-"""The forecast's breach warnings, kept so that each can be scored afterwards: was the
-service's target really exceeded in the window the warning spoke of?"""
+"""The forecast's breach warnings, kept so that each can be scored afterwards: did the
+service really miss its service level in the window the warning spoke of?"""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ WARNING_STATES = ("open", "cleared", "scored")
 
 
 class ForecastWarning(Base):
-    """One breach warning for one service: raised when the forecast's probability that a
-    visitor arriving in the next ``window`` exceeds the service's target passed the
-    threshold. One open warning per service at a time."""
+    """One breach warning for one service: raised when the forecast's probability that
+    the window's visitors miss the service level (server/forecast/forecast.py,
+    window_breached) passed the threshold. One open warning per service at a time."""
 
     __tablename__ = "forecast_warnings"
 
@@ -26,8 +26,8 @@ class ForecastWarning(Base):
     center_id: Mapped[int] = mapped_column(ForeignKey("centers.id", ondelete="CASCADE"))
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # The arrivals the warning is about: a visitor arriving from window_start to
-    # window_end was expected to wait longer than the target.
+    # The window the warning is about: its arrivals, and the crowd waiting at its start
+    # not yet past the target (forecast.window_visitor).
     window_start: Mapped[datetime] = mapped_column(UTCDateTime)
     window_end: Mapped[datetime] = mapped_column(UTCDateTime)
     probability: Mapped[float] = mapped_column(Float)
@@ -42,8 +42,8 @@ class ForecastWarning(Base):
     )
     state: Mapped[str] = mapped_column(String(8), default="open")
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # After the window: did a visitor who arrived in it wait longer than the target
-    # (the median of those who arrived in its worst 10 minutes)?
+    # After the window: did its visitors' real waits miss the service level, and the
+    # longest of them.
     breached: Mapped[bool | None] = mapped_column(nullable=True)
     worst_wait_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
