@@ -101,9 +101,6 @@ class ServiceForecast:
         point = self.worst(until_s, since_s)
         return point.breach_probability if point else 0.0
 
-    def over(self, threshold: float, until_s: float = FOREVER) -> list[Point]:
-        return [p for p in self.points if p.at_s <= until_s and p.breach_probability >= threshold]
-
 
 @dataclass
 class CenterForecast:
