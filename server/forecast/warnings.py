@@ -14,8 +14,8 @@ min) breach (ServiceForecast.window_probability):
   wait, its window's end moved to this pass's now + 30 min (its start kept), and its
   suggestion while nobody has applied one. A search costs up to a dozen forecasts,
   so an open warning's stored suggestion is re-checked instead, with one forecast of
-  the same futures with its change (:func:`recheck`); it is searched again only when
-  it no longer holds (or there is none), at most every RESEARCH_AFTER per warning;
+  the same futures with its change (:func:`recheck`); it is searched again at once
+  when it no longer holds, and when none was found, every RESEARCH_AFTER;
 * p < CLEAR_BELOW: cleared; its window stays what the last pass claimed, and is
   scored like any other;
 * once its window has ended and every visitor who arrived in it was called or left
@@ -50,7 +50,7 @@ from .suggest import NOISE, REACTION_S, Suggestion, _with_counter, suggest
 
 CLEAR_BELOW = 0.4
 SCORE_BY = timedelta(hours=2)  # scored then at the latest, even with visitors still waiting
-RESEARCH_AFTER = timedelta(minutes=5)  # a warning's suggestion searched at most this often
+RESEARCH_AFTER = timedelta(minutes=5)  # a search that found nothing, repeated at most this often
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def assess(
     """The forecast from the present state (read only), and a checked suggestion for
     each service at risk but those of ``no_suggestion`` (one was applied already).
     ``held``: by service, the open warnings' suggestions; each is re-checked, and only
-    searched for again when it fails and its last search is RESEARCH_AFTER old
+    searched for again when it fails (at once) or none was found (after RESEARCH_AFTER)
     (``Assessment.suggestions`` has the services searched for)."""
     held = held or {}
     need = expected_demand(session, center, now)
@@ -174,8 +174,12 @@ def assess(
                 if checked is not None:
                     out.rechecked[sid] = checked
                     continue
-            if kept.searched_at is not None and now - kept.searched_at < RESEARCH_AFTER:
-                out.rechecked[sid] = None  # it no longer holds (or none worked): not yet
+            # A search that found nothing is not repeated for RESEARCH_AFTER; one whose
+            # suggestion stopped holding is repeated at once (else the page said "no
+            # change would prevent it" for minutes when the dice or the hall moved).
+            recent = kept.searched_at is not None and now - kept.searched_at < RESEARCH_AFTER
+            if kept.suggestion is None and recent:
+                out.rechecked[sid] = None
                 continue
         out.suggestions[sid] = suggest(
             state,
