@@ -6,10 +6,12 @@ appointment's ticket, a remote or outside ticket after its check-in), plus those
 counter (called, serving). Parked visitors step out and are not counted; nor are remote
 and outside tickets before their check-in (they wait elsewhere).
 
-A walk-in issued while present >= capacity gets an "outside" ticket (queue/issuing.py).
+A walk-in issued while present >= capacity gets an "outside" ticket (queue/issuing.py),
+unless its estimated wait is COME_IN or less: it would be let in at once.
 Its visitor is let in (checked in at a kiosk or by reception) only when the hall has
-room again or the ticket's estimated wait is COME_IN or less (``come_in``); the phone
-page says "come in now" by the same rule, with COME_IN from the tracking payload.
+room again, the ticket's estimated wait is COME_IN or less, or the line has passed over
+it (``come_in``); the phone page says "come in now" by the same rule, with COME_IN and
+``passed_at`` from the tracking payload.
 The limit is soft under concurrency: two kiosks issuing at the same instant on
 PostgreSQL may both see one place left (one visitor over, never a stuck queue).
 Appointments' check-ins are never refused for a full hall: their visitors were booked.
@@ -57,12 +59,14 @@ class ComeIn:
 
 
 def come_in(session: Session, ticket: Ticket, now: datetime | None = None) -> ComeIn:
-    """Whether an outside ticket's visitor may come in now. An unknown estimate (no
-    counter open for the service) lets nobody in past a full hall."""
+    """Whether an outside ticket's visitor may come in now: the hall has room, its wait
+    is COME_IN or less, or the line has already reached it (``passed_at``: its place is
+    held only for the center's hold time). An unknown estimate (no counter open for the
+    service) lets nobody else in past a full hall."""
     hall = hall_state(session, ticket.center_id, ticket.business_day, now)
     wait = estimate(session, ticket, now).estimated_wait_s
     soon = wait is not None and wait <= COME_IN_S
-    return ComeIn(not hall.full or soon, hall, wait)
+    return ComeIn(not hall.full or soon or ticket.passed_at is not None, hall, wait)
 
 
 def present_count(session: Session, center_id: int, day: date) -> int:

@@ -3,11 +3,11 @@
 * ``mark_no_show_bookings``: a booking not checked in by its start + the service's
   late grace becomes no_show, releasing its place (a late visitor may still get a
   walk-in ticket where the service says so: checkin.py);
-* ``release_absent``: an absent ticket (remote or outside, not checked in) is *passed
-  over* once a ticket of its service, in its lane or a later one, with a later due time
-  was called after it joined: ``passed_at`` is set to that call's time. It keeps its
-  place until ``passed_at`` + the center's ``absent_hold_min``, then becomes no_show
-  (reason "not_checked_in", an audit event like any other, so the ledger sees it).
+* ``release_absent``: an absent ticket (remote or outside, not checked in) that
+  call-next passed over (``passed_at``: the call that stepped over it, see
+  queue/calling.py) keeps its place until ``passed_at`` + the center's
+  ``absent_hold_min``, then becomes no_show (reason "not_checked_in", an audit event
+  like any other, so the ledger sees it).
 
 Both are idempotent: a second run, or two processes at once, change nothing more.
 """
@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from ..models import ABSENT, Appointment, Center, Service, Ticket, utcnow
 from ..queue.actor import SYSTEM
-from ..queue.audit import Change, ChangeKind, announce, record
+from ..queue.audit import record
 
 # Rendered into the SQL, not bound: the partial index ix_appointments_booked (state =
 # 'booked') then serves the scan also in PostgreSQL's generic plans of prepared statements.
@@ -46,13 +46,12 @@ def mark_no_show_bookings(session: Session, now: datetime | None = None) -> int:
 
 
 def release_absent(session: Session, now: datetime | None = None) -> int:
-    """Mark absent tickets passed over, and release those whose hold is over. Returns
-    the tickets released (made no_show)."""
+    """Release the absent tickets passed over whose hold is over. Returns the tickets
+    released (made no_show)."""
     now = now or utcnow()
     absent = select(Ticket).where(
         Ticket.status == "waiting", Ticket.callable_at == ABSENT, Ticket.target_counter_id.is_(None)
     )
-    _mark_passed(session, now)
     released = 0
     rows = session.execute(
         absent.add_columns(Center.absent_hold_min)
@@ -67,43 +66,3 @@ def release_absent(session: Session, now: datetime | None = None) -> int:
             record(session, ticket, "no_show", "waiting", SYSTEM, now, reason="not_checked_in")
             released += 1
     return released
-
-
-def _mark_passed(session: Session, now: datetime) -> int:
-    """passed_at := the first call, after the absent ticket joined, of a ticket of its
-    service with a later due time in its lane or a later one (call-next stepped over it)."""
-    later = aliased(Ticket)
-    first_pass = (
-        select(func.min(later.called_at))
-        .where(
-            later.service_id == Ticket.service_id,
-            later.business_day == Ticket.business_day,
-            later.lane >= Ticket.lane,
-            later.due_at > Ticket.due_at,
-            later.called_at.is_not(None),
-            later.called_at >= Ticket.issued_at,
-            later.called_at <= now,
-        )
-        .scalar_subquery()
-    )
-    rows = session.execute(
-        select(Ticket, first_pass)
-        .where(
-            Ticket.status == "waiting",
-            Ticket.callable_at == ABSENT,
-            Ticket.target_counter_id.is_(None),
-            Ticket.passed_at.is_(None),
-        )
-        .with_for_update(of=Ticket)
-    ).all()
-    marked = 0
-    for ticket, passed in rows:
-        if passed is not None:
-            ticket.passed_at = passed
-            marked += 1
-            # The phone page says until when the place is held (ticket.updated).
-            change = Change(
-                ChangeKind.TICKET, "pass", ticket.id, (), ticket.center_id, ticket.service_id
-            )
-            announce(session, change)
-    return marked

@@ -37,6 +37,8 @@ from .people import (
 from .ratings import APPROVING_SCORE, SCORES, Rating
 from .tickets import (
     ABSENT,
+    ABSENT_KINDS,
+    ABSENT_WAITING,
     ACTIVE_STATUSES,
     FINAL_STATUSES,
     LANE_FRONT,
@@ -56,6 +58,8 @@ from .tickets import (
 
 __all__ = [
     "ABSENT",
+    "ABSENT_KINDS",
+    "ABSENT_WAITING",
     "APPOINTMENT_STATES",
     "Appointment",
     "COUNTER_ROLES",

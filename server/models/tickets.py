@@ -39,12 +39,19 @@ FINAL_STATUSES = ("done", "no_show", "cancelled", "expired")
 # until their visitor checks in at a kiosk (callable_at = ABSENT until then).
 TICKET_KINDS = ("walk_in", "appointment", "remote", "outside")
 ABSENT = datetime(9999, 1, 1, tzinfo=UTC)
+ABSENT_KINDS = ("remote", "outside")  # the kinds whose tickets wait for a check-in
 
 # Queue lanes, called in this order where the policy allows: tickets sent to the
 # front (transferred, resumed), then priority visitors, then everyone else.
 LANE_FRONT = 0
 LANE_PRIORITY = 1
 LANE_NORMAL = 2
+
+
+_ABSENT_INDEX_WHERE = (
+    "status = 'waiting' AND kind IN ('remote', 'outside') AND callable_at IS NOT NULL "
+    "AND passed_at IS NULL AND target_counter_id IS NULL"
+)
 
 
 class Ticket(Base):
@@ -167,6 +174,14 @@ class Ticket(Base):
             postgresql_where=text("status = 'done'"),
             sqlite_where=text("status = 'done'"),
         ),
+        # Call-next marks the absent tickets it steps over as passed (queue/calling.py).
+        Index(
+            "ix_tickets_absent",
+            "service_id",
+            "due_at",
+            postgresql_where=text(_ABSENT_INDEX_WHERE),
+            sqlite_where=text(_ABSENT_INDEX_WHERE),
+        ),
         Index("ix_tickets_day", "center_id", "business_day", "status"),
         Index("ix_tickets_service_day", "service_id", "business_day"),
         # A kiosk agent that reconnects asks for its tickets still waiting to be printed.
@@ -276,3 +291,10 @@ def _refuse_deleting_history(_mapper, _connection, target) -> None:
 # "status = 'waiting'" with the literal in the SQL, so that PostgreSQL's generic
 # plans for prepared statements can still use the partial indexes above.
 WAITING = text("tickets.status = 'waiting'")
+# ix_tickets_absent's predicate, literal for the same reason: absent tickets (remote or
+# outside, not checked in: callable_at is ABSENT until then, NULL after) not passed over.
+ABSENT_WAITING = text(
+    "tickets.status = 'waiting' AND tickets.kind IN ('remote', 'outside') "
+    "AND tickets.callable_at IS NOT NULL AND tickets.passed_at IS NULL "
+    "AND tickets.target_counter_id IS NULL"
+)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..errors import Conflict, InvalidInput
 from ..models import (
+    ABSENT_WAITING,
     LANE_FRONT,
     LANE_NORMAL,
     LANE_PRIORITY,
@@ -39,6 +40,7 @@ from ..models import (
 )
 from .actor import Actor
 from .audit import record
+from .changes import Change, ChangeKind, announce
 from .counters import lock_counter, open_for_calling
 from .lookup import get_ticket
 from .transitions import begin_service, current_ticket, end_service
@@ -88,6 +90,7 @@ def call_next(
     if not heads:
         return None
     best = rank_heads(heads, counter, now, service_ids)[0]
+    _pass_over_absent(session, counter, service_ids, best, now)
     # SQLite: this transaction holds the write lock. PostgreSQL: the heads are locked.
     # With its service, which the response shows: one statement, not two.
     ticket = session.get(Ticket, best.id, options=(joinedload(Ticket.service),))
@@ -215,6 +218,57 @@ def _heads_statement(service_count: int, lock: bool):
         ).subquery()
     )
     return union_all(*(select(head) for head in heads))
+
+
+def _pass_over_absent(
+    session: Session, counter: Counter, service_ids: list[int], best: Head, now: datetime
+) -> None:
+    """Mark passed over (``passed_at`` = now) the absent tickets (remote or outside, not
+    checked in) of the counter's services that this call steps over: those the policy
+    would have called before ``best`` had their visitor been here. Their place is held
+    from now for the center's ``absent_hold_min`` (appointments/upkeep.py releases it).
+
+    Only tickets due by ``best``'s due time or by now are looked at, through the small
+    partial index ix_tickets_absent: an absent ticket the counter's order of preference
+    alone would have put first is passed once it is overdue (a later call), never early.
+    An out-of-order call (``call_ticket``) passes nobody: the line did not reach them."""
+    rows = session.execute(
+        _absent_statement(),
+        {"services": service_ids, "due": max(best.due_at, now)},
+    ).all()
+    if not rows:
+        return
+    absent = [Head(id, lane, due_at, service_id, False) for id, lane, due_at, service_id in rows]
+    for head in rank_heads([best, *absent], counter, now, service_ids):
+        if head is best:
+            break
+        ticket = session.get(Ticket, head.id)
+        ticket.passed_at = now
+        # The phone page says until when the place is held (ticket.updated).
+        announce(
+            session,
+            Change(ChangeKind.TICKET, "pass", ticket.id, (), ticket.center_id, ticket.service_id),
+        )
+
+
+@lru_cache(maxsize=1)
+def _absent_statement():
+    """Absent tickets not passed yet, of the given services, due by ``due``; the
+    predicate is ix_tickets_absent's, so the scan stays inside that small index."""
+    return (
+        select(Ticket.id, Ticket.lane, Ticket.due_at, Ticket.service_id)
+        .where(
+            ABSENT_WAITING,
+            Ticket.service_id.in_(bindparam("services", expanding=True)),
+            Ticket.due_at <= bindparam("due", type_=Ticket.due_at.type),
+        )
+        .order_by(Ticket.due_at, Ticket.id)
+        .limit(ABSENT_SCAN)
+    )
+
+
+# At most this many absent tickets are passed by one call (the rest by the next ones).
+ABSENT_SCAN = 50
 
 
 def rank_heads(

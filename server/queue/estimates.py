@@ -37,6 +37,7 @@ from sqlalchemy import bindparam, case, func, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from ..models import (
+    ABSENT,
     LANE_FRONT,
     LANE_NORMAL,
     LANE_PRIORITY,
@@ -95,8 +96,26 @@ class TicketEstimate:
 
 
 def estimate(session: Session, ticket: Ticket, now: datetime | None = None) -> TicketEstimate:
+    """The ticket's place and estimated wait. A ticket not callable before a given time
+    (an appointment checked in early: its slot's start minus the lead) waits at least
+    until then, whatever is ahead of it."""
     if ticket.status != "waiting":
         return TicketEstimate(None, None)
+    place, wait = _place_and_wait(session, ticket, now)
+    return TicketEstimate(place, _not_before(wait, ticket.callable_at, now or utcnow()))
+
+
+def _not_before(wait: int | None, callable_at: datetime | None, now: datetime) -> int | None:
+    """``wait``, but not shorter than the time until ``callable_at`` (absent tickets
+    aside: they are callable once their visitor checks in)."""
+    if wait is None or callable_at is None or callable_at == ABSENT:
+        return wait
+    return max(wait, round((callable_at - now).total_seconds()))
+
+
+def _place_and_wait(
+    session: Session, ticket: Ticket, now: datetime | None
+) -> tuple[int, int | None]:
     if ticket.target_counter_id is None:
         counters = open_counters(session, ticket.center_id)
         if counters.serve(ticket.service_id):
@@ -106,10 +125,10 @@ def estimate(session: Session, ticket: Ticket, now: datetime | None = None) -> T
             loads = service_loads(session, [*ahead, ticket.service_id], now)
             # The own service's count is the place in its queue: no second count.
             place = ahead.get(ticket.service_id, 0) + 1
-            return TicketEstimate(place, counters.wait(ticket.service_id, ahead, loads))
+            return place, counters.wait(ticket.service_id, ahead, loads)
     place = position(session, ticket)
     load = service_loads(session, [ticket.service_id], now)[ticket.service_id]
-    return TicketEstimate(place, load.wait_for(place))
+    return place, load.wait_for(place)
 
 
 @lru_cache(maxsize=1)
@@ -276,6 +295,7 @@ class _Place(NamedTuple):
     service_id: int
     center_id: int
     shared: bool  # in its service's queue, not sent to a counter by name
+    callable_at: datetime | None  # not called before it (an appointment's slot)
 
 
 def _places(session: Session, tokens: list[str]) -> dict[str, _Place]:
@@ -293,8 +313,8 @@ def _places(session: Session, tokens: list[str]) -> dict[str, _Place]:
     )
     # queue: a service id for a shared queue, minus the counter's id for a named one.
     return {
-        token: _Place(int(place), service_id, center_id, queue > 0)
-        for token, place, service_id, center_id, queue in rows
+        token: _Place(int(place), service_id, center_id, queue > 0, callable_at)
+        for token, place, service_id, center_id, queue, callable_at in rows
     }
 
 
@@ -315,6 +335,7 @@ def _places_statements():
         Ticket.lane,
         Ticket.due_at,
         Ticket.id,
+        Ticket.callable_at,
     )
     shared = select(*columns, Ticket.service_id.label("queue")).where(
         WAITING,
@@ -331,6 +352,7 @@ def _places_statements():
         waiting.c.service_id,
         waiting.c.center_id,
         waiting.c.queue,
+        waiting.c.callable_at,
         func.row_number()
         .over(
             partition_by=waiting.c.queue,
@@ -344,6 +366,7 @@ def _places_statements():
         ranked.c.service_id,
         ranked.c.center_id,
         ranked.c.queue,
+        ranked.c.callable_at,
     ).where(ranked.c.tracking_token.in_(bindparam("tokens", expanding=True)))
 
 
@@ -362,13 +385,12 @@ def estimates_for(
     for center_id, services_of in by_center.items():
         waits.update(_pooled_waits(session, center_id, services_of, now))
     loads = service_loads(session, {place.service_id for place in places.values()}, now)
-    return {
-        token: TicketEstimate(
-            place.position,
-            waits[token] if token in waits else loads[place.service_id].wait_for(place.position),
-        )
-        for token, place in places.items()
-    }
+    now = now or utcnow()
+    estimates = {}
+    for token, place in places.items():
+        wait = waits[token] if token in waits else loads[place.service_id].wait_for(place.position)
+        estimates[token] = TicketEstimate(place.position, _not_before(wait, place.callable_at, now))
+    return estimates
 
 
 def _pooled_waits(

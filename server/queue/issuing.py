@@ -263,7 +263,8 @@ def issue_at(
 
     ``kind``, ``due_at`` (default: now + the service's target wait) and ``callable_at``
     (default: callable at once) are for server/appointments/: a walk-in ("walk_in") may
-    still become "outside" when the center's hall is full. ``details``: more for the
+    still become "outside" when the center's hall is full and its wait is longer than
+    appointments/hall.py's COME_IN. ``details``: more for the
     issue event's private details (never shown publicly: ledger PUBLIC_DETAILS)."""
     given, now = now, now or utcnow()
     if language not in LANGUAGES:
@@ -294,11 +295,11 @@ def issue_at(
         )
     day = local_day(place.timezone, now)
     _check_quota(session, place, day)
+    hall_full = False
     if kind == "walk_in" and place.hall_capacity is not None:
         from ..appointments.hall import present_count  # only centers with a hall limit
 
-        if present_count(session, place.center_id, day) >= place.hall_capacity:
-            kind, callable_at = "outside", ABSENT
+        hall_full = present_count(session, place.center_id, day) >= place.hall_capacity
 
     print_state = print_reason = None
     if print_rule is not None and place.device is not None:
@@ -339,6 +340,14 @@ def issue_at(
         "passed_at": None,
     }
     promised = _promise(session, values, given)
+    if hall_full:
+        from ..appointments.hall import COME_IN_S
+
+        # Sent outside unless it would be let in at once (hall.come_in's rule): a visitor
+        # told "wait outside" whose phone says "come in now" was the other way.
+        wait = promised.estimated_wait_s
+        if wait is None or wait > COME_IN_S:
+            values["kind"], values["callable_at"] = "outside", ABSENT
     values["promised_wait_s"] = promised.estimated_wait_s
     values["id"] = conn.execute(_insert(Ticket), values).inserted_primary_key[0]
     _record_issue(session, values, actor, now, priority, details)

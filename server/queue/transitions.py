@@ -220,7 +220,10 @@ def transfer(
 
 
 def _requeue(ticket: Ticket, now, *, lane: int, due_at, target_counter_id: int | None) -> None:
+    """Back in a queue after a call: the visitor has been at a counter, so the ticket is
+    callable at once, even one called out of order before its check-in or its slot."""
     ticket.status = "waiting"
+    ticket.callable_at = None
     ticket.lane = lane
     ticket.waiting_since = now
     ticket.due_at = due_at
