@@ -112,6 +112,7 @@ def environment_settings() -> dict[str, Any]:
             env("NOVBE_REMOTE_TICKETS_PER_CLIENT_PER_DAY", "3")
         ),
         "CHECKIN_FAILURE_LIMITS": env("NOVBE_CHECKIN_FAILURE_LIMITS", "10 per minute;60 per hour"),
+        "CHECKIN_BURST_LIMITS": env("NOVBE_CHECKIN_BURST_LIMITS", "3 per second"),
         # Server-side voice (hardware/voice.py): where rendered announcements are kept
         # (empty means voice/ in the instance folder) and how many megabytes of them.
         "VOICE_DIR": env("NOVBE_VOICE_DIR", ""),

@@ -191,6 +191,7 @@ def start_live_server(
     env.setdefault("NOVBE_PUBLIC_BOOKING_WRITE_LIMITS", "100000 per minute")
     env.setdefault("NOVBE_PUBLIC_BOOKING_READ_LIMITS", "100000 per minute")
     env.setdefault("NOVBE_CHECKIN_FAILURE_LIMITS", "100000 per minute")
+    env.setdefault("NOVBE_CHECKIN_BURST_LIMITS", "100000 per second")
     # No background forecasting: a shared server holds hundreds of test centers, each
     # forecast every minute. The forecast's own tests start a server with it on.
     env.setdefault("NOVBE_FORECAST_INTERVAL_S", "0")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from server.appointments import booking, ics, slots
 from server.appointments.calendar import is_open, opening_windows
 from server.db import Database
-from server.errors import Conflict, InvalidInput, NotFound
+from server.errors import Conflict, InvalidInput, NotFound, NovbeError
 from server.models import Appointment, Center, Service
 
 from . import factories
@@ -383,6 +383,59 @@ def test_many_clients_racing_for_the_last_places_exactly_that_many_win(setup, da
     with setup.read() as s:
         booked = s.scalars(select(Appointment).where(Appointment.start == baku(11))).all()
         assert len(booked) == places + 1
+
+
+def test_one_contact_racing_over_several_services_gets_only_its_limit(setup, database_url):
+    """The per-contact and per-client limits count over every service: bookings of one
+    contact (or address) for different services, at once, take turns (a service's own
+    lock alone let all of them count the same earlier bookings)."""
+    services = ("pension-new", "pension-recalc", "job-seeker", "unemployment")
+    with setup.write() as s:
+        for code in services[1:]:
+            make_bookable(s, service_code=code)
+    bare = Database(database_url)
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def racer(i: int) -> None:
+        code, minute = services[i % 4], 15 * (i // 4)
+        barrier.wait()
+        try:
+            with bare.write() as s:
+                booking.book(
+                    s,
+                    "baku-1",
+                    code,
+                    baku(10, minute),
+                    "az",
+                    now=NOW,
+                    secret=SECRET,
+                    contact="+994 50 777 11 22" if i % 2 else None,
+                    client="10.9.9.9" if not i % 2 else None,
+                    limits=booking.Limits(per_client_per_day=3),
+                )
+            outcomes.append("won")
+        except NovbeError as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=racer, args=(i,)) for i in range(8)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        bare.dispose()
+    # 4 with the contact (limit 2 a day), 4 from the address (limit 3 here).
+    assert sorted(outcomes) == sorted(["won"] * 5 + ["contact_limit"] * 2 + ["client_limit"])
+    with setup.read() as s:
+        assert len(s.scalars(select(Appointment)).all()) == 5
+
+
+def test_a_start_years_ahead_is_too_far_not_an_error(setup):
+    with setup.write() as s, pytest.raises(InvalidInput) as refused:
+        book(s, datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))
+    assert refused.value.code == "too_far_ahead" and refused.value.details["field"] == "start"
 
 
 # --- the calendar file ----------------------------------------------------------------------

@@ -307,7 +307,8 @@ def test_http_check_in_by_reception_and_staff_not_by_others(client, db, center, 
     assert_error(post_check_in(client, api.other_kiosk, "VVVVV4", "ganja-1"), 409, "wrong_center")
 
 
-def test_http_refusals(client, db, center, api):
+def test_http_refusals(app, client, db, center, api):
+    app.config["CHECKIN_BURST_LIMITS"] = "100 per second"  # many refusals in a row, on purpose
     with db.write() as s:
         book(s, center.id, utcnow() + timedelta(hours=2), code="UUUUUU")
         book(s, center.id, utcnow(), code="UUUUU2", state="cancelled")

@@ -150,6 +150,7 @@ def post_check_in(client, headers, code, center="baku-1"):
 
 def test_failed_check_ins_lock_the_kiosk_not_others(app, client, db, center):
     app.config["CHECKIN_FAILURE_LIMITS"] = "3 per minute"
+    app.config["CHECKIN_BURST_LIMITS"] = "100 per second"  # its own test below
     api = setup_api(db, center)
     soon = utcnow() + timedelta(minutes=5)
     with db.write() as s:
@@ -178,6 +179,33 @@ def test_failed_check_ins_lock_the_kiosk_not_others(app, client, db, center):
     assert_throttled(
         post_check_in(client, api.other_kiosk, codes[4], "ganja-1"), "too_many_attempts"
     )
+
+
+def test_a_burst_of_guesses_at_once_cannot_outrun_the_failure_count(app, db, center):
+    """A failure is counted after its lookup: without the burst limit, guesses sent at
+    once all passed the test before any was counted. With it (3 a second, tested and
+    counted in one step), at most the failure limit plus 2 get an answer."""
+    import threading
+
+    app.config["CHECKIN_FAILURE_LIMITS"] = "3 per minute"
+    api = setup_api(db, center)
+    barrier = threading.Barrier(12)
+    statuses: list[int] = []
+
+    def guess(i: int) -> None:
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(
+            post_check_in(client, api.kiosk, f"AAAA{'234567'[i % 6]}{'2345'[i % 4]}").status_code
+        )
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(set(statuses)) == [404, 429]
+    assert statuses.count(404) <= 3 + 2
 
 
 # --- shared storage and a real server -----------------------------------------------

@@ -255,3 +255,33 @@ def test_the_daily_cap_holds_when_many_join_at_once(db, env):
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["joined"] * 2 + ["remote_cap_reached"] * 4
+
+
+def test_one_address_joining_several_services_at_once_gets_only_its_limit(db, env):
+    """The per-client limit counts over every service of the center: joins of one
+    address take turns (each service's own lock alone let all of them through)."""
+    import threading
+
+    from server.errors import NovbeError
+
+    services = ("pension-new", "pension-recalc", "job-seeker")
+    with db.write() as s:
+        remote_on(s, env, *services)
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def phone(code: str) -> None:
+        barrier.wait()
+        try:
+            with db.write() as s:
+                join(s, env, 0, code, client="10.1.2.3", per_client=3)
+            outcomes.append("joined")
+        except NovbeError as error:
+            outcomes.append(error.code)
+
+    threads = [threading.Thread(target=phone, args=(services[i % 3],)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["client_limit"] * 3 + ["joined"] * 3

@@ -8,7 +8,11 @@
 * Failed check-ins (an unknown code, or another center's) count per actor (the kiosk
   device or the staff user), like failed logins (login_limits.py), so that a kiosk's
   token cannot guess codes: ``CHECKIN_FAILURE_LIMITS``. Successes do not count; once a
-  tier is full even a right code is refused until the window frees a slot.
+  tier is full even a right code is refused until the window frees a slot. A failure
+  is counted once known, after the lookup: so that a burst of requests at once cannot
+  all pass the test before any is counted, every check-in also counts in
+  ``CHECKIN_BURST_LIMITS`` (3 a second per actor, tested and counted in one step),
+  which no kiosk or door reaches and which bounds a burst's overshoot to 2.
 * A refusal is 429 with ``Retry-After`` (seconds until every exhausted tier has a free
   slot): ``too_many_requests`` for the public routes, ``too_many_attempts`` for check-in.
 * The counts live in Flask-Limiter's storage (memory, or Redis shared by processes).
@@ -33,6 +37,7 @@ from .login_limits import _duration
 WRITE_SCOPE = "public-booking-write"
 READ_SCOPE = "public-booking-read"
 CHECKIN_SCOPE = "checkin-failures"
+CHECKIN_BURST_SCOPE = "checkin-burst"
 # The check-in refusals a guess gets (the others need a real code).
 CHECKIN_FAILURES = frozenset({"appointment_not_found", "ticket_not_found", "wrong_center"})
 
@@ -83,16 +88,17 @@ def read_limited(view: Callable) -> Callable:
 # ---- failed check-ins: counted by hand, as only failures count ----
 
 
-def _checkin_tiers(actor: Actor) -> list[tuple]:
-    """(limit, storage arguments) per tier for this actor."""
-    key = f"{actor.kind}:{actor.id}"
+def _checkin_key(actor: Actor, scope: str) -> tuple[str, ...]:
     # Flask-Limiter's own keys start with the installation's prefix (RATELIMIT_KEY_PREFIX):
     # so do these, so that installations sharing a Redis keep their counts apart.
     prefix = (limiter._key_prefix,) if limiter._key_prefix else ()
-    return [
-        (limit, (*prefix, CHECKIN_SCOPE, key))
-        for limit in parse_many(current_app.config["CHECKIN_FAILURE_LIMITS"])
-    ]
+    return (*prefix, scope, f"{actor.kind}:{actor.id}")
+
+
+def _checkin_tiers(actor: Actor) -> list[tuple]:
+    """(limit, storage arguments) per tier for this actor."""
+    key = _checkin_key(actor, CHECKIN_SCOPE)
+    return [(limit, key) for limit in parse_many(current_app.config["CHECKIN_FAILURE_LIMITS"])]
 
 
 def check_checkin_allowed(actor: Actor) -> None:
@@ -100,6 +106,10 @@ def check_checkin_allowed(actor: Actor) -> None:
     if not limiter.enabled:
         return
     strategy = limiter.limiter
+    burst = _checkin_key(actor, CHECKIN_BURST_SCOPE)
+    for limit in parse_many(current_app.config["CHECKIN_BURST_LIMITS"]):
+        if not strategy.hit(limit, *burst):
+            abort(_too_many("too_many_attempts", "too many check-ins at once; try again", 1))
     resets = [
         strategy.get_window_stats(limit, *args).reset_time
         for limit, args in _checkin_tiers(actor)

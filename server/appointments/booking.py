@@ -95,6 +95,25 @@ def bookable_service(session: Session, center: Center, service_code: str) -> Ser
     return service
 
 
+def serialize_on(session: Session, *keys: str | None) -> None:
+    """Hold, until the transaction ends, a lock per key (a contact's or a client's
+    digest), so that two requests counting the same key's bookings or joins against a
+    limit take turns, whichever service or center they are for. PostgreSQL: transaction
+    advisory locks, taken in one order (no deadlock between two holders of both).
+    SQLite: its write transactions already run one at a time."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    numbers = sorted(
+        {
+            int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big", signed=True)
+            for k in keys
+            if k
+        }
+    )
+    for number in numbers:
+        session.execute(select(func.pg_advisory_xact_lock(number)))
+
+
 def check_start(center: Center, service: Service, start: datetime, now: datetime) -> None:
     """A clear refusal, naming ``start``, for a time that is not a slot on offer."""
     if start.tzinfo is None:
@@ -102,7 +121,13 @@ def check_start(center: Center, service: Service, start: datetime, now: datetime
     if start <= now:
         raise InvalidInput("'start' is in the past", code="slot_in_past", field="start")
     first, last = booking_days(center, service, now)
-    day = business_day(center, start)
+    # Days ahead are at most 366: a start years away is refused before its local day is
+    # computed (near year 9999 that overflows).
+    day = (
+        last + timedelta(days=1)
+        if start - now > timedelta(days=400)
+        else business_day(center, start)
+    )
     if day > last:
         raise InvalidInput(
             f"'start' is too far ahead: bookings are open until {last.isoformat()}",
@@ -142,11 +167,14 @@ def book(
     center = get_center(session, center_code)
     service = bookable_service(session, center, service_code)
     check_start(center, service, start, now)
-    # The lock every booking of this service queues on (see the module docstring).
-    session.execute(select(Service.id).where(Service.id == service.id).with_for_update())
-    day = business_day(center, start)
     contact_digest = digest(secret, "contact", contact.strip()) if contact else None
     client_digest = digest(secret, "client", client) if client else None
+    # The limits count over the center's or every center's bookings: one contact's or
+    # client's bookings take turns; then the lock every booking of this service queues
+    # on (see the module docstring), always in this order.
+    serialize_on(session, contact_digest, client_digest)
+    session.execute(select(Service.id).where(Service.id == service.id).with_for_update())
+    day = business_day(center, start)
     _check_limits(session, center, day, now, contact_digest, client_digest, limits)
     used = taken(session, service.id, [start], now, limits.cancel_hold_min).get(start, 0)
     if used >= service.bookings_per_slot:

@@ -28,7 +28,7 @@ from ..queue.actor import Actor
 from ..queue.issuing import IssueResult, find_place, issue_at
 from ..queue.lookup import get_center, get_service
 from ..queue.numbering import local_day
-from .booking import TooManyBookings, digest
+from .booking import TooManyBookings, digest, serialize_on
 from .calendar import is_open
 
 REMOTE_PER_CLIENT_PER_DAY = 3  # per center and local day
@@ -66,6 +66,10 @@ def join_from_home(
         )
     if not is_open(center, now):
         raise Conflict("the center is closed now; join when it is open", code="center_closed")
+    client_digest = digest(secret, "client", client) if client else None
+    # One client's joins take turns (the daily limit counts over every service), then
+    # the service's (its cap); always in this order.
+    serialize_on(session, client_digest)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(Service.id).where(Service.id == service.id).with_for_update())
     day = local_day(center.timezone, now)
@@ -86,7 +90,6 @@ def join_from_home(
                 code="remote_cap_reached",
                 cap=service.remote_daily_cap,
             )
-    client_digest = digest(secret, "client", client) if client else None
     if client_digest is not None:
         joined = session.scalar(
             _client_statement(), {"center": center.id, "day": day, "client": client_digest}
