@@ -236,6 +236,28 @@ def test_a_malformed_body_is_400(client, bookable):
     assert_error(response, 400, "malformed_request")
 
 
+def test_bodies_that_are_not_json_say_why(client, bookable):
+    url = f"{PREFIX}/public/centers/baku-1/appointments"
+    huge = client.post(url, data='{"service": ' + "9" * 5000 + "}", content_type="application/json")
+    message = assert_error(huge, 400, "malformed_request")["message"]
+    assert message.startswith("request body is not valid JSON: ") and "digits" in message
+    deep = client.post(url, data="[" * 100 + "]" * 100, content_type="application/json")
+    assert (
+        assert_error(deep, 400, "malformed_request")["message"]
+        == "the JSON body may be nested at most 32 levels deep"
+    )
+    text = client.post(url, data="service=x", content_type="text/plain")
+    assert (
+        "Content-Type: application/json" in assert_error(text, 400, "malformed_request")["message"]
+    )
+
+
+def test_booking_info_refuses_unknown_parameters(client, bookable):
+    refused = client.get(f"{PREFIX}/public/centers/baku-1/booking?x=1")
+    error = assert_error(refused, 422, "invalid_input", field="x")
+    assert error["message"] == "unknown parameter(s): x; it takes none"
+
+
 def test_per_contact_and_per_client_limits_are_429(client, app, bookable):
     slots = [s["start"] for s in get_slots(client).get_json()["slots"]]
     for start in slots[:2]:
@@ -262,6 +284,7 @@ def test_per_contact_and_per_client_limits_are_429(client, app, bookable):
 @pytest.mark.parametrize("suffix", ["", "/calendar.ics", "/qr.svg"])
 def test_unknown_tokens_are_404(client, bookable, token, suffix):
     assert_error(client.get(f"{PREFIX}/appointments/{token}{suffix}"), 404, "appointment_not_found")
+    assert "tracking" not in client.get(f"{PREFIX}/appointments/{token}{suffix}").get_data(True)
     if not suffix:
         response = client.delete(f"{PREFIX}/appointments/{token}")
         assert_error(response, 404, "appointment_not_found")

@@ -220,7 +220,7 @@ def test_http_join_then_check_in_at_the_kiosk(app, client, db, api):
 
 def test_http_refusals(app, client, db, api):
     assert_error(post_join(client, "pension-recalc"), 409, "remote_joining_off")
-    assert_error(post_join(client, "nothing"), 404, "service_not_found")
+    assert_error(post_join(client, "nothing"), 404, "service_not_found", field="service")
     assert_error(post_join(client, center="nowhere"), 404, "center_not_found")
     assert_error(post_join(client, language="de"), 422, "invalid_input", field="language")
     assert_error(post_join(client, extra=True), 422, "invalid_input")

@@ -114,6 +114,7 @@ def _no_store(body: dict, status: int = 200) -> Response:
 @bp.get("/public/centers/<center_code>/booking")
 @read_limited
 def public_booking(center_code: str):
+    only_parameters(())
     with db.read() as s:
         center = get_center(s, center_code)
         services = [

@@ -75,9 +75,7 @@ def json_body(*, check_text: bool = True) -> dict[str, Any]:
         data = request.get_json(silent=True)
         if data is None:
             if request.content_length not in (None, 0) or request.data:
-                raise MalformedRequest(
-                    "request body must be a JSON object (Content-Type: application/json)"
-                )
+                raise MalformedRequest(_not_json())
             data = {}
         elif not isinstance(data, dict):
             raise MalformedRequest("request body must be a JSON object")
@@ -90,6 +88,18 @@ def json_body(*, check_text: bool = True) -> dict[str, Any]:
                 raise InvalidInput(f"'{where}' {problem}", field=limits.field_of(where))
         g.json_text_checked = True
     return g.json_body
+
+
+def _not_json() -> str:
+    """Why a non-empty body was not read as JSON: its type, or what the parser said (a
+    number of 5,000 digits, bad UTF-8, a syntax error...)."""
+    if not request.is_json:
+        return "request body must be a JSON object (Content-Type: application/json)"
+    try:
+        limits.loads_json(request.get_data())
+    except ValueError as exc:
+        return f"request body is not valid JSON: {str(exc)[:200]}"
+    return "request body is not valid JSON"
 
 
 def field(data: dict, name: str, kind: type | tuple[type, ...], *, required: bool = True):
@@ -112,10 +122,8 @@ def only_parameters(allowed: tuple[str, ...]) -> None:
     ``day``, ``date_from`` for ``from``) is not silently ignored."""
     unknown = sorted(set(request.args) - set(allowed))
     if unknown:
-        raise InvalidInput(
-            f"unknown parameter(s): {', '.join(unknown)}; allowed: {', '.join(allowed)}",
-            field=unknown[0],
-        )
+        takes = f"allowed: {', '.join(allowed)}" if allowed else "it takes none"
+        raise InvalidInput(f"unknown parameter(s): {', '.join(unknown)}; {takes}", field=unknown[0])
     for name in allowed:
         if len(request.args.getlist(name)) > 1:
             raise InvalidInput(f"'{name}' must be given once", field=name)

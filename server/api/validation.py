@@ -58,7 +58,7 @@ PATTERN_WORDS = {
     "^([01]\\d|2[0-3]):[0-5]\\d$": 'must be a time like "09:00"',
     "^[A-Z]{1,3}[0-9]{3,6}$": "must be a ticket number: 1 to 3 capital letters and 3 to 6 "
     "digits, e.g. A012",
-    "^[A-Za-z0-9_-]{1,64}$": "must be a ticket's tracking token",
+    "^[A-Za-z0-9_-]{1,64}$": "must be a token of letters, digits, '-' or '_' (max 64)",
     "^(20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}$": "must be a date between 2000-01-01 and "
     "2100-12-31 (YYYY-MM-DD)",
     limits.NO_NUL: "must not contain NUL characters (U+0000)",
@@ -118,7 +118,11 @@ class LimitedJSONProvider(DefaultJSONProvider):
             return limits.loads_json(s)
         except limits.JSONTooDeep as exc:
             # Not a ValueError for Flask: get_json(silent=True) must not hide it.
-            raise MalformedRequest(f"the JSON body {exc}", field="body", limit=exc.limit) from None
+            raise MalformedRequest(
+                f"the JSON body may be nested at most {exc.limit} levels deep",
+                field="body",
+                limit=exc.limit,
+            ) from None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from functools import lru_cache
 from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from ..errors import Conflict
+from ..errors import Conflict, NotFound
 from ..models import ABSENT, Center, Service, Ticket, TicketEvent, utcnow
 from ..queue.actor import Actor
 from ..queue.issuing import IssueResult, find_place, issue_at
@@ -58,7 +58,11 @@ def join_from_home(
     only as a keyed digest in the issue event's private details, for the daily limit."""
     now = now or utcnow()
     center = get_center(session, center_code)
-    service = get_service(session, center, service_code)
+    try:
+        service = get_service(session, center, service_code)
+    except NotFound as unknown:
+        unknown.details["field"] = "service"  # as booking names it
+        raise
     if not (center.remote_joining and service.remote_joining):
         raise Conflict(
             f"joining from home is not offered for '{service.code}' at this center now",
