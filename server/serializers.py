@@ -75,7 +75,9 @@ def arrival_json(ticket: Ticket) -> dict:
     ticket waits for its check-in, with ``passed_at`` once the line stepped over it,
     ``hold_until`` when its place will be released, and for an outside ticket the rule
     of its check-in (appointments/hall.py): it may come in when ``hall_room`` (the hall
-    has room now) or its ``estimated_wait_s`` <= ``come_in_s``."""
+    has room now) or its ``estimated_wait_s`` <= ``come_in_s``. ``appointment_at``: an
+    appointment's slot start (the phone page says it is called from then), and
+    ``timezone`` the center's, to show these times as its clocks do."""
     absent = None
     if ticket.status == "waiting" and ticket.callable_at == ABSENT:
         passed = ticket.passed_at
@@ -85,7 +87,17 @@ def arrival_json(ticket: Ticket) -> dict:
         absent = {"passed_at": iso(passed), "hold_until": hold}
         if ticket.kind == "outside":
             absent.update(come_in_s=COME_IN_S, hall_room=_hall_room(ticket))
-    return {"kind": ticket.kind, "checked_in": ticket.checked_in_at is not None, "absent": absent}
+    return {
+        "kind": ticket.kind,
+        "checked_in": ticket.checked_in_at is not None,
+        "absent": absent,
+        # Its slot's start while it waits for it (a transfer clears callable_at and
+        # moves due_at: no longer a slot).
+        "appointment_at": iso(ticket.due_at)
+        if ticket.kind == "appointment" and ticket.callable_at is not None
+        else None,
+        "timezone": ticket.service.center.timezone,
+    }
 
 
 def _hall_room(ticket: Ticket) -> bool | None:

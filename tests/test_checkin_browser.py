@@ -198,12 +198,21 @@ def test_a_scanner_checks_in_without_a_touch(new_page, live_server, center):
     screenshot(page, "checkin-refused-landscape")
 
 
+def long_waits(s, center) -> None:
+    """New pension's visits take an hour: every wait is over the 10 minutes a full hall
+    lets in at once, so a walk-in it is full for waits outside."""
+    s.scalar(
+        select(Service).where(Service.center.has(code=center.code), Service.code == "pension-new")
+    ).default_service_min = 60
+
+
 def test_a_full_hall_gives_a_ticket_to_wait_outside_then_its_qr_checks_in(
     new_page, live_server, center
 ):
     with live_server.db.write() as s:
         s.scalar(select(Center).where(Center.code == center.code)).hall_capacity = 1
-    live_server.issue(center, "pension-new")  # the hall is full
+        long_waits(s, center)
+    inside = live_server.issue(center, "pension-new")  # the hall is full
     page = open_kiosk(new_page, live_server, center)
     page.click("button[data-lang=en]")
     page.click("button[data-category=pensions]")
@@ -219,6 +228,10 @@ def test_a_full_hall_gives_a_ticket_to_wait_outside_then_its_qr_checks_in(
         assert (ticket.display_number, ticket.kind) == (number, "outside")
         token = ticket.tracking_token
     page.click("#done")
+    cancelled = live_server.api(
+        "POST", f"/tickets/{inside['id']}/cancel", center.staff_token, json={}
+    )
+    assert cancelled.status_code == 200  # the visitor inside leaves: room for one
     page.keyboard.type(f"{live_server.url}/t/{token}\n")  # back in: its QR at the kiosk
     expect(page.locator("#ticket-note")).to_have_text(WORDS["en"]["checkin.in_note"])
 
@@ -232,6 +245,7 @@ def test_a_full_hall_lets_an_outside_ticket_in_exactly_when_its_phone_says_come_
     room, the phone says "come in now" and the same QR checks in."""
     with live_server.db.write() as s:
         s.scalar(select(Center).where(Center.code == center.code)).hall_capacity = 1
+        long_waits(s, center)
     inside = live_server.issue(center, "pension-new")  # the hall is full
     for _ in range(4):
         live_server.issue(center, "pension-new")  # four outside ahead of it
@@ -268,6 +282,7 @@ def test_reception_is_told_in_words_that_the_hall_is_full(new_page, live_server,
     manage = catalog(Path(__file__).resolve().parent.parent / "manage" / "translations")
     with live_server.db.write() as s:
         s.scalar(select(Center).where(Center.code == center.code)).hall_capacity = 1
+        long_waits(s, center)
     for _ in range(5):
         live_server.issue(center, "pension-new")  # one inside, four outside
     late = live_server.issue(center, "pension-new")

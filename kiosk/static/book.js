@@ -23,6 +23,7 @@ const Book = (() => {
     slot: null, // the chosen start (ISO)
     booking: null, // the booking made or shown
     error: null, // a key of the words
+    errorVars: {}, // and its numbers
     busy: false,
     asking: false, // the cancel confirmation is open
     joining: null, // the code of the service chosen to join from home
@@ -56,6 +57,7 @@ const Book = (() => {
     remote_joining_off: "book.join.err.off",
     remote_cap_reached: "book.join.err.cap",
     center_closed: "book.join.err.closed",
+    too_many_requests: "book.err.too_many", // the per-minute limit, not the daily one
   };
 
   function errorKey(err) {
@@ -64,9 +66,21 @@ const Book = (() => {
     return ERRORS[code] || "book.err.other";
   }
 
+  // The words' numbers: the limit a refusal names, or the minutes until a retry.
+  function errorVars(err) {
+    const details = (err instanceof Novbe.ApiError && err.body && err.body.error && err.body.error.details) || {};
+    if (details.retry_after != null) return { n: Math.max(1, Math.ceil(details.retry_after / 60)) };
+    return details.limit != null ? { n: details.limit } : {};
+  }
+
+  function fail(err, key = errorKey(err)) {
+    state.error = key;
+    state.errorVars = errorVars(err);
+  }
+
   function showError() {
     $("error").hidden = !state.error;
-    $("error").textContent = state.error ? t(state.error) : "";
+    $("error").textContent = state.error ? t(state.error, state.errorVars) : "";
   }
 
   // ---- the booking card (both pages) --------------------------------------------------
@@ -76,10 +90,13 @@ const Book = (() => {
     $("card").hidden = !b;
     if (!b) return;
     const live = b.state === "booked";
-    $("card").dataset.state = b.state;
+    // Came after the grace: not "missed", an ordinary ticket to follow instead.
+    const late = b.state === "no_show" && Boolean(b.links.ticket);
+    const shown = late ? "late" : b.state;
+    $("card").dataset.state = shown;
     $("card-title").textContent = page.view === "book" ? t("book.booked") : t("book.yours");
-    $("card-state").textContent = t(`book.state.${b.state}`);
-    $("card-state").dataset.state = b.state;
+    $("card-state").textContent = t(`book.state.${shown}`);
+    $("card-state").dataset.state = shown;
     $("code").textContent = b.code;
     $("qr").src = b.links.qr;
     $("qr").alt = `${t("book.your_code")}: ${b.code}`;
@@ -87,8 +104,10 @@ const Book = (() => {
     $("card-service").textContent = Novbe.named(b.service.name);
     $("card-when").textContent = `${dayLabel(dayOf(b.start))} · ${timeOf(b.start)}`;
     $("card-center").textContent = Novbe.named(b.center.name);
-    $("code-hint").textContent = t("book.code_hint", { early: b.checkin_early_min });
-    $("code-hint").hidden = !live;
+    $("code-hint").textContent = late
+      ? t("book.late_ticket")
+      : t("book.code_hint", { early: b.checkin_early_min });
+    $("code-hint").hidden = !(live || late);
     $("follow").hidden = !b.links.ticket;
     if (b.links.ticket) $("follow").href = b.links.ticket;
     $("ics").href = b.links.ics;
@@ -208,7 +227,9 @@ const Book = (() => {
       window.location.assign(`/t/${ticket.tracking_token}`);
       return;
     } catch (err) {
-      state.error = err.status === 429 ? "book.join.err.limit" : errorKey(err);
+      // The day's joins from this device; a per-minute refusal has its own words.
+      const code = err.body && err.body.error && err.body.error.code;
+      fail(err, code === "client_limit" ? "book.join.err.limit" : errorKey(err));
     } finally {
       state.busy = false;
     }
@@ -240,7 +261,7 @@ const Book = (() => {
       if (state.service !== code) return;
       state.days = body.days;
     } catch (err) {
-      state.error = errorKey(err);
+      fail(err);
     }
     render();
     if (state.days && state.days.length) $("step-day").scrollIntoView({ block: "nearest" });
@@ -256,7 +277,7 @@ const Book = (() => {
       state.slots = body.slots;
       if (!state.slots.some((s) => s.start === state.slot && s.free > 0)) state.slot = null;
     } catch (err) {
-      state.error = errorKey(err);
+      fail(err);
     }
     render();
   }
@@ -290,7 +311,7 @@ const Book = (() => {
       });
       $("contact").value = "";
     } catch (err) {
-      state.error = errorKey(err);
+      fail(err);
       // The time went meanwhile (or the day): show what is free now.
       if (["book.err.slot_full", "book.err.slot_gone"].includes(state.error)) {
         state.slot = null;
@@ -316,7 +337,7 @@ const Book = (() => {
     try {
       state.info = await load(`/public/centers/${page.center}/booking`);
     } catch (err) {
-      state.error = errorKey(err);
+      fail(err);
     }
     render();
     if (state.info && state.info.services.length === 1) pickService(state.info.services[0].code);
@@ -349,7 +370,7 @@ const Book = (() => {
       state.booking = await Novbe.api("DELETE", `${API}/appointments/${page.token}`);
       state.error = null;
     } catch (err) {
-      state.error = errorKey(err);
+      fail(err);
     } finally {
       state.busy = false;
       state.asking = false;
@@ -375,7 +396,7 @@ const Book = (() => {
     try {
       state.booking = await load(`/appointments/${page.token}`);
     } catch (err) {
-      state.error = errorKey(err);
+      fail(err);
     }
     render();
   }

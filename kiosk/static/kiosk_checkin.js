@@ -120,11 +120,14 @@
     if (state.busy || !code || !state.snapshot) return;
     const visit = state.visit;
     setBusy(true);
+    // The language picked on the keypad is the ticket's (printed, and its phone page);
+    // without a pick, the booking's own.
+    const body = chosenLanguage ? { code, language: Novbe.language } : { code };
     let ticket;
     try {
       ticket = await Novbe.api("POST", `/api/v1/centers/${state.snapshot.center.code}/check-in`, {
         token: state.token,
-        body: { code },
+        body,
       });
     } catch (err) {
       if (visit !== state.visit) return;
@@ -136,7 +139,10 @@
     setBusy(false);
     typed = "";
     // A scan on the start screen chose no language: the booking's (or ticket's) own.
-    if (!chosenLanguage && ticket.language) Novbe.setLanguage(ticket.language);
+    if (!chosenLanguage && ticket.language) {
+      Novbe.setLanguage(ticket.language);
+      K.renderCenterName();
+    }
     K.showTicket(ticket);
   }
 

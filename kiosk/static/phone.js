@@ -53,6 +53,7 @@ const Phone = (() => {
     $("position").textContent = ticket.position ?? "–";
     $("wait").textContent = Novbe.waitText(ticket.estimated_wait_s);
     $("next").hidden = !(waiting && ticket.position === 1);
+    renderAppointment(ticket);
 
     const label = ticket.counter && ticket.counter.label;
     $("counter").hidden = !label || !["called", "serving"].includes(ticket.status);
@@ -77,7 +78,8 @@ const Phone = (() => {
   // The place is held; the ticket is called only after its QR is scanned at a kiosk.
   // Remote: "leave now" once the estimated wait is no longer than the travel time the
   // visitor set; outside: "come in now" exactly when a check-in would be taken: the hall
-  // has room, or the estimated wait is the server's come_in_s or less (docs/queue.md).
+  // has room, the estimated wait is the server's come_in_s or less, or the line has
+  // passed over it (docs/queue.md).
 
   function travelMinutes() {
     const value = Number.parseInt(localStorage.getItem(TRAVEL_KEY) ?? "", 10);
@@ -88,8 +90,9 @@ const Phone = (() => {
     const wait = ticket.estimated_wait_s;
     const known = wait !== null && wait !== undefined;
     if (ticket.kind === "outside") {
-      const { hall_room: room, come_in_s: comeIn } = ticket.absent;
-      if (room || (known && comeIn != null && wait <= comeIn)) return ["now", t("remote.come_in")];
+      const { hall_room: room, come_in_s: comeIn, passed_at: passed } = ticket.absent;
+      const soon = known && comeIn != null && wait <= comeIn;
+      if (room || soon || passed) return ["now", t("remote.come_in")];
       return ["wait", t("remote.wait_outside")];
     }
     const travel = travelMinutes();
@@ -106,14 +109,16 @@ const Phone = (() => {
     document.body.classList.toggle("is-absent", Boolean(absent));
     if (!absent) return;
     const outside = ticket.kind === "outside";
-    $("arrival-title").textContent = t(outside ? "remote.outside_title" : "remote.title");
     const [advice, text] = arrivalAdvice(ticket);
+    // "The hall is full: wait outside" only while that is the advice: not over "come in".
+    const waitOutside = outside && advice === "wait";
+    $("arrival-title").textContent = t(waitOutside ? "remote.outside_title" : "remote.title");
     $("arrival-advice").dataset.advice = advice;
     $("arrival-advice").textContent = text;
     const passed = ticket.absent.hold_until;
     $("arrival-passed").hidden = !passed;
     $("arrival-passed").textContent = passed
-      ? t("remote.passed", { time: localTime(passed) })
+      ? t("remote.passed", { time: centerTime(passed, ticket.timezone) })
       : "";
     $("travel-row").hidden = outside;
     const qr = $("arrival-qr");
@@ -122,8 +127,25 @@ const Phone = (() => {
     qr.alt = t("remote.qr_alt");
   }
 
-  function localTime(iso) {
-    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  // A checked-in appointment before its slot: called from then, not at once.
+  function renderAppointment(ticket) {
+    const at = ticket.kind === "appointment" && ticket.status === "waiting" && ticket.appointment_at;
+    const upcoming = Boolean(at) && Date.parse(at) > Date.now();
+    $("appointment").hidden = !upcoming;
+    $("appointment").textContent = upcoming
+      ? t("checkin.appointment_note", { time: centerTime(at, ticket.timezone) })
+      : "";
+  }
+
+  // A time the server sent (UTC) as the center's clocks show it, whatever the phone's
+  // zone; 24-hour in every language (the kiosk's way: Chromium has no "az" locale data).
+  function centerTime(iso, zone) {
+    const options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    try {
+      return new Date(iso).toLocaleTimeString("en-GB", { ...options, timeZone: zone });
+    } catch {
+      return new Date(iso).toLocaleTimeString("en-GB", options);
+    }
   }
 
   function hintState(ticket) {

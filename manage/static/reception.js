@@ -328,7 +328,10 @@
     const code = $("checkin-code").value.trim();
     if (!code || state.busy) return;
     setBusy(true);
-    const request = state.priority ? { code, priority: state.priority } : { code };
+    const request = { code };
+    if (state.priority) request.priority = state.priority;
+    // The visitor's language, when reception chose one: else the booking's own.
+    if (state.visitorLanguage) request.language = state.visitorLanguage;
     try {
       const body = await call("POST", centerPath("/check-in"), request);
       let note = "";

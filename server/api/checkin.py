@@ -1,10 +1,12 @@
 """Arrival: check-in at a kiosk or by reception, and joining the line from home.
 
-* POST /centers/{center_code}/check-in {"code", "priority"?}: an appointment's code, or
-  the QR of a remote or outside ticket (its tracking URL). The center's kiosks, and its
-  staff of any role, reception included. 201 with the new ticket (printed like any
-  ticket at a kiosk), 200 for a remote or outside ticket now callable. Failed check-ins
-  are limited per kiosk or account (public_limits.py).
+* POST /centers/{center_code}/check-in {"code", "priority"?, "language"?}: an
+  appointment's code, or the QR of a remote or outside ticket (its tracking URL);
+  "language", the one the visitor chose there, is an appointment ticket's (else the
+  booking's). The center's kiosks, and its staff of any role, reception included. 201
+  with the new ticket (printed like any ticket at a kiosk), 200 for a remote or outside
+  ticket now callable. Failed check-ins are limited per kiosk or account
+  (public_limits.py).
 * POST /public/centers/{center_code}/remote-tickets {"service", "language"}: no
   credentials; 201 with the ticket and its tracking page.
 
@@ -20,9 +22,9 @@ from .. import printing
 from ..appointments import checkin, remote
 from ..auth import RECEPTION_ROLES, require_member, require_staff
 from ..connections.addresses import client_key
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 from ..extensions import db
-from ..models import Appointment, Center
+from ..models import LANGUAGES, Appointment, Center
 from ..queue.actor import Actor
 from ..queue.lookup import get_center
 from ..serializers import arrival_json
@@ -38,19 +40,26 @@ from .tracking import phone_page_url
 @bp.post("/centers/<center_code>/check-in")
 def check_in(center_code: str):
     data = json_body()
-    reject_unknown(data, {"code", "priority"})
+    reject_unknown(data, {"code", "priority", "language"})
     code = field(data, "code", str)
     priority = field(data, "priority", str, required=False)
+    language = field(data, "language", str, required=False)
+    if language is not None and language not in LANGUAGES:
+        raise InvalidInput(
+            f"language must be one of {', '.join(LANGUAGES)}, not {language!r}", field="language"
+        )
     actor = caller(roles=RECEPTION_ROLES, device_kinds=("kiosk",))
     check_checkin_allowed(actor)  # failed check-ins (guessed codes) are limited
     try:
-        return _check_in(center_code, code, priority, actor)
+        return _check_in(center_code, code, priority, language, actor)
     except (NotFound, Conflict) as error:
         count_checkin_failure(actor, error)
         raise
 
 
-def _check_in(center_code: str, code: str, priority: str | None, actor: Actor):
+def _check_in(
+    center_code: str, code: str, priority: str | None, language: str | None, actor: Actor
+):
     with db.write() as s:
         center = get_center(s, center_code)
         if actor.kind == "device":
@@ -64,6 +73,7 @@ def _check_in(center_code: str, code: str, priority: str | None, actor: Actor):
             actor,
             print_rule=printing.initial_print_state,
             priority=priority,
+            language=language,
         )
         result = done.issued
         body = _issued_json(s, result, _service_code(done))

@@ -9,7 +9,9 @@ or with the QR of a remote or outside ticket (its tracking URL, /t/<token>).
 * Earlier: 409 ``too_early`` (with the time check-in opens). Later: the service's
   ``after_grace`` "walk_in" gives an ordinary walk-in ticket and marks the booking
   no_show ("late": true); "refuse" is 409 ``too_late``. A booking marked no_show by the
-  upkeep is treated the same way on its day (the visitor came after the grace).
+  upkeep is treated the same way on its day (the visitor came after the grace). The
+  window never leaves the slot's own day: a later day's booking is ``too_early``, an
+  earlier day's is ``appointment_no_show``, whatever the service's minutes say.
 * A remote or outside ticket that is still absent becomes callable where it stands
   (``callable_at`` = NULL): its due time, its place, are those of its joining. An
   outside ticket comes in only when the hall has room or its estimated wait is
@@ -27,13 +29,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, InvalidInput, NotFound
-from ..models import ABSENT, Appointment, Center, Service, Ticket, utcnow
+from ..models import ABSENT, ABSENT_KINDS, Appointment, Center, Service, Ticket, utcnow
 from ..notify.contacts import move_to_ticket
 from ..queue.actor import Actor
 from ..queue.audit import record
@@ -44,7 +47,6 @@ from . import APPOINTMENT_LEAD
 from .booking import CODE_ALPHABET, CODE_LENGTH, normalize_code
 from .hall import COME_IN_S, come_in
 
-ABSENT_KINDS = ("remote", "outside")
 MAX_CODE_LENGTH = 200  # a tracking URL with a long host name fits
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _CODE = re.compile(f"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
@@ -91,7 +93,10 @@ def check_in(
     now: datetime | None = None,
     print_rule: PrintRule | None = None,
     priority: str | None = None,
+    language: str | None = None,
 ) -> CheckIn:
+    """``language``: the one the visitor chose at the kiosk or reception, for an
+    appointment's ticket (else the booking's); a remote or outside ticket keeps its own."""
     now = now or utcnow()
     what, value = parse_code(code)
     center = get_center(session, center_code)
@@ -102,7 +107,7 @@ def check_in(
                 field="priority",
             )
         return _check_in_ticket(session, center, value, actor, now)
-    done = _check_in_appointment(session, center, value, actor, now, print_rule, priority)
+    done = _check_in_appointment(session, center, value, actor, now, print_rule, priority, language)
     move_to_ticket(session, done.appointment, done.issued.issued.id)  # its contacts follow
     return done
 
@@ -115,6 +120,7 @@ def _check_in_appointment(
     now: datetime,
     print_rule: PrintRule | None,
     priority: str | None,
+    language: str | None,
 ) -> CheckIn:
     appointment = session.scalar(
         select(Appointment)
@@ -127,14 +133,19 @@ def _check_in_appointment(
             raise Conflict(f"appointment {code} is booked at another center", code="wrong_center")
         raise NotFound(f"no appointment has the code {code}", code="appointment_not_found")
     service = session.get(Service, appointment.service_id)
-    opens = appointment.start - timedelta(minutes=service.checkin_early_min)
+    # Not before the slot's own day (a ticket belongs to its business day: one issued
+    # the evening before would expire at that day's close), nor after it.
+    day_starts = datetime.combine(
+        appointment.business_day, time(0), tzinfo=ZoneInfo(center.timezone)
+    ).astimezone(UTC)
+    opens = max(appointment.start - timedelta(minutes=service.checkin_early_min), day_starts)
     closes = appointment.start + timedelta(minutes=service.late_grace_min)
     today = local_day(center.timezone, now)
     if appointment.state == "cancelled":
         raise Conflict(f"appointment {code} was cancelled", code="appointment_cancelled")
     if appointment.state == "checked_in" or appointment.ticket_id is not None:
         raise Conflict(f"appointment {code} was already used", code="already_checked_in")
-    if appointment.state == "no_show" and appointment.business_day != today:
+    if appointment.business_day < today:
         raise Conflict(
             f"appointment {code} was on {appointment.business_day.isoformat()} and missed",
             code="appointment_no_show",
@@ -160,7 +171,7 @@ def _check_in_appointment(
         issued = issue_at(
             session,
             place,
-            appointment.language,
+            language or appointment.language,
             priority,
             actor,
             now=now,
@@ -175,7 +186,7 @@ def _check_in_appointment(
     issued = issue_at(
         session,
         place,
-        appointment.language,
+        language or appointment.language,
         priority,
         actor,
         now=now,

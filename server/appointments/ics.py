@@ -13,7 +13,7 @@ from ..models import Appointment, Center, Service
 
 # The file's few words, in the booking's language.
 WORDS = {
-    "az": {"code": "Növbə kodu", "show": "Kodu köşkdə daxil edin: {early} dəqiqə əvvəldən"},
+    "az": {"code": "Növbə kodu", "show": "Kodu kioskda daxil edin: {early} dəqiqə əvvəldən"},
     "ru": {"code": "Код записи", "show": "Введите код в киоске: не раньше чем за {early} мин"},
     "en": {"code": "Booking code", "show": "Enter the code at the kiosk from {early} min before"},
 }
