@@ -79,8 +79,12 @@ def parse_code(code: str) -> tuple[str, str]:
         return "appointment", appointment_code
     if _TOKEN.match(text):
         return "token", text
+    # What was typed is said back only when it could pass for a code (a scanner's
+    # garbage is not echoed, and one form for both "not found" messages).
+    shown = f" {appointment_code}" if len(appointment_code) <= 2 * CODE_LENGTH else ""
     raise NotFound(
-        f"no appointment has the code {appointment_code!r}", code="appointment_not_found"
+        f"no appointment has the code{shown}",
+        code="appointment_not_found",
     )
 
 
