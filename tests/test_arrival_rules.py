@@ -222,3 +222,55 @@ def test_a_full_hall_lets_a_short_wait_in_at_once(db, env):
         third = issue(s, env, minute=2)
         assert (third.kind, third.callable_at) == ("outside", ABSENT)
         assert timedelta(seconds=third.promised_wait_s) > timedelta(minutes=10)
+
+
+def test_the_absent_tickets_a_call_looks_at_come_from_their_small_index(db, env):
+    """The statement call-next sends (not a hand-written one), as each database plans
+    it: SQLite searches ix_tickets_absent; PostgreSQL, told to avoid a sequential scan
+    (its test tables are too small to prefer an index), can use it. A call must not
+    scan the waiting tickets for the few absent ones."""
+    from sqlalchemy import event, insert, select, text
+
+    sent: list[tuple[str, object]] = []
+
+    def seen(_conn, _cursor, statement, parameters, *_args) -> None:
+        sent.append((statement, parameters))
+
+    with db.write() as s:
+        join(s, env, 0)
+        walk_in = issue(s, env, "pension-recalc", minute=16)
+        # A long line of visitors in the hall, as the planner should expect.
+        table = Ticket.__table__
+        template = dict(s.execute(select(table).where(table.c.id == walk_in.id)).mappings().one())
+        del template["id"]
+        s.execute(
+            insert(table),
+            [
+                {
+                    **template,
+                    "number": 100 + i,
+                    "tracking_token": f"line-{i:020d}",
+                    "due_at": at(i / 100),
+                }
+                for i in range(3000)
+            ],
+        )
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(text("ANALYZE tickets"))
+        engine = s.get_bind()
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            queue.call_next(s, env.c1, env.alice, now=at(20))
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        statement, parameters = next((q, p) for q, p in sent if "passed_at IS NULL" in q)
+        connection = s.connection()
+        if connection.dialect.name == "sqlite":
+            plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            detail = " ".join(str(row[-1]) for row in plan.all())
+            assert "ix_tickets_absent" in detail, detail
+        else:
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+            detail = " ".join(row[0] for row in plan.all())
+            assert "ix_tickets_absent" in detail, detail

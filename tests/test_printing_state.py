@@ -101,6 +101,7 @@ PARTIAL_INDEXES = {
     "ix_tickets_queue": "target_counter_id IS NULL",
     "ix_tickets_targeted": "target_counter_id IS NOT NULL",
     "ix_tickets_print_pending": "print_state",
+    "ix_tickets_absent": "passed_at IS NULL",
 }
 
 
