@@ -77,9 +77,26 @@
   }
 
   async function callNext() {
-    const ticket = await request("POST", `/api/v1/counters/${state.counterId}/call-next`);
-    if (ticket === null) C.showNotice("info", t("notice.nobody_waiting"));
-    else C.clearNotice();
+    // "explain": when nobody can be called, the server says whether some wait anyway
+    // (a booking before its slot, a ticket not checked in) rather than a bare 204.
+    const answer = await request("POST", `/api/v1/counters/${state.counterId}/call-next`, {
+      explain: true,
+    });
+    if (answer && answer.id !== undefined) C.clearNotice();
+    else showNobodyCallable(answer);
+  }
+
+  function showNobodyCallable(answer) {
+    const at = answer && answer.next_callable_at;
+    const absent = (answer && answer.not_checked_in) || 0;
+    if (!at && !absent) {
+      C.showNotice("info", t("notice.nobody_waiting"));
+      return;
+    }
+    const parts = [];
+    if (at) parts.push(t("notice.next_booked_at", { time: C.centerTime(at) }));
+    if (absent) parts.push(tn("notice.not_checked_in_n", absent));
+    C.showNotice("info", t("notice.nobody_callable"), parts.join(" · "));
   }
 
   async function ticketAction(action, body = undefined, ticket = currentTicket()) {

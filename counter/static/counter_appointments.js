@@ -14,10 +14,9 @@
   const REFRESH_DELAY_MS = 2000; // a burst of queue events costs one request
   const CLOSED_REFRESH_MS = 60 * 1000; // closed, only the count shows: it may lag a little
 
-  const appts = { list: null, timezone: null, timer: null, fetches: 0, loadedAt: 0 };
+  const appts = { list: null, timer: null, fetches: 0, loadedAt: 0, asked: null };
 
-  function onSnapshot(snapshot) {
-    appts.timezone = snapshot.center.timezone || null;
+  function onSnapshot() {
     appts.list = null;
     load();
   }
@@ -43,6 +42,11 @@
       appts.list = body.appointments;
       C.showInline($("appts-error"), "");
       render();
+      const ticket = C.currentTicket();
+      if (ticket && ticket.kind === "appointment") {
+        C.renderTicket(); // the called visitor's slot time, if it was not known yet
+        C.tick();
+      }
     } catch (err) {
       if (!(err instanceof Novbe.ApiError && err.status === 401)) {
         C.showInline($("appts-error"), t("appointments.unavailable"));
@@ -50,12 +54,18 @@
     }
   }
 
-  function time(iso) {
-    return new Intl.DateTimeFormat(Novbe.language, {
-      hour: "2-digit",
-      minute: "2-digit",
-      timeZone: appts.timezone || undefined,
-    }).format(new Date(iso));
+  const time = (iso) => C.centerTime(iso);
+
+  // The slot start of the booking a ticket came from (the staff's ticket has no slot;
+  // today's list has it, by ticket number), or null while the list does not know it.
+  function bookedAt(ticket) {
+    const row = (appts.list || []).find((a) => a.ticket && a.ticket.number === ticket.number);
+    if (!row && appts.list && appts.asked !== ticket.number) {
+      appts.asked = ticket.number; // checked in after the list was read: read it once more
+      clearTimeout(appts.timer);
+      appts.timer = setTimeout(load, 0);
+    }
+    return row ? row.start : null;
   }
 
   function punctuality(minutes) {
@@ -87,11 +97,12 @@
           "li",
           { class: `appt ${a.stage}`, dataset: { code: a.code, stage: a.stage } },
           el("span", { class: "appt-time" }, time(a.start)),
+          el("strong", { class: "appt-who" }, a.ticket ? a.ticket.number : a.code),
+          // On a line of its own under the number and state: the side column is narrow.
           el(
-            "span",
-            { class: "appt-who" },
-            el("strong", {}, a.ticket ? a.ticket.number : a.code),
-            el("small", { class: "muted", title: Novbe.named(a.service.name) }, `${a.service.prefix} · ${Novbe.named(a.service.name)}`),
+            "small",
+            { class: "appt-service muted", title: Novbe.named(a.service.name) },
+            `${a.service.prefix} · ${Novbe.named(a.service.name)}`,
           ),
           el(
             "span",
@@ -113,5 +124,6 @@
     appointmentsSnapshot: onSnapshot,
     appointmentsChanged: changed,
     renderAppointments: render,
+    bookedAt,
   });
 })();

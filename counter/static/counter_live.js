@@ -80,8 +80,10 @@
     state.clockOffsetMs = Date.parse(snapshot.at) - Date.now() || 0;
     state.presence = null; // a new connection: its own counter.presence follows
     state.centerCode = snapshot.center.code;
+    state.timezone = snapshot.center.timezone || null;
     state.services = snapshot.services;
     state.stats = snapshot.stats;
+    state.statsAt = C.serverNow();
     setCounter(snapshot.counter);
     localStorage.setItem(KEYS.counter, String(snapshot.counter.id));
     refreshPolicy();
@@ -116,6 +118,7 @@
 
   function onStats(stats) {
     state.stats = stats;
+    state.statsAt = C.serverNow();
     C.renderQueues();
     C.renderPriority();
     C.appointmentsChanged(); // a check-in or a call changes the day's bookings

@@ -34,6 +34,8 @@ const Counter = (() => {
     counter: null, // snapshot.counter, then each counter.updated
     lastTicket: null, // the last current ticket seen, to know the id of a parked one
     stats: null, // snapshot.stats, then each queue.stats
+    statsAt: 0, // serverNow() when they came: longest waits run on from then
+    timezone: null, // the center's (snapshot.center.timezone): times as its clocks show
     recallsNeeded: 1, // the center's recalls_before_no_show
     clockOffsetMs: 0, // server clock minus this one, so timers agree with the server
   };
@@ -55,6 +57,17 @@ const Counter = (() => {
 
   // A translated word for a code, or the code itself when we have no word for it
   // (a center may add priority classes of its own).
+  // 08:38 on the center's clock, whatever this computer's zone; 24 hours, as the hall's
+  // display and the kiosk show it (English would say 08:38 AM).
+  function centerTime(iso) {
+    return new Intl.DateTimeFormat(Novbe.language, {
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+      timeZone: state.timezone || undefined,
+    }).format(new Date(iso));
+  }
+
   function word(prefix, code) {
     const key = `${prefix}.${code}`;
     const text = t(key);
@@ -161,6 +174,7 @@ const Counter = (() => {
     state,
     serverNow,
     clock,
+    centerTime,
     word,
     serviceName,
     currentTicket,

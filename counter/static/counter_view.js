@@ -180,11 +180,18 @@
               `${t("ticket.priority")}: ${word("priority", ticket.priority)}`,
             )
           : null,
+        ticket.kind === "appointment" ? bookedTag(ticket) : null,
       ),
       el(
         "dl",
         { class: "facts" },
-        fact(t("service"), serviceName(ticket.service), { id: "ticket-service" }),
+        // Across the box, two lines at most: a long name in one column went a word a
+        // line and pushed Call next off a 768-pixel screen.
+        fact(t("service"), serviceName(ticket.service), {
+          id: "ticket-service",
+          class: "fact wide",
+          title: serviceName(ticket.service),
+        }),
         fact(t("ticket.language"), word("lang", ticket.language)),
         fact(t("ticket.waited"), Number.isFinite(waitedMs) ? clock(waitedMs) : "—", {
           id: "ticket-waited",
@@ -199,6 +206,16 @@
             })
           : null,
       ),
+    );
+  }
+
+  // A booked visitor: the clerk may expect a prepared case; the slot on the center's clock.
+  function bookedTag(ticket) {
+    const at = C.bookedAt(ticket);
+    return el(
+      "span",
+      { class: "booked-tag", id: "ticket-booked" },
+      at ? t("ticket.booked_at", { time: C.centerTime(at) }) : t("ticket.booked"),
     );
   }
 
@@ -232,8 +249,19 @@
       .filter(Boolean);
   }
 
+  // The longest wait as of the last queue.stats runs on between events (tick()): it is
+  // pushed only when the queue changes, and a quiet queue is when it matters most.
   function longestWait(stats) {
-    return t("queues.longest", { time: clock(stats.longest_wait_s * 1000) });
+    const since = state.statsAt - stats.longest_wait_s * 1000;
+    return el(
+      "small",
+      { class: "muted longest", dataset: { longestSince: String(since) } },
+      longestText(C.serverNow() - since),
+    );
+  }
+
+  function longestText(ms) {
+    return t("queues.longest", { time: clock(ms) });
   }
 
   function renderQueues() {
@@ -246,7 +274,7 @@
           { class: "queue-name" },
           el("span", { title: Novbe.named(s.name) }, `${s.prefix} · ${Novbe.named(s.name)}`),
           s.active ? null : el("small", { class: "muted" }, t("queues.inactive")),
-          s.waiting ? el("small", { class: "muted" }, longestWait(s)) : null,
+          s.waiting ? longestWait(s) : null,
         ),
         el(
           "div",
@@ -305,6 +333,9 @@
       const since = Date.parse(node.dataset.since);
       node.textContent = Number.isFinite(since) ? clock(now - since) : "";
     }
+    for (const node of document.querySelectorAll("#queue-list [data-longest-since]")) {
+      node.textContent = longestText(now - Number(node.dataset.longestSince));
+    }
   }
 
   Object.assign(C, {
@@ -313,6 +344,7 @@
     renderPicker,
     renderPresence,
     renderDesk,
+    renderTicket,
     renderButtons,
     renderQueues,
     renderPriority,

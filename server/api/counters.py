@@ -15,11 +15,12 @@ from .. import queue, staff_counters
 from ..auth import require_staff
 from ..cluster import cluster_of
 from ..extensions import db
+from ..models import utcnow
 from ..queue import Actor
 from ..queue.counters import lock_counter
 from ..queue.lookup import get_center
 from ..realtime.presence import at_counters
-from ..serializers import ticket_json
+from ..serializers import iso, ticket_json
 from . import bp
 from .access import caller
 from .request import field, json_body, reject_unknown
@@ -58,11 +59,21 @@ def my_counters(center_code: str):
 @bp.post("/counters/<int:counter_id>/call-next")
 def call_next(counter_id: int):
     data = json_body()
-    reject_unknown(data, {"start"})
+    reject_unknown(data, {"start", "explain"})
     start = bool(field(data, "start", bool, required=False))  # one press: call and start
+    # Nobody callable: 204 as ever, or with "explain" (the counter page) why not, so the
+    # clerk is not told "nobody waits" while bookings wait for their slot.
+    explain = bool(field(data, "explain", bool, required=False))
     with _at_counter(counter_id) as (s, actor):
         ticket = queue.call_next(s, counter_id, actor, start=start)
         body = ticket_json(s, ticket) if ticket else None
+        if body is None and explain:
+            later = queue.next_callable(s, counter_id, utcnow())
+            body = {
+                "ticket": None,
+                "next_callable_at": iso(later.at),
+                "not_checked_in": later.not_checked_in,
+            }
     if body is None:
         return "", 204
     return jsonify(body)

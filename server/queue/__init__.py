@@ -6,7 +6,14 @@ leaves nothing half-written.
 """
 
 from .actor import SYSTEM, Actor
-from .calling import OUT_OF_ORDER_REASONS, call_next, call_ticket, rank_heads
+from .calling import (
+    OUT_OF_ORDER_REASONS,
+    NextCallable,
+    call_next,
+    call_ticket,
+    next_callable,
+    rank_heads,
+)
 from .counters import PAUSE_REASONS, set_counter_state
 from .daily import expire_after_closing, expire_all_centers
 from .estimates import (
@@ -38,6 +45,7 @@ __all__ = [
     "SYSTEM",
     "Actor",
     "IssueResult",
+    "NextCallable",
     "TicketEstimate",
     "business_day",
     "call_next",
@@ -50,6 +58,7 @@ __all__ = [
     "expire_after_closing",
     "expire_all_centers",
     "issue_ticket",
+    "next_callable",
     "next_number",
     "no_show",
     "open_counters",

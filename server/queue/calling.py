@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import bindparam, literal, or_, select, union_all
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, joinedload
 
 from ..errors import Conflict, InvalidInput
 from ..models import (
+    ABSENT,
     ABSENT_WAITING,
     LANE_FRONT,
     LANE_NORMAL,
@@ -98,6 +99,46 @@ def call_next(
     if start:
         begin_service(session, ticket, actor, now)
     return ticket
+
+
+@dataclass(frozen=True)
+class NextCallable:
+    """Why call-next found nobody: when the next waiting ticket becomes callable
+    (``at``: an appointment's slot, ``None`` when none is due to), and how many wait
+    for their check-in (remote or outside, ``callable_at`` ABSENT) with no time at all."""
+
+    at: datetime | None
+    not_checked_in: int
+
+
+def next_callable(session: Session, counter_id: int, now: datetime) -> NextCallable:
+    """What call-next would wait for at ``counter_id``: the waiting tickets of its
+    services (and those sent to it by name) that are not callable yet. Read only when a
+    call found nobody, so one aggregate over the waiting tickets is cheap enough."""
+    service_ids = list(session.scalars(_service_ids_statement(), {"counter": counter_id}))
+    at, absent = session.execute(
+        _next_callable_statement(), {"counter": counter_id, "services": service_ids, "now": now}
+    ).one()
+    return NextCallable(at, absent or 0)
+
+
+@lru_cache(maxsize=1)
+def _next_callable_statement():
+    callable_at = Ticket.callable_at
+    later = and_(callable_at > bindparam("now", type_=callable_at.type), callable_at != ABSENT)
+    return select(
+        func.min(case((later, callable_at))),
+        func.sum(case((callable_at == ABSENT, 1), else_=0)),
+    ).where(
+        WAITING,
+        or_(
+            and_(
+                Ticket.target_counter_id.is_(None),
+                Ticket.service_id.in_(bindparam("services", expanding=True)),
+            ),
+            Ticket.target_counter_id == bindparam("counter"),
+        ),
+    )
 
 
 def call_ticket(
