@@ -61,7 +61,7 @@ def test_a_manager_sets_booking_and_the_calendar(live_server, live_center, new_p
     row = page.locator(".booking-table tr[data-service='pension-recalc']")
     row.get_by_label("Slot, min").fill("2")
     row.get_by_role("button", name="Save").click()
-    expect(page.locator("#message")).to_contain_text("slot_min")
+    expect(page.locator("#message")).to_contain_text("Slot, min")
     expect(page.locator("#message")).to_have_class("message bad")
 
     page.click("#tabs button[data-tab='center']")

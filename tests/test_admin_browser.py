@@ -56,7 +56,7 @@ def test_manager_changes_a_service_rotates_a_token_and_reads_the_log(
     row = page.locator("tr[data-service='pension-new']")
     row.get_by_label("Prefix").fill("B")
     row.get_by_role("button", name="Save").click()
-    expect(page.locator("#message")).to_contain_text("prefix")
+    expect(page.locator("#message")).to_contain_text("Prefix")
     expect(page.locator("#message")).to_have_class("message bad")
 
     # Staff accounts: a manager is offered no admin role (staff, manager, reception).
@@ -115,7 +115,7 @@ def test_a_manager_narrows_the_counters_a_staff_member_works_at(live_server, liv
     row = page.locator(f"tr[data-user='{live_center.staff_username}']")
     row.get_by_label("Counters").fill("1, 9")
     row.get_by_role("button", name="Save").click()
-    expect(page.locator("#message")).to_contain_text("counters")
+    expect(page.locator("#message")).to_contain_text("Counters")
     expect(page.locator("#message")).to_have_class("message bad")
 
 

@@ -172,6 +172,7 @@ const PublicPage = (() => {
       );
       if (a.after_grace === "walk_in") lines.push(t("rules.after_grace_walk_in"));
       else if (a.after_grace === "refuse") lines.push(t("rules.after_grace_refuse"));
+      else lines.push(t("rules.after_grace_varies")); // the services differ
       lines.push(t("rules.appointment_no_show"));
     }
     if (rules.absent) lines.push(t("rules.absent", { hold: rules.absent.hold_min }));

@@ -27,14 +27,68 @@ const Admin = (() => {
 
   const centerPath = (rest = "") => `/centers/${encodeURIComponent(state.center)}${rest}`;
 
-  // The server's reason, with the field it names, in words a manager can act on.
+  // The label a form shows for a field the server names (a whole field first, then its
+  // root: "breaks[1].to" is the Breaks box, "name.az" the names).
+  const FIELD_LABELS = {
+    "hours.open": "admin.opens",
+    "hours.close": "admin.closes",
+    hours: "admin.opens",
+    priority_classes: "admin.priority_classes",
+    code: "admin.code",
+    category: "admin.category",
+    prefix: "admin.prefix",
+    name: "admin.names",
+    target_wait_min: "admin.target_wait",
+    active: "admin.active",
+    label: "admin.label",
+    services: "admin.counter_services",
+    username: "manage.username",
+    password: "manage.password",
+    role: "admin.role",
+    counters: "admin.staff_counters",
+    kind: "admin.kind",
+    printer: "admin.printer",
+    bookable: "admin.booking.bookable",
+    slot_min: "admin.booking.slot_min",
+    bookings_per_slot: "admin.booking.per_slot",
+    booking_days_ahead: "admin.booking.days_ahead",
+    checkin_early_min: "admin.booking.early",
+    late_grace_min: "admin.booking.grace",
+    after_grace: "admin.booking.after_grace",
+    remote_joining: "admin.booking.remote",
+    remote_daily_cap: "admin.booking.remote_cap",
+    breaks: "admin.booking.breaks",
+    closed_weekdays: "admin.booking.closed_weekdays",
+    closed_days: "admin.booking.closed_days",
+    hall_capacity: "admin.booking.hall_capacity",
+    absent_hold_min: "admin.booking.absent_hold",
+  };
+
+  function fieldLabel(field) {
+    const key = FIELD_LABELS[field] || FIELD_LABELS[field.split(/[.[]/)[0]];
+    return key ? t(key) : field;
+  }
+
+  // The server's reason, with the field it names by the form's label, in words a manager
+  // can act on: a number out of range says its range in our words; else the server's
+  // detail (English) follows the label.
   function describe(err) {
     if (err instanceof ApiError) {
       if (err.status === 401) return t("manage.expired");
       if (err.status === 403) return t("admin.forbidden");
       const error = (err.body && err.body.error) || {};
       const field = error.details && error.details.field;
-      return field ? t("admin.bad_field", { field, message: error.message }) : error.message || t("manage.refused", { status: err.status });
+      if (!field) return error.message || t("manage.refused", { status: err.status });
+      const label = fieldLabel(field);
+      const range = /(?:between|from) (-?\d+) (?:and|to) (-?\d+)/.exec(error.message || "");
+      if (range) return t("admin.bad_range", { field: label, low: range[1], high: range[2] });
+      // The message repeats a plain field's code name first ("'slot_min' must ..."): drop
+      // it; a part of a list ("breaks[1].to: ...") keeps it, to say which part.
+      let detail = error.message || "";
+      for (const prefix of [`'${field}' `, `${field}: `]) {
+        if (/^\w+$/.test(field) && detail.startsWith(prefix)) detail = detail.slice(prefix.length);
+      }
+      return t("admin.bad_field", { field: label, message: detail });
     }
     return t("manage.no_answer");
   }

@@ -40,6 +40,7 @@
         : t("hall.present_of", { present: hall.present, capacity: hall.capacity });
     $("hall-tile").classList.toggle("full", hall.full);
     $("hall-tile").title = hall.full ? t("hall.full") : "";
+    $("hall-full").hidden = !hall.full; // "full" in words, not only the red border
     $("k-hall").dataset.full = String(hall.full);
     const a = d.appointments;
     $("a-booked").textContent = a.booked;

@@ -152,8 +152,10 @@
     if (dialog.open) dialog.close();
   }
 
-  // A log entry's details ({to_service: "x", front: true}) as "to_service: x · front: true";
-  // empty ones (an issue's priority: null) say nothing.
+  // A log entry's details ({to_service: "x", front: true}) in words ("To service: x ·
+  // To the front: yes"): each key by our word for it (else the key), a priority class
+  // by its name (the common words), yes/no for a flag; empty ones (an issue's
+  // priority: null) say nothing.
   function details(entry) {
     const parts = [];
     if (entry.reason) {
@@ -161,9 +163,17 @@
     }
     for (const [key, value] of Object.entries(entry.details || {})) {
       if (value === null || value === undefined || value === "") continue;
-      parts.push(`${key}: ${typeof value === "object" ? JSON.stringify(value) : value}`);
+      parts.push(`${M.word("manage.detail", key)}: ${detailValue(key, value)}`);
     }
     return parts.join(" · ") || "–";
+  }
+
+  function detailValue(key, value) {
+    if (typeof value === "boolean") return t(value ? "manage.detail_yes" : "manage.detail_no");
+    if (typeof value === "object") return JSON.stringify(value);
+    if (key === "priority") return M.word("priority", value);
+    if (key === "kind") return M.word("manage.ticket_kind", value);
+    return String(value);
   }
 
   function renderHistory() {

@@ -59,8 +59,10 @@
     if (err.status === 401) return t("manage.expired");
     if (err.status === 403) return t("reception.refused.forbidden");
     const error = errorOf(err) || {};
-    const key = REFUSALS[error.code];
     const details = error.details || {};
+    // A ticket's QR with a priority chip chosen: its class was set when it was issued.
+    if (error.code === "invalid_input" && details.field === "priority") return t("reception.refused.priority_kept");
+    const key = REFUSALS[error.code];
     if (key) {
       const time = clock(details.opens_at || firstTime(details));
       // hall_full: come in when the wait is at most {limit}; it is {wait} now.
