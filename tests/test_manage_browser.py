@@ -323,9 +323,9 @@ def test_the_all_centers_table_follows_the_network_live(live_server, live_center
     # A visit to one center and back: the table is fetched again, and live again.
     row.get_by_role("button").click()
     expect(page.locator("#k-waiting")).to_have_text("3")
-    page.click("#to-network")
-    expect(waiting).to_have_text("3")
-    expect(row.locator('[data-figure="visitors"]')).to_have_text("4", timeout=WHOLE_NETWORK_MS)
+    page.click("#to-network")  # the table is emptied and fetched whole again
+    expect(waiting).to_have_text("3", timeout=WHOLE_NETWORK_MS)
+    expect(row.locator('[data-figure="visitors"]')).to_have_text("4")
     expect(page.locator("#connection")).to_be_hidden()
     live_server.issue(other, "job-seeker")
     expect(other_row.locator('[data-figure="waiting"]')).to_have_text("1", timeout=5000)
