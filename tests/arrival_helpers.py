@@ -52,3 +52,14 @@ def remote_on(s, env: Env, *codes: str, cap: int | None = None) -> None:
         svc = service(s, env.center_id, code)
         svc.remote_joining = True
         svc.remote_daily_cap = cap
+
+
+def remote_env(db) -> Env:
+    """The engine tests' center (engine_helpers.make_env) with joining from home on for
+    pension-new: the ``env`` fixture of the arrival tests."""
+    from .engine_helpers import make_env
+
+    with db.write() as s:
+        env = make_env(s)
+        remote_on(s, env, "pension-new")
+        return env

@@ -23,16 +23,13 @@ from server.errors import Conflict
 from server.models import ABSENT, Center, Ticket
 from server.queue import estimate, estimates_for
 
-from .arrival_helpers import book, remote_on, service
-from .engine_helpers import Env, at, issue, make_env
+from .arrival_helpers import book, remote_env, service
+from .engine_helpers import Env, at, issue
 
 
 @pytest.fixture
 def env(db) -> Env:
-    with db.write() as s:
-        env = make_env(s)
-        remote_on(s, env, "pension-new")
-        return env
+    return remote_env(db)
 
 
 def join(s, env: Env, minute: float) -> Ticket:

@@ -21,18 +21,15 @@ from server.models import Center, utcnow
 from server.queue import NextCallable, next_callable
 
 from .api_helpers import PREFIX, issue, setup_api
-from .arrival_helpers import book, remote_on
-from .engine_helpers import Env, at, make_env
+from .arrival_helpers import book, remote_env
+from .engine_helpers import Env, at
 from .test_appointments_listing import book as book_row
 from .test_appointments_listing import check_in as check_in_row
 
 
 @pytest.fixture
 def env(db) -> Env:
-    with db.write() as s:
-        env = make_env(s)
-        remote_on(s, env, "pension-new")
-        return env
+    return remote_env(db)
 
 
 def test_nobody_waiting_says_nothing_is_coming(db, env):

@@ -22,16 +22,13 @@ from server.models import ABSENT, Center, Ticket, TicketEvent
 from server.serializers import public_ticket_json
 
 from .api_helpers import PREFIX, assert_error, setup_api
-from .arrival_helpers import remote_on, service
+from .arrival_helpers import remote_env, remote_on, service
 from .engine_helpers import Env, at, issue, make_env
 
 
 @pytest.fixture
 def env(db) -> Env:
-    with db.write() as s:
-        env = make_env(s)
-        remote_on(s, env, "pension-new")
-        return env
+    return remote_env(db)
 
 
 def join(s, env: Env, minute: float, service_code="pension-new", client=None, **kw) -> Ticket:

@@ -297,7 +297,7 @@ def issue_at(
     _check_quota(session, place, day)
     hall_full = False
     if kind == "walk_in" and place.hall_capacity is not None:
-        from ..appointments.hall import present_count  # only centers with a hall limit
+        from ..appointments.hall import COME_IN_S, present_count  # only with a hall limit
 
         hall_full = present_count(session, place.center_id, day) >= place.hall_capacity
 
@@ -341,8 +341,6 @@ def issue_at(
     }
     promised = _promise(session, values, given)
     if hall_full:
-        from ..appointments.hall import COME_IN_S
-
         # Sent outside unless it would be let in at once (hall.come_in's rule): a visitor
         # told "wait outside" whose phone says "come in now" was the other way.
         wait = promised.estimated_wait_s
