@@ -341,7 +341,8 @@ def test_demo_no_serve_sets_up_the_demo_center_and_prints_logins(novbe, engine):
         assert len(categories) == 4
         assert len(services) >= 12
         assert {svc.category_id for svc in services} == {c.id for c in categories}
-        assert len(center.counters) == 6
+        assert len(center.counters) == 7  # the 7th a reserve desk, closed
+        assert [c.state for c in center.counters if c.label == "7"] == ["closed"]
         devices = s.scalars(select(Device)).all()
         assert {d.kind for d in devices} >= {"kiosk", "display"}
         # Every device's printed token is the one now stored (as its SHA-256).
@@ -349,7 +350,7 @@ def test_demo_no_serve_sets_up_the_demo_center_and_prints_logins(novbe, engine):
             d.token_hash for d in devices
         )
         users = s.scalars(select(StaffUser)).all()
-        assert len(users) == 8  # a manager, reception, and one login per counter
+        assert len(users) == 9  # a manager, reception, and one login per counter
         password = re.search(r"password for all: (\S+)\)", out).group(1)
         for user in users:
             assert user.username in out
@@ -358,7 +359,7 @@ def test_demo_no_serve_sets_up_the_demo_center_and_prints_logins(novbe, engine):
     # Running it again keeps the users and hands out fresh device tokens.
     again = re.findall(r"\bdv_[A-Za-z0-9_-]+", ok(novbe("demo", "--no-serve")))
     assert len(again) == len(tokens) and not set(again) & set(tokens)
-    assert count(engine, StaffUser) == 8
+    assert count(engine, StaffUser) == 9
 
 
 # --- serve ---------------------------------------------------------------------------------

@@ -38,7 +38,15 @@ from ..appointments.upkeep import mark_no_show_bookings
 from ..auth import device_actor
 from ..models import Center, Device, Ticket
 from ..queue import business_day, current_ticket, set_counter_state
-from .morning import BOOKED_SERVICES, LANGUAGE_WEIGHTS, LANGUAGES, _arrive, _desks, _serve_next
+from .morning import (
+    BOOKED_SERVICES,
+    LANGUAGE_WEIGHTS,
+    LANGUAGES,
+    _arrive,
+    _desks,
+    _serve_next,
+    service_weights,
+)
 
 PAST_DAYS = (14, 7, 1)  # days before today, played oldest first (as they happened)
 VISITORS_PER_HOUR = 18
@@ -173,10 +181,11 @@ def _anyone_waiting(session: Session, center: Center) -> bool:
 def _arrivals(rng: random.Random, services, opens: datetime, until: datetime) -> list:
     """Arrival instants of a non-homogeneous Poisson process with :data:`DAY_SHAPE`
     stretched over [opens, until), each with a service (the first services of the
-    catalog a little more often, as some services are simply asked for more)."""
+    catalog a little more often, as some services are simply asked for more; the
+    surge's service less, morning.py's :data:`SURGE_SERVICE_WEIGHT`)."""
     span = (until - opens).total_seconds()
     peak = max(DAY_SHAPE) * VISITORS_PER_HOUR / 3600
-    weights = [1.0 + 1.5 / (1 + i) for i in range(len(services))]
+    weights = service_weights(services, [1.0 + 1.5 / (1 + i) for i in range(len(services))])
     out = []
     t = 0.0
     while True:

@@ -15,7 +15,12 @@ Invariants:
   figure on the dashboard comes from real events (and the fairness ledger holds them).
 * When it is done, no ticket waits for, and nobody is being served at, the walkthrough
   counter's services, and that counter is free: the first ticket a newcomer takes for
-  one of them is the first that counter calls.
+  one of them is the first that counter calls. The same holds for the counter of the
+  surge's service (:data:`SURGE_SERVICE`, counter 4), so that ``novbe demo-surge``
+  meets the same hall at whatever hour the demo is set up.
+* Counter 7 (:data:`RESERVE_COUNTER`, a reserve desk for the surge's service) is worked
+  on none of the demo's days: it stays closed, for a manager to open when the forecast
+  suggests it.
 * Visitors still wait for other services and other counters are busy, so the display
   and the dashboard show a live queue.
 * The same day gives the same morning (the random numbers are seeded with the date).
@@ -48,6 +53,7 @@ from ..queue import (
     call_next,
     call_ticket,
     complete,
+    current_ticket,
     issue_ticket,
     no_show,
     recall,
@@ -56,6 +62,7 @@ from ..queue import (
 from ..ratings import rate_ticket
 
 WALKTHROUGH_COUNTER = "1"
+RESERVE_COUNTER = "7"  # nobody works it on the demo's days: closed, to be opened
 HISTORY = timedelta(hours=2)  # how far back the morning starts (not before opening)
 VISITORS_PER_HOUR = 20  # a busy but healthy morning: the forecast has no breach to warn of
 # The walkthrough counter's visitors stop coming this long before now, so that counter
@@ -70,13 +77,21 @@ LANGUAGES = ("az", "ru", "en")
 LANGUAGE_WEIGHTS = (7, 2, 1)
 PRIORITY_SHARE = 0.12
 # Calls out of order (with a reason) at the desks other than the walkthrough's.
-OUT_OF_ORDER_SHARE = 0.05
+OUT_OF_ORDER_SHARE = 0.2  # of their calls with two or more waiting
 OUT_OF_ORDER_REASONS_SEEN = ("accessibility", "appointment", "returning_visitor", "same_family")
 OUT_OF_ORDER_WEIGHTS = (4, 3, 2, 1)
+# The service `novbe demo-surge` crowds (server/cli/surge.py). On an ordinary day it is
+# asked for a quarter as often as the others, and never booked, so that its usual demand
+# is low and steady whatever the hour and day the demo is set up: the surge is then a
+# breach the forecast sees coming and one change prevents, at any hour
+# (tests/test_demo_surge_forecast.py). Commoner, it drew 0 to 1.5 visitors a quarter
+# hour in the history, and at a third of the hours no single change was enough.
+SURGE_SERVICE = "child-benefit"
+SURGE_SERVICE_WEIGHT = 0.25
 # Bookings: services booked (center.yaml makes them bookable; the walkthrough counter
 # serves none), the share of slots booked before now and after, and of the morning's
 # booked visitors those who never came (ASAN's day: 29%; a demo shows a few).
-BOOKED_SERVICES = ("job-seeker", "child-benefit", "consultation")
+BOOKED_SERVICES = ("job-seeker", "consultation")
 BOOKED_BEFORE_SHARE = 0.3
 BOOKED_LATER_SHARE = 0.2
 BOOKING_NO_SHOW_SHARE = 0.25
@@ -110,8 +125,8 @@ def seed_morning(
     rng = random.Random(today.toordinal())
     opened = datetime.combine(today, center.opens_at, ZoneInfo(center.timezone))
     begin = max(now - HISTORY, opened.astimezone(now.tzinfo))
-    walkthrough = _walkthrough_counter(center)
-    quiet = set(walkthrough.service_ids)
+    free = _counters_left_free(center)
+    quiet = {service_id for counter in free for service_id in counter.service_ids}
     services = [s for s in center.services if s.active]
     arrivals = _arrivals(rng, services, quiet, begin, now)
     desks = _desks(session, center, rng, begin)
@@ -132,18 +147,26 @@ def seed_morning(
         if desk.free_at >= now - timedelta(minutes=2):
             desk.done = True
             continue
-        _serve_next(session, desk, rng, now, keep_serving=desk.counter is not walkthrough)
+        _serve_next(session, desk, rng, now, keep_serving=desk.counter not in free)
     for item in upcoming:  # arrived after the last call
         _arrive(session, center, rng, kiosk_actor, *item)
     mark_no_show_bookings(session, now)  # as the upkeep would have, each minute
-    walkthrough_desk = next((d for d in desks if d.counter is walkthrough), None)
-    if walkthrough_desk is not None:
-        _clear_walkthrough_queue(session, walkthrough_desk, quiet, now)
+    for desk in desks:
+        if desk.counter in free:
+            _clear_queue(session, desk, quiet, now)
     _keep_a_queue(session, center, services, quiet, rng, kiosk_actor, now)
+    _keep_a_desk_busy(session, [d for d in desks if d.counter not in free], now)
 
 
-def _walkthrough_counter(center: Center) -> Counter:
-    return next(c for c in center.counters if c.label == WALKTHROUGH_COUNTER)
+def _counters_left_free(center: Center) -> list[Counter]:
+    """The walkthrough's counter and those serving the surge's service: free when the
+    morning ends, with nobody waiting for their services."""
+    surge = next((s.id for s in center.services if s.code == SURGE_SERVICE), None)
+    return [
+        c
+        for c in center.counters
+        if c.label == WALKTHROUGH_COUNTER or (surge is not None and surge in c.service_ids)
+    ]
 
 
 def _arrivals(
@@ -165,7 +188,17 @@ def _arrivals(
         choices = services
         if at >= now - WALKTHROUGH_SERVICES_QUIET:
             choices = [s for s in services if s.id not in quiet]
-        arrivals.append((at, rng.choice(choices)))
+        arrivals.append((at, rng.choices(choices, service_weights(choices))[0]))
+
+
+def service_weights(services: list[Service], base: list[float] | None = None) -> list[float]:
+    """How often each service is asked for (``base``, else evenly), the surge's service
+    at :data:`SURGE_SERVICE_WEIGHT` of that."""
+    base = base or [1.0] * len(services)
+    return [
+        w * (SURGE_SERVICE_WEIGHT if s.code == SURGE_SERVICE else 1.0)
+        for s, w in zip(services, base, strict=True)
+    ]
 
 
 def _desks(session: Session, center: Center, rng: random.Random, begin: datetime) -> list[Desk]:
@@ -173,6 +206,8 @@ def _desks(session: Session, center: Center, rng: random.Random, begin: datetime
     minutes of the morning."""
     desks = []
     for counter in center.counters:
+        if counter.label == RESERVE_COUNTER:
+            continue
         user = session.scalar(
             select(StaffUser).where(StaffUser.username == f"counter{counter.label}")
         )
@@ -256,7 +291,7 @@ def _serve_next(
     free again after. A visit that would run past now is still going on at a desk with
     ``keep_serving``; the walkthrough counter finishes it just before now."""
     ticket = None
-    if keep_serving and rng.random() < OUT_OF_ORDER_SHARE:
+    if keep_serving:
         ticket = _call_out_of_order(session, desk, rng)
     if ticket is None:
         ticket = call_next(session, desk.counter.id, desk.actor, now=desk.free_at)
@@ -308,7 +343,7 @@ def _call_out_of_order(session: Session, desk: Desk, rng: random.Random) -> Tick
         .order_by(Ticket.issued_at.desc())
         .limit(2)
     ).all()
-    if len(waiting) < 2:
+    if len(waiting) < 2 or rng.random() >= OUT_OF_ORDER_SHARE:
         return None
     reason = rng.choices(OUT_OF_ORDER_REASONS_SEEN, weights=OUT_OF_ORDER_WEIGHTS)[0]
     return call_ticket(
@@ -316,8 +351,8 @@ def _call_out_of_order(session: Session, desk: Desk, rng: random.Random) -> Tick
     )
 
 
-def _clear_walkthrough_queue(session: Session, desk: Desk, quiet: set[int], now: datetime) -> None:
-    """Whoever still waits for the walkthrough counter's services (a busy morning) is
+def _clear_queue(session: Session, desk: Desk, quiet: set[int], now: datetime) -> None:
+    """Whoever still waits for a free counter's services (a busy morning) is
     served there in the moments before now, so a newcomer's ticket is next."""
     left = session.scalar(
         select(func.count())
@@ -336,6 +371,22 @@ def _clear_walkthrough_queue(session: Session, desk: Desk, quiet: set[int], now:
         start(session, ticket.id, desk.actor, now=at + step)
         complete(session, ticket.id, desk.actor, now=at + 2 * step)
         at += 2 * step
+
+
+def _keep_a_desk_busy(session: Session, desks: list[Desk], now: datetime) -> None:
+    """Someone is being served at one of ``desks`` (not the free ones), so the display
+    and the dashboard show a hall at work, when the morning left them all between
+    visitors: the desk idle longest calls its next visitor (the kept queue's)."""
+    if any(current_ticket(session, d.counter.id) is not None for d in desks):
+        return
+    called, started = now - timedelta(seconds=40), now - timedelta(seconds=20)
+    for desk in sorted(desks, key=lambda d: d.last_event):
+        if desk.last_event >= called:
+            continue  # its events stay in time order
+        ticket = call_next(session, desk.counter.id, desk.actor, now=called)
+        if ticket is not None:
+            start(session, ticket.id, desk.actor, now=started)
+            return
 
 
 def _keep_a_queue(

@@ -52,7 +52,10 @@ class DemoInfo:
         lines += ["", "Screens (open a device's link once; it keeps its token):"]
         for kind, name, token in self.devices:
             lines.append(f"  {kind:<8} {base_url}/{kind}/{name}#token={token}")
-        lines.append(f"  counter  {base_url}/counter  (log in as counter1 .. counter6)")
+        counters = [user for user, role, _ in self.logins if role == "staff"]
+        if counters:
+            span = f"{counters[0]} .. {counters[-1]}" if len(counters) > 1 else counters[0]
+            lines.append(f"  counter  {base_url}/counter  (log in as {span})")
         lines.append(f"  manager  {base_url}/manage  (log in as manager; admin at /manage/admin)")
         lines.append(f"  reception {base_url}/reception  (log in as {RECEPTION_USER})")
         lines.append(f"  public   {base_url}/public/{self.center}  (no login)")
