@@ -6,7 +6,7 @@ and the forecast after it (in-process: the demo's clock is the instant given).
 The browser test (test_demo_forecast_browser.py) tries the same once, at whatever hour
 CI runs it. It failed there: child benefit was shared by two counters busy with other
 services, and common enough in the demo's history that a crowd of four read as the
-start of a long surge. At a third of the hours tried no single change was enough, at
+start of a long surge. At about half the hours tried no single change was enough, at
 others the change left the wait over the target. Now (server/demo/morning.py,
 SURGE_SERVICE) it is rare, first at a counter left free, with a closed reserve desk;
 over 40 instants from 08:00 to 18:40 on 17 days, each gave a checked change and a wait

@@ -85,7 +85,7 @@ OUT_OF_ORDER_WEIGHTS = (4, 3, 2, 1)
 # is low and steady whatever the hour and day the demo is set up: the surge is then a
 # breach the forecast sees coming and one change prevents, at any hour
 # (tests/test_demo_surge_forecast.py). Commoner, it drew 0 to 1.5 visitors a quarter
-# hour in the history, and at a third of the hours no single change was enough.
+# hour in the history, and at about half the hours no single change was enough.
 SURGE_SERVICE = "child-benefit"
 SURGE_SERVICE_WEIGHT = 0.25
 # Bookings: services booked (center.yaml makes them bookable; the walkthrough counter

@@ -155,10 +155,10 @@ def suggest(
 
 def moves_breach(before: float, after: float, threshold: float) -> bool:
     """Whether a change takes another service's breach probability from under the
-    threshold to over it, by more than the dice's NOISE: one at 0.55 that a change
-    takes to 0.6 (one run in 20) is as likely to be at risk without it; vetoing on
-    that made the search's answer a coin flip (the demo's surge found no change at a
-    third of the hours it was tried, tests/test_demo_surge_forecast.py)."""
+    threshold to over it, by at least the dice's NOISE: one at 0.55 that a change takes
+    to 0.6 (one run in 20) is as likely to be at risk without it. Vetoing on that made
+    the search's answer a coin flip; it was one reason the demo's surge found no change
+    at many hours (tests/test_demo_surge_forecast.py)."""
     return after >= threshold > before and after - before >= NOISE - 1e-9
 
 
