@@ -65,8 +65,9 @@ WALKTHROUGH_COUNTER = "1"
 RESERVE_COUNTER = "7"  # nobody works it on the demo's days: closed, to be opened
 HISTORY = timedelta(hours=2)  # how far back the morning starts (not before opening)
 VISITORS_PER_HOUR = 20  # a busy but healthy morning: the forecast has no breach to warn of
-# The walkthrough counter's visitors stop coming this long before now, so that counter
-# and the others serving the same services have time to clear them.
+# The free counters' visitors (the walkthrough's and the surge's) stop coming this long
+# before now, so that those counters and the others serving the same services have
+# time to clear them.
 WALKTHROUGH_SERVICES_QUIET = timedelta(minutes=45)
 MIN_WAITING = 4  # at least this many visitors wait for other services at the end
 NO_SHOW_SHARE = 0.06
@@ -76,7 +77,7 @@ SCORE_WEIGHTS = (55, 28, 9, 4, 4)
 LANGUAGES = ("az", "ru", "en")
 LANGUAGE_WEIGHTS = (7, 2, 1)
 PRIORITY_SHARE = 0.12
-# Calls out of order (with a reason) at the desks other than the walkthrough's.
+# Calls out of order (with a reason) at the desks other than the free ones.
 OUT_OF_ORDER_SHARE = 0.2  # of their calls with two or more waiting
 OUT_OF_ORDER_REASONS_SEEN = ("accessibility", "appointment", "returning_visitor", "same_family")
 OUT_OF_ORDER_WEIGHTS = (4, 3, 2, 1)
@@ -176,8 +177,8 @@ def _arrivals(
     begin: datetime,
     now: datetime,
 ) -> list[tuple[datetime, Service]]:
-    """Visitors over the morning, in time order; none for the walkthrough counter's
-    services in the last :data:`WALKTHROUGH_SERVICES_QUIET`."""
+    """Visitors over the morning, in time order; none for the free counters' services
+    (``quiet``) in the last :data:`WALKTHROUGH_SERVICES_QUIET`."""
     arrivals = []
     at = begin
     mean_gap_s = 3600 / VISITORS_PER_HOUR
@@ -289,7 +290,7 @@ def _serve_next(
 ) -> None:
     """The desk calls its next visitor and serves them (or marks them no-show), and is
     free again after. A visit that would run past now is still going on at a desk with
-    ``keep_serving``; the walkthrough counter finishes it just before now."""
+    ``keep_serving``; a free counter (the walkthrough's) finishes it just before now."""
     ticket = None
     if keep_serving:
         ticket = _call_out_of_order(session, desk, rng)
@@ -398,8 +399,8 @@ def _keep_a_queue(
     actor: Actor,
     now: datetime,
 ) -> None:
-    """At least :data:`MIN_WAITING` visitors waiting for services the walkthrough does
-    not use, so the display and the dashboard show a queue."""
+    """At least :data:`MIN_WAITING` visitors waiting for services the free counters do
+    not serve, so the display and the dashboard show a queue."""
     others = [s for s in services if s.id not in quiet]
     waiting = session.scalar(
         select(func.count())
