@@ -151,6 +151,9 @@ def test_the_tablet_reads_long_names_whole_either_way_up(live_server, new_page, 
     if size == TABLET:
         first = page.locator("button.service").first.bounding_box()
         assert first and first["y"] + first["height"] <= size[1], first
+        # ... and the visitor's languages, below the priority classes (they were not).
+        chips = page.locator("#visitor-languages").bounding_box()
+        assert chips and chips["y"] + chips["height"] <= size[1], chips
     assert_no_serious_violations(page, where=f"reception {size} {language}")
     # Filtering the long list by a word of a name.
     page.fill("#filter", "11 ")
