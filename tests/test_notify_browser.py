@@ -441,11 +441,21 @@ def test_an_admin_sets_the_gateways_and_a_masked_secret_is_kept(new_page, live_s
         assert center.notifications["sms"]["headers"]["Authorization"] == "Bearer sekret-42"
         assert center.notifications["triggers"]["almost_minutes"] == 7
 
-    # A bad value is refused naming its field.
+    # A bad value is refused naming its field by the form's label, not its code name.
+    words = MANAGE_WORDS["en"]
+    message = page.locator("#message")
     page.locator("#notify-settings input[name=almost_position]").fill("99")
     page.locator("#notify-settings").get_by_role("button", name="Save").click()
-    expect(page.locator("#message")).to_have_class(re.compile(r"\bbad\b"))
-    expect(page.locator("#message")).to_contain_text("almost_position")
+    expect(message).to_have_class(re.compile(r"\bbad\b"))
+    expect(message).to_contain_text(words["admin.notify.almost_position"])
+    expect(message).to_contain_text("1")
+    expect(message).not_to_contain_text("almost_position")
+    page.locator("#notify-settings input[name=almost_position]").fill("4")
+    page.locator("#notify-settings input[name=sms_url]").fill("ftp://sms.example.az/send")
+    page.locator("#notify-settings").get_by_role("button", name="Save").click()
+    expect(message).to_have_text(
+        f"Check “{words['admin.notify.sms_url']}”: must be an http(s) URL", timeout=10_000
+    )
 
 
 def test_a_webhook_is_made_with_its_secret_shown_once_then_disabled_and_replayed(

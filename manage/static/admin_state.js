@@ -62,6 +62,22 @@ const Admin = (() => {
     closed_days: "admin.booking.closed_days",
     hall_capacity: "admin.booking.hall_capacity",
     absent_hold_min: "admin.booking.absent_hold",
+    // The notifications tab's (the server names them section.key).
+    "sms.url": "admin.notify.sms_url",
+    "sms.headers": "admin.notify.sms_headers",
+    "sms.body": "admin.notify.sms_body",
+    "sms.content_type": "admin.notify.sms_type",
+    "email.host": "admin.notify.smtp_host",
+    "email.port": "admin.notify.smtp_port",
+    "email.security": "admin.notify.smtp_security",
+    "email.username": "admin.notify.smtp_username",
+    "email.password": "admin.notify.smtp_password",
+    "email.sender": "admin.notify.smtp_sender",
+    "telegram.base_url": "admin.notify.telegram_base",
+    "telegram.token": "admin.notify.telegram_token",
+    "telegram.bot_username": "admin.notify.telegram_bot",
+    "triggers.almost_position": "admin.notify.almost_position",
+    "triggers.almost_minutes": "admin.notify.almost_minutes",
   };
 
   function fieldLabel(field) {
@@ -82,11 +98,15 @@ const Admin = (() => {
       const label = fieldLabel(field);
       const range = /(?:between|from) (-?\d+) (?:and|to) (-?\d+)/.exec(error.message || "");
       if (range) return t("admin.bad_range", { field: label, low: range[1], high: range[2] });
-      // The message repeats a plain field's code name first ("'slot_min' must ..."): drop
-      // it; a part of a list ("breaks[1].to: ...") keeps it, to say which part.
+      // The message repeats a plain field's code name first ("'slot_min' must ...",
+      // "sms.url must ..."): drop it; a part of a list ("breaks[1].to: ...") keeps it, to
+      // say which part.
       let detail = error.message || "";
-      for (const prefix of [`'${field}' `, `${field}: `]) {
-        if (/^\w+$/.test(field) && detail.startsWith(prefix)) detail = detail.slice(prefix.length);
+      for (const prefix of [`'${field}' `, `${field}: `, `${field} `]) {
+        if (/^[\w.]+$/.test(field) && detail.startsWith(prefix)) {
+          detail = detail.slice(prefix.length);
+          break;
+        }
       }
       return t("admin.bad_field", { field: label, message: detail });
     }
