@@ -19,7 +19,7 @@ from server.appointments import APPOINTMENT_LEAD, checkin, upkeep
 from server.appointments.listing import punctuality_min
 from server.errors import Conflict, InvalidInput, NotFound
 from server.maintenance import run_maintenance_once
-from server.models import Appointment, Ticket, TicketEvent, utcnow
+from server.models import Appointment, Center, Ticket, TicketEvent, utcnow
 
 from .api_helpers import PREFIX, assert_error, setup_api
 from .arrival_helpers import book, service
@@ -157,6 +157,28 @@ def test_a_priority_class_puts_the_appointment_in_the_priority_lane(db, env):
         assert ticket.priority == "elderly" and ticket.lane == 1
         # A kiosk's visitor chose the class: nobody confirmed it.
         assert "confirmed_by" not in issue_details(s, ticket)
+
+
+def test_a_priority_booking_before_its_slot_is_not_counted_as_a_priority_waiting(db, env):
+    """The counter's "priority visitors are waiting" notice (queue_stats'
+    priority_waiting) counts whom call-next could call: a booking checked in early is
+    not, until its slot minus the lead; a priority walk-in is at once."""
+    with db.write() as s:
+        book(s, env.center_id, at(30), code="PPPPPP")
+        check_in(s, env, "PPPPPP", minute=0, priority="elderly")
+        center = s.get(Center, env.center_id)
+
+        def priority_waiting(minute: float) -> int:
+            stats = queue.queue_stats(s, center, now=at(minute))
+            return next(r for r in stats["services"] if r["service"] == "pension-new")[
+                "priority_waiting"
+            ]
+
+        assert priority_waiting(1) == 0
+        assert priority_waiting(28) == 1  # callable from the slot minus the lead
+        issue(s, env, minute=2, priority="veteran")
+        assert priority_waiting(3) == 1
+        assert priority_waiting(29) == 2
 
 
 def test_staff_giving_a_priority_class_is_recorded_as_confirming_it(db, env):

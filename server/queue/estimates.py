@@ -33,7 +33,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, case, func, select, tuple_, union_all
+from sqlalchemy import and_, bindparam, case, func, or_, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -159,7 +159,7 @@ def queue_stats(session: Session, center: Center, now: datetime | None = None) -
     services = catalog.services
     counters = session.execute(_counters_statement(), {"center": center.id}).all()
     counter_ids = [counter.id for counter in counters]
-    waiting, shared = _waiting_by_service(session, [s.id for s in services], counter_ids)
+    waiting, shared = _waiting_by_service(session, [s.id for s in services], counter_ids, now)
     # The loads of the present come from the process's cache (loads.py); only an
     # explicit instant is computed afresh.
     loads = service_loads(session, [service.id for service in services], given)
@@ -240,14 +240,17 @@ def _current_statement():
 
 
 def _waiting_by_service(
-    session: Session, service_ids: list[int], counter_ids: list[int]
+    session: Session, service_ids: list[int], counter_ids: list[int], now: datetime
 ) -> tuple[dict[int, tuple], Tally]:
     """``{service_id: (waiting, earliest issued_at, priority waiting)}`` and, apart, how
     many wait in each service's shared queue; from the two partial indexes of waiting
     tickets: the services' shared queues and the tickets sent to a counter by name. (By
-    center and status, SQLite would walk every ticket the center ever had.)"""
+    center and status, SQLite would walk every ticket the center ever had.) Priority
+    waiting counts those a counter may call at ``now``: a booking before its slot or a
+    ticket not yet checked in is stepped over by call-next, and a counter told "priority
+    visitors are waiting" found nobody to call."""
     shared, named = _waiting_statements()
-    params = {"services": service_ids, "counters": counter_ids}
+    params = {"services": service_ids, "counters": counter_ids, "now": now}
     waiting: dict[int, tuple] = {}
     in_shared: Tally = Tally()
     for query in (shared, named):
@@ -263,11 +266,13 @@ def _waiting_by_service(
 @lru_cache(maxsize=1)
 def _waiting_statements():
     """:func:`_waiting_by_service`'s two queries, built once."""
+    now = bindparam("now", type_=Ticket.callable_at.type)
+    callable_now = or_(Ticket.callable_at.is_(None), Ticket.callable_at <= now)
     columns = (
         Ticket.service_id,
         func.count(),
         func.min(Ticket.issued_at),
-        func.sum(case((Ticket.priority.is_not(None), 1), else_=0)),
+        func.sum(case((and_(Ticket.priority.is_not(None), callable_now), 1), else_=0)),
     )
     shared = select(*columns).where(
         WAITING,
