@@ -80,9 +80,10 @@ const Admin = (() => {
     "triggers.almost_minutes": "admin.notify.almost_minutes",
   };
 
+  // The label inside the refusal's own quotes: a label's quotes (“Almost”: ...) dropped.
   function fieldLabel(field) {
     const key = FIELD_LABELS[field] || FIELD_LABELS[field.split(/[.[]/)[0]];
-    return key ? t(key) : field;
+    return key ? t(key).replace(/[“”«»"]/g, "") : field;
   }
 
   // The server's reason, with the field it names by the form's label, in words a manager
