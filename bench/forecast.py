@@ -561,7 +561,7 @@ def estimates(world: World, timeline: Timeline) -> dict:
 
 
 def recorded(world: World) -> Scenario:
-    """The world's day as the server records it (history.recorded_day): arrivals, call
+    """The world's day as the server records it (replay.recorded_day): arrivals, call
     to end as the service time, no-shows flagged, counters' open intervals; the time
     a no-show cost the clerk is the median of the recorded ones (call to no-show).
     The world being the simulation, this can only differ by the ties of its events."""
@@ -604,7 +604,7 @@ def server_day(results_dir: Path, stamp: str) -> dict | None:
             )
         )
     # What the records miss: a desk's time from an end to its next call while someone
-    # waited (its requests), as history.recorded_day measures it for a what-if.
+    # waited (its requests), as replay.recorded_day measures it for a what-if.
     desks = {label: n for n, label in enumerate(sorted({r["counter"] for r in rows}))}
     calls = [
         Call(

@@ -1,5 +1,6 @@
-"""server/forecast/history.py: service times, expected arrivals with today's pace, and
-days as scenarios (a recorded day replays as it was; a typical weekday is drawn)."""
+"""server/forecast/history.py: service times, expected arrivals with today's pace; and
+days as scenarios (a recorded day replays as it was, replay.py; a typical weekday is
+drawn, typical.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import pytest
 from sqlalchemy import delete, event, text, update
 
 from server import queue
-from server.forecast import history, whatif
+from server.forecast import history, replay, whatif
 from server.forecast.simulate import FRONT, simulate
 from server.forecast.state import BIN_S
+from server.forecast.typical import typical_day
 from server.models import ABSENT, Center, CounterEvent, Service, Ticket
 
 from . import factories
@@ -48,7 +50,7 @@ def test_a_recorded_day_replays_as_it_was(db):
     )
     with db.read() as s:
         center = s.get(Center, day.center_id)
-        scenario, real = history.recorded(s, center, MONDAY)
+        scenario, real = replay.recorded(s, center, MONDAY)
     assert scenario.policy.kind == "ratio" and scenario.policy.priority_ratio == 2
     assert len(scenario.visitors) == len(arrivals)
     by_label = {c.label: c for c in scenario.counters}
@@ -69,7 +71,7 @@ def test_a_counter_that_served_without_events_is_open_from_first_call_to_last_en
     with db.write() as s:
         s.execute(delete(CounterEvent))
     with db.read() as s:
-        scenario = history.recorded_day(s, s.get(Center, day.center_id), MONDAY)
+        scenario = replay.recorded_day(s, s.get(Center, day.center_id), MONDAY)
     served = {label for _, label, _ in day.calls}
     for counter in scenario.counters:
         if counter.label in served:
@@ -160,9 +162,9 @@ def test_a_typical_day_is_drawn_from_the_weekday_and_is_the_same_for_a_seed(db, 
                 _issue(s, center, _local(day, hour, 6), priority="elderly")
     weekday = today.date().weekday()
     with db.read() as s:
-        one = history.typical_day(s, center, weekday, seed=3)
-        again = history.typical_day(s, center, weekday, seed=3)
-        other = history.typical_day(s, center, weekday, seed=4)
+        one = typical_day(s, center, weekday, seed=3)
+        again = typical_day(s, center, weekday, seed=3)
+        other = typical_day(s, center, weekday, seed=4)
     assert one.visitors == again.visitors and one.visitors != other.visitors
     assert 6 <= len(one.visitors) <= 40  # 18 expected
     assert all(10 * 3600 <= v.arrival_s < 13 * 3600 for v in one.visitors)
@@ -196,7 +198,7 @@ def test_never_called_tickets_wait_until_they_expire_not_until_midnight(db, cent
         queue.expire_after_closing(s, center, now=_local(MONDAY, 19))
         counter_id = counter.id
     with db.read() as s:
-        scenario, real = history.recorded(s, s.get(Center, center.id), MONDAY)
+        scenario, real = replay.recorded(s, s.get(Center, center.id), MONDAY)
         body = whatif.what_if(s, s.get(Center, center.id), day=MONDAY)
     assert remote.id not in {v.key for v in scenario.visitors}
     assert len(scenario.visitors) == 6
@@ -215,7 +217,7 @@ def test_today_ends_now_for_the_real_and_the_simulated_day(db, center, monkeypat
     """Today, with visitors waiting since 10:00 and no desk open, both columns say they
     have waited until now (12:00): not until midnight."""
     now = _local(MONDAY, 12)
-    monkeypatch.setattr(history, "utcnow", lambda: now)
+    monkeypatch.setattr(replay, "utcnow", lambda: now)
     monkeypatch.setattr(whatif, "utcnow", lambda: now)
     with db.write() as s:
         for _ in range(3):
@@ -244,7 +246,7 @@ def test_times_are_wall_clock_seconds_on_a_day_the_clocks_change(db):
         center_id, ticket_id = center.id, ticket.id
     with db.read() as s:
         center = s.get(Center, center_id)
-        scenario, _ = history.recorded(s, center, BERLIN_DST)
+        scenario, _ = replay.recorded(s, center, BERLIN_DST)
         profile = history.weekday_profile(s, center, BERLIN_DST + timedelta(weeks=1), 6, ids)
     (visitor,) = scenario.visitors
     assert visitor.key == ticket_id and visitor.arrival_s == 10 * 3600.0
@@ -274,9 +276,9 @@ def test_a_transferred_and_a_parked_ticket_replay_as_their_visits(db, center):
         ids = {sv.code: sv.id for sv in s.query(Service).filter_by(center_id=center.id)}
         a_id, b_id, one_id, three_id = a.id, b.id, one.id, three.id
     with db.read() as s:
-        scenario, real = history.recorded(s, s.get(Center, center.id), MONDAY)
+        scenario, real = replay.recorded(s, s.get(Center, center.id), MONDAY)
     visits = {v.key: v for v in scenario.visitors}
-    second = history.SEGMENT_KEY
+    second = replay.SEGMENT_KEY
     assert set(visits) == {a_id, a_id + second, b_id, b_id + second}
     h10 = 10 * 3600.0
     first_a, then_a = visits[a_id], visits[a_id + second]
@@ -408,7 +410,7 @@ def test_a_typical_day_opens_each_counter_when_it_usually_was(db, center):
                 )
         one_id, two_id = one.id, two.id
     with db.read() as s:
-        scenario = history.typical_day(s, s.get(Center, center.id), today.weekday(), seed=1)
+        scenario = typical_day(s, s.get(Center, center.id), today.weekday(), seed=1)
     opened = {c.id: c.open for c in scenario.counters}
     assert opened[one_id] == [(9 * 3600.0, 13 * 3600.0)]
     assert all(hours == [] for cid, hours in opened.items() if cid != one_id)
@@ -419,6 +421,6 @@ def test_a_closed_weekday_has_no_opening_hours(db):
     with db.write() as s:
         center = factories.make_center(s, code="closed-sun", closed_weekdays=[6])
         sunday, monday = history.opening_seconds(center, 6), history.opening_seconds(center, 0)
-        typical = history.typical_day(s, center, 6, seed=0)
+        typical = typical_day(s, center, 6, seed=0)
     assert sunday == [] and monday == [(9 * 3600.0, 18 * 3600.0)]
     assert all(c.open == [] for c in typical.counters)

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from ..errors import InvalidInput, NotFound
 from ..models import Center, Ticket, utcnow
 from ..queue.numbering import business_day
-from . import history
+from . import history, replay, typical
 from .simulate import POLICIES, Policy, Scenario, SimCounter, SimResult, percentile, simulate
 
 TYPICAL_RUNS = 9  # ~0.5 s for a day of 2,000 visitors and 20 counters
@@ -107,7 +107,7 @@ def prepare_what_if(
 
     if day is not None:
         check_day(session, center, day)
-        scenario, real = history.recorded(session, center, day)
+        scenario, real = replay.recorded(session, center, day)
         hours = history.serving_hours(center, day.weekday())
 
         def recorded_day() -> dict:
@@ -128,14 +128,14 @@ def prepare_what_if(
         return recorded_day
 
     hours = history.serving_hours(center, weekday)
-    inputs = history.typical_inputs(session, center, weekday)
+    inputs = typical.typical_inputs(session, center, weekday)
 
     def typical_day() -> dict:
         runs_before, runs_after, visitors = [], [], []
         for seed in range(TYPICAL_RUNS):
             if seed >= MIN_TYPICAL_RUNS and clock.perf_counter() - started > BUDGET_S:
                 break  # enough: the medians of fewer runs, rather than a stalled request
-            scenario = history.typical_scenario(inputs, seed)
+            scenario = typical.typical_scenario(inputs, seed)
             visitors.append(len(scenario.visitors))
             runs_before.append(_figures(scenario, simulate(scenario)))
             after = _changed(scenario, changes, hours, call_policy, priority_ratio)
@@ -163,7 +163,7 @@ def policy_check(session: Session, center: Center, day: date) -> dict:
 def prepare_policy_check(session: Session, center: Center, day: date) -> Callable[[], dict]:
     """:func:`policy_check` in two steps, as :func:`prepare_what_if`."""
     check_day(session, center, day)
-    scenario = history.recorded_day(session, center, day)
+    scenario = replay.recorded_day(session, center, day)
     return lambda: _policy_check(scenario, day)
 
 
